@@ -1,0 +1,130 @@
+"""Token revocation that every process sees at once and that no Redis failure can undo.
+
+Each user has one Redis hash in the revocation DB: `jti:<jti>` fields for revoked access tokens,
+`not_after` for a user-wide cut-off, and `loaded` once the hash was filled from the database.
+A check is one HMGET. The database is the source of truth:
+
+- hash missing or without `loaded` (Redis restarted, key evicted or expired): rebuilt from the
+  database, so a restart or LRU eviction never brings a revoked token back;
+- Redis unreachable: the check asks the database instead (fail safe, not open);
+- a revocation whose Redis write failed is kept in this process and replayed on its next check
+  that reaches Redis. # Note: until then, other processes that still hold a `loaded` hash accept
+  that token; the window is one request of this process, at most the token's remaining life.
+
+Writes only ever HSET fields, never delete the hash, so a rebuild racing a revocation cannot
+drop it.
+"""
+
+import logging
+import threading
+from datetime import datetime
+
+from django.core.cache import caches
+from django.db import transaction
+from redis.exceptions import RedisError
+
+from accounts.models import RevokedToken, RevokedUser
+from utils import clock
+
+logger = logging.getLogger(__name__)
+
+LOADED_FIELD = "loaded"
+NOT_AFTER_FIELD = "not_after"
+# A hash only caches the database, so its lifetime is a memory bound, not a correctness one.
+HASH_TTL_SECONDS = 24 * 3600
+
+_pending: list[tuple[int, dict]] = []
+_pending_lock = threading.Lock()
+
+
+def _redis():
+    return caches["revocation"].client.get_client(write=True)
+
+
+def _hash_key(user_id: int) -> str:
+    return caches["revocation"].make_key(f"user:{user_id}")
+
+
+def _jti_field(jti: str) -> str:
+    return f"jti:{jti}"
+
+
+def _write_fields(user_id: int, fields: dict) -> None:
+    pipe = _redis().pipeline(transaction=False)
+    pipe.hset(_hash_key(user_id), mapping=fields)
+    pipe.expire(_hash_key(user_id), HASH_TTL_SECONDS)
+    pipe.execute()
+
+
+def _propagate(user_id: int, fields: dict) -> None:
+    try:
+        _write_fields(user_id, fields)
+    except RedisError as exc:
+        logger.error("revocation: Redis write failed, kept for replay (user %s): %s", user_id, exc)
+        with _pending_lock:
+            _pending.append((user_id, fields))
+
+
+def _replay_pending() -> None:
+    with _pending_lock:
+        batch = _pending[:]
+        _pending.clear()
+    for index, (user_id, fields) in enumerate(batch):
+        try:
+            _write_fields(user_id, fields)
+        except RedisError:
+            with _pending_lock:
+                _pending.extend(batch[index:])
+            raise
+
+
+def revoke_token(*, jti: str, user_id: int, token_type: str, expires_at: datetime) -> bool:
+    """Record the revocation; False if it was already revoked (or used, for a refresh token)."""
+    _, created = RevokedToken.objects.get_or_create(
+        jti=jti, defaults={"user_id": user_id, "token_type": token_type, "expires_at": expires_at}
+    )
+    if created and token_type == RevokedToken.ACCESS:
+        transaction.on_commit(lambda: _propagate(user_id, {_jti_field(jti): 1}))
+    return created
+
+
+def revoke_user_tokens(*, user_id: int) -> None:
+    """Kill every token issued to this user up to now (deactivation, deletion)."""
+    not_after = int(clock.now().timestamp())
+    RevokedUser.objects.update_or_create(user_id=user_id, defaults={"not_after": not_after})
+    transaction.on_commit(lambda: _propagate(user_id, {NOT_AFTER_FIELD: not_after}))
+
+
+def _fields_from_database(user_id: int) -> dict:
+    fields = {LOADED_FIELD: 1}
+    jtis = RevokedToken.objects.filter(
+        user_id=user_id, token_type=RevokedToken.ACCESS, expires_at__gt=clock.now()
+    ).values_list("jti", flat=True)
+    fields.update({_jti_field(jti): 1 for jti in jtis})
+    cutoff = RevokedUser.objects.filter(user_id=user_id).values_list("not_after", flat=True).first()
+    if cutoff is not None:
+        fields[NOT_AFTER_FIELD] = cutoff
+    return fields
+
+
+def _revoked_by(*, jti_entry, not_after, issued_at: int) -> bool:
+    return jti_entry is not None or (not_after is not None and issued_at <= int(not_after))
+
+
+def is_revoked(*, user_id: int, jti: str, issued_at: int) -> bool:
+    try:
+        if _pending:
+            _replay_pending()
+        loaded, not_after, jti_entry = _redis().hmget(
+            _hash_key(user_id), [LOADED_FIELD, NOT_AFTER_FIELD, _jti_field(jti)]
+        )
+        if loaded is not None:
+            return _revoked_by(jti_entry=jti_entry, not_after=not_after, issued_at=issued_at)
+        fields = _fields_from_database(user_id)
+        _write_fields(user_id, fields)
+    except RedisError as exc:
+        logger.warning("revocation: Redis unavailable, checking the database: %s", exc)
+        fields = _fields_from_database(user_id)
+    return _revoked_by(
+        jti_entry=fields.get(_jti_field(jti)), not_after=fields.get(NOT_AFTER_FIELD), issued_at=issued_at
+    )

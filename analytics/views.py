@@ -1,0 +1,26 @@
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics.selectors import stats_for
+from utils import clock
+
+StatsSchema = inline_serializer(
+    "Stats",
+    {
+        "total_contents": serializers.IntegerField(),
+        "total_reviews": serializers.IntegerField(),
+        "reviews_today": serializers.IntegerField(),
+        "success_rate": serializers.FloatField(allow_null=True),
+        "success_rate_by_category": serializers.ListField(child=serializers.DictField()),
+        "current_streak_days": serializers.IntegerField(),
+        "reviews_per_day": serializers.ListField(child=serializers.DictField()),
+    },
+)
+
+
+class StatsApi(APIView):
+    @extend_schema(responses=StatsSchema)
+    def get(self, request):
+        return Response(stats_for(user_id=request.user.id, today=clock.local_today()))

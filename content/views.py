@@ -1,0 +1,91 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from content import selectors, services
+from content.serializers import (
+    CategorySerializer,
+    ContentListParamsSerializer,
+    ContentSerializer,
+    ContentWriteSerializer,
+)
+
+
+def _validated(serializer_class, data, **kwargs) -> dict:
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class CategoryListCreateApi(GenericAPIView):
+    serializer_class = CategorySerializer
+    pagination_class = None
+
+    @extend_schema(responses=CategorySerializer(many=True))
+    def get(self, request):
+        categories = selectors.category_list_for(user_id=request.user.id)
+        return Response(CategorySerializer(categories, many=True).data)
+
+    def post(self, request):
+        data = _validated(CategorySerializer, request.data)
+        category = services.category_create(owner_id=request.user.id, **data)
+        return Response(CategorySerializer(category).data, status=status.HTTP_201_CREATED)
+
+
+class CategoryDetailApi(GenericAPIView):
+    serializer_class = CategorySerializer
+
+    def get(self, request, pk: int):
+        return Response(CategorySerializer(selectors.category_get_for(user_id=request.user.id, category_id=pk)).data)
+
+    def put(self, request, pk: int, partial: bool = False):
+        category = selectors.category_get_for(user_id=request.user.id, category_id=pk)
+        data = _validated(CategorySerializer, request.data, partial=partial)
+        return Response(CategorySerializer(services.category_update(category=category, **data)).data)
+
+    def patch(self, request, pk: int):
+        return self.put(request, pk, partial=True)
+
+    def delete(self, request, pk: int):
+        services.category_delete(category=selectors.category_get_for(user_id=request.user.id, category_id=pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ContentListCreateApi(GenericAPIView):
+    serializer_class = ContentSerializer
+
+    @extend_schema(parameters=[ContentListParamsSerializer], responses=ContentSerializer(many=True))
+    def get(self, request):
+        params = _validated(ContentListParamsSerializer, request.query_params)
+        contents = selectors.content_list_for(user_id=request.user.id, **params)
+        page = self.paginate_queryset(contents)
+        return self.get_paginated_response(ContentSerializer(page, many=True).data)
+
+    @extend_schema(request=ContentWriteSerializer, responses={201: ContentSerializer})
+    def post(self, request):
+        data = _validated(ContentWriteSerializer, request.data)
+        content = services.content_create(owner_id=request.user.id, **data)
+        return Response(ContentSerializer(content).data, status=status.HTTP_201_CREATED)
+
+
+class ContentDetailApi(GenericAPIView):
+    serializer_class = ContentSerializer
+
+    def get(self, request, pk: int):
+        return Response(ContentSerializer(selectors.content_get_for(user_id=request.user.id, content_id=pk)).data)
+
+    @extend_schema(request=ContentWriteSerializer, responses=ContentSerializer)
+    def put(self, request, pk: int, partial: bool = False):
+        content = selectors.content_get_for(user_id=request.user.id, content_id=pk)
+        data = _validated(ContentWriteSerializer, request.data, partial=partial)
+        content = services.content_update(content=content, **data)
+        return Response(ContentSerializer(selectors.content_get_for(user_id=request.user.id, content_id=content.pk)).data)
+
+    @extend_schema(request=ContentWriteSerializer, responses=ContentSerializer)
+    def patch(self, request, pk: int):
+        return self.put(request, pk, partial=True)
+
+    def delete(self, request, pk: int):
+        services.content_delete(content=selectors.content_get_for(user_id=request.user.id, content_id=pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,237 @@
+"""Django settings for Resee.
+
+Everything that differs between a laptop, CI and production comes from the environment through
+`resee.env`. With no environment at all the project runs embedded: SQLite in `var/` and one
+in-process fakeredis server standing in for Redis, so `make run` and the unit tests need no servers.
+"""
+
+import secrets
+import sys
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from resee.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", False)
+TESTING = "pytest" in sys.modules or "test" in sys.argv[1:2]
+
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not (DEBUG or TESTING):
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    # Note: a per-process key is fine for tests and a single dev server; `make run` persists one
+    # in var/secret_key so tokens survive restarts.
+    SECRET_KEY = secrets.token_urlsafe(50)
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_TZ = True
+USE_I18N = False
+LANGUAGE_CODE = "en-us"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_prometheus",
+    "accounts",
+    "content",
+    "review",
+    "analytics",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+# Note: an API has no use for slash redirects; a missing slash is a 404 JSON like any unknown route.
+APPEND_SLASH = False
+ROOT_URLCONF = "resee.urls"
+WSGI_APPLICATION = "resee.wsgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+
+# --- Database -------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
+        "DB_CONNECT_TIMEOUT", 3, minimum=1
+    )
+
+# --- Redis ----------------------------------------------------------------------------------
+# One Redis server, one database per purpose, so that flushing or evicting the API cache can
+# never drop throttle counters or revoked tokens.
+REDIS_URL = env_str("REDIS_URL")
+REDIS_EMBEDDED = not REDIS_URL
+REDIS_DB_THROTTLE = env_int("REDIS_DB_THROTTLE", 0)
+REDIS_DB_CACHE = env_int("REDIS_DB_CACHE", 1)
+REDIS_DB_REVOCATION = env_int("REDIS_DB_REVOCATION", 4)
+# Prepended to every key prefix; tests set it per run so they never touch anyone else's keys.
+REDIS_KEY_NAMESPACE = env_str("REDIS_KEY_NAMESPACE", "resee")
+
+
+def _redis_location(db: int) -> str:
+    # Note: the embedded host name only keys fakeredis' in-process server; nothing is dialled.
+    base = urlsplit(REDIS_URL or "redis://embedded-fakeredis:6379")
+    return urlunsplit((base.scheme, base.netloc, f"/{db}", base.query, ""))
+
+
+def _redis_cache(db: int, prefix: str, *, socket_timeout: float, ignore_exceptions: bool) -> dict:
+    pool_kwargs = {"health_check_interval": 30}
+    if REDIS_EMBEDDED:
+        from fakeredis import FakeConnection
+
+        pool_kwargs = {"connection_class": FakeConnection}
+    return {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": _redis_location(db),
+        "KEY_PREFIX": f"{REDIS_KEY_NAMESPACE}:{prefix}",
+        "OPTIONS": {
+            "SOCKET_CONNECT_TIMEOUT": socket_timeout,
+            "SOCKET_TIMEOUT": socket_timeout,
+            "IGNORE_EXCEPTIONS": ignore_exceptions,
+            "CONNECTION_POOL_KWARGS": pool_kwargs,
+        },
+    }
+
+
+CACHES = {
+    # Throttle counters: losing them for a while only means a looser limit, so errors are ignored
+    # (logged by django-redis) rather than turning every request into a 500.
+    "default": _redis_cache(
+        REDIS_DB_THROTTLE,
+        "throttle",
+        socket_timeout=env_float("REDIS_THROTTLE_TIMEOUT", 0.1),
+        ignore_exceptions=True,
+    ),
+    "api": _redis_cache(
+        REDIS_DB_CACHE, "api", socket_timeout=env_float("REDIS_CACHE_TIMEOUT", 0.1), ignore_exceptions=False
+    ),
+    # Revocation errors are handled in accounts.revocation, which falls back to the database.
+    "revocation": _redis_cache(
+        REDIS_DB_REVOCATION,
+        "revoked",
+        socket_timeout=env_float("REDIS_REVOCATION_TIMEOUT", 0.25),
+        ignore_exceptions=False,
+    ),
+}
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "resee.redis"
+
+# --- API ------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.RevocableJWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("THROTTLE_ANON_RATE", "120/min"),
+        "user": env_str("THROTTLE_USER_RATE", "1200/min"),
+    },
+    "DEFAULT_PAGINATION_CLASS": "utils.pagination.StrictPageNumberPagination",
+    "PAGE_SIZE": 20,
+    "EXCEPTION_HANDLER": "utils.exceptions.json_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7, minimum=1)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "UPDATE_LAST_LOGIN": False,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "TOKEN_USER_CLASS": "accounts.authentication.TokenUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Resee API",
+    "DESCRIPTION": "Spaced-repetition backend: content, review schedules and analytics.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if TESTING:
+    # Note: the default PBKDF2 work factor costs ~0.3 s per login; tests log in hundreds of times.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Product policy, one namespaced block read at call time through utils.conf.
+RESEE = {
+    "REVIEW_INTERVAL_DAYS": env_list("REVIEW_INTERVAL_DAYS", ["1", "3", "7", "14", "30", "60", "120", "180"]),
+    "MAX_PAGE_SIZE": 100,
+    "TODAY_MAX_RESULTS": 200,
+}
+
+# --- Production hardening -------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY") else None
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

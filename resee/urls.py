@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from utils import exceptions
+from utils.views import HealthApi
+
+urlpatterns = [
+    path("api/auth/", include("accounts.urls")),
+    path("api/content/", include("content.urls")),
+    path("api/review/", include("review.urls")),
+    path("api/analytics/", include("analytics.urls")),
+    path("api/health/", HealthApi.as_view(), name="health"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("admin/", admin.site.urls),
+    path("", include("django_prometheus.urls")),
+    # Note: unknown API routes answer JSON even with DEBUG on, where handler404 is not used.
+    re_path(r"^api/", exceptions.not_found),
+]
+
+handler400 = exceptions.bad_request
+handler403 = exceptions.permission_denied
+handler404 = exceptions.not_found
+handler500 = exceptions.server_error

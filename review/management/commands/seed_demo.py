@@ -1,0 +1,93 @@
+"""Demo and benchmark data: users with categorised content, schedules (part due today) and
+review history, written with bulk inserts.
+
+    manage.py seed_demo                      # user demo / demo-pass-123, 100 cards, 60 days
+    manage.py seed_demo --users 500 --contents 100   # benchmark data set (users bench-00001...)
+
+Re-running is safe: users that already exist are left as they are.
+"""
+
+import random
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from tqdm import tqdm
+
+from content.models import Category, Content
+from review.models import ReviewHistory, ReviewSchedule
+from utils import clock
+from utils.conf import review_intervals
+
+User = get_user_model()
+
+DEMO_USERNAME, DEMO_PASSWORD = "demo", "demo-pass-123"
+CATEGORY_NAMES = ["Vocabulary", "Grammar", "History", "Biology", "Programming"]
+HISTORY_DAYS = 60
+RESULT_WEIGHTS = {ReviewHistory.REMEMBERED: 6, ReviewHistory.PARTIAL: 2, ReviewHistory.FORGOT: 1}
+
+
+class Command(BaseCommand):
+    help = "Create demo data (or, with --users, a benchmark data set)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--users", type=int, default=0, help="benchmark users to create (0: the demo user)")
+        parser.add_argument("--contents", type=int, default=100, help="contents per user")
+        parser.add_argument("--seed", type=int, default=42, help="random seed, for reproducible data")
+
+    def handle(self, *args, users: int, contents: int, seed: int, **options):
+        rng = random.Random(seed)
+        if users:
+            names = [f"bench-{i:05d}" for i in range(1, users + 1)]
+        else:
+            names = [DEMO_USERNAME]
+        password = make_password(DEMO_PASSWORD)  # hashed once: PBKDF2 per user would dominate
+        created = 0
+        for name in tqdm(names, desc="users", unit="user", disable=len(names) < 2):
+            if User.objects.filter(username=name).exists():
+                continue
+            with transaction.atomic():
+                user = User.objects.create(username=name, password=password)
+                _seed_user(user, contents=contents, rng=rng)
+            created += 1
+        self.stdout.write(f"seed_demo: {created} user(s) created, {len(names) - created} already present.")
+
+
+def _seed_user(user, *, contents: int, rng: random.Random) -> None:
+    categories = Category.objects.bulk_create(
+        Category(owner=user, name=name, slug=name.lower()) for name in CATEGORY_NAMES
+    )
+    cards = Content.objects.bulk_create(
+        Content(
+            owner=user,
+            category=categories[i % len(categories)] if i % 10 else None,
+            title=f"{categories[i % len(categories)].name} card {i + 1}",
+            body=f"Question {i + 1} and its answer, to be recalled in spaced intervals.",
+        )
+        for i in range(contents)
+    )
+    today, now, ladder = clock.local_today(), clock.now(), review_intervals()
+    schedules, history = [], []
+    for card in cards:
+        step = rng.randrange(len(ladder))
+        # Note: about half the cards are due (some overdue), the rest spread over the next month.
+        offset = rng.randint(-3, 0) if rng.random() < 0.5 else rng.randint(1, 30)
+        schedules.append(
+            ReviewSchedule(
+                owner=user, content=card, interval_step=step, next_review_date=today + timedelta(days=offset),
+                initial_review_completed=True,
+            )
+        )
+        for _ in range(rng.randint(1, 8)):
+            history.append(
+                ReviewHistory(
+                    user=user, content=card,
+                    result=rng.choices(list(RESULT_WEIGHTS), weights=list(RESULT_WEIGHTS.values()))[0],
+                    time_spent_seconds=rng.randint(3, 120),
+                    reviewed_at=now - timedelta(days=rng.randrange(HISTORY_DAYS), seconds=rng.randrange(86400)),
+                )
+            )
+    ReviewSchedule.objects.bulk_create(schedules, batch_size=1000)
+    ReviewHistory.objects.bulk_create(history, batch_size=1000)

@@ -1,0 +1,38 @@
+from django.conf import settings
+from django.db import models
+
+from content.models import Content
+
+
+class ReviewSchedule(models.Model):
+    """Where one card stands on the interval ladder. `owner` duplicates content.owner so that the
+    hot "due today" query is one index range scan."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="schedules")
+    content = models.OneToOneField(Content, on_delete=models.CASCADE, related_name="schedule")
+    interval_step = models.PositiveSmallIntegerField(default=0)
+    next_review_date = models.DateField()
+    is_active = models.BooleanField(default=True)
+    initial_review_completed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["next_review_date", "id"]
+        indexes = [models.Index(fields=["owner", "is_active", "next_review_date"])]
+
+
+class ReviewHistory(models.Model):
+    REMEMBERED, PARTIAL, FORGOT = "remembered", "partial", "forgot"
+    RESULTS = [(REMEMBERED, REMEMBERED), (PARTIAL, PARTIAL), (FORGOT, FORGOT)]
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_history")
+    content = models.ForeignKey(Content, on_delete=models.CASCADE, related_name="review_history")
+    result = models.CharField(max_length=16, choices=RESULTS)
+    time_spent_seconds = models.PositiveIntegerField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-reviewed_at", "-id"]
+        verbose_name_plural = "review history"
+        indexes = [models.Index(fields=["user", "-reviewed_at"])]

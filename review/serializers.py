@@ -1,0 +1,53 @@
+from rest_framework import serializers
+
+from review.models import ReviewHistory, ReviewSchedule
+
+
+class ReviewCompleteSerializer(serializers.Serializer):
+    content_id = serializers.IntegerField(min_value=1)
+    result = serializers.ChoiceField(choices=ReviewHistory.RESULTS)
+    time_spent_seconds = serializers.IntegerField(min_value=0, max_value=24 * 3600, required=False, allow_null=True)
+
+
+class ScheduleSerializer(serializers.ModelSerializer):
+    content_id = serializers.IntegerField(read_only=True)
+    title = serializers.CharField(source="content.title", read_only=True)
+
+    class Meta:
+        model = ReviewSchedule
+        fields = ["id", "content_id", "title", "interval_step", "next_review_date", "is_active",
+                  "initial_review_completed", "updated_at"]
+        read_only_fields = fields
+
+
+class ScheduleUpdateSerializer(serializers.Serializer):
+    is_active = serializers.BooleanField()
+
+
+class HistorySerializer(serializers.ModelSerializer):
+    content_id = serializers.IntegerField(read_only=True)
+    title = serializers.CharField(source="content.title", read_only=True)
+
+    class Meta:
+        model = ReviewHistory
+        fields = ["id", "content_id", "title", "result", "time_spent_seconds", "reviewed_at"]
+        read_only_fields = fields
+
+
+class TodayItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    content_id = serializers.IntegerField()
+    title = serializers.CharField()
+    category_slug = serializers.CharField(allow_null=True)
+    category_name = serializers.CharField(allow_null=True)
+    interval_step = serializers.IntegerField()
+    next_review_date = serializers.DateField()
+    initial_review_completed = serializers.BooleanField()
+
+
+class TodaySerializer(serializers.Serializer):
+    """Documents the payload `today_reviews_for` builds; not used to render it."""
+
+    results = TodayItemSerializer(many=True)
+    count = serializers.IntegerField()
+    total_count = serializers.IntegerField()

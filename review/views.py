@@ -1,0 +1,63 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from content.serializers import CategoryFilterSerializer
+from review import selectors, services
+from review.serializers import (
+    HistorySerializer,
+    ReviewCompleteSerializer,
+    ScheduleSerializer,
+    ScheduleUpdateSerializer,
+    TodaySerializer,
+)
+from utils import clock
+
+
+class TodayApi(APIView):
+    @extend_schema(parameters=[CategoryFilterSerializer], responses=TodaySerializer)
+    def get(self, request):
+        params = CategoryFilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return Response(
+            selectors.today_reviews_for(user_id=request.user.id, today=clock.local_today(), **params.validated_data)
+        )
+
+
+class ReviewCompleteApi(APIView):
+    @extend_schema(request=ReviewCompleteSerializer, responses=ScheduleSerializer)
+    def post(self, request):
+        serializer = ReviewCompleteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        schedule = services.review_complete(user_id=request.user.id, **serializer.validated_data)
+        return Response(ScheduleSerializer(selectors.schedule_by_id_for(user_id=request.user.id, schedule_id=schedule.pk)).data)
+
+
+class ScheduleListApi(ListAPIView):
+    serializer_class = ScheduleSerializer
+
+    def get_queryset(self):
+        return selectors.schedule_list_for(user_id=self.request.user.id)
+
+
+class ScheduleDetailApi(GenericAPIView):
+    serializer_class = ScheduleSerializer
+
+    def get(self, request, pk: int):
+        return Response(ScheduleSerializer(selectors.schedule_by_id_for(user_id=request.user.id, schedule_id=pk)).data)
+
+    @extend_schema(request=ScheduleUpdateSerializer, responses=ScheduleSerializer)
+    def patch(self, request, pk: int):
+        schedule = selectors.schedule_by_id_for(user_id=request.user.id, schedule_id=pk)
+        serializer = ScheduleUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        schedule = services.schedule_set_active(schedule=schedule, **serializer.validated_data)
+        return Response(ScheduleSerializer(schedule).data)
+
+
+class HistoryListApi(ListAPIView):
+    serializer_class = HistorySerializer
+
+    def get_queryset(self):
+        return selectors.history_list_for(user_id=self.request.user.id)

@@ -1,0 +1,18 @@
+"""The clock, in one place so tests can move time by patching these two functions."""
+
+from datetime import date, datetime
+
+from django.utils import timezone
+
+
+def now() -> datetime:
+    return timezone.now()
+
+
+def local_date(moment: datetime) -> date:
+    """The calendar date of `moment` in settings.TIME_ZONE: what "today" means for every user."""
+    return timezone.localdate(moment)
+
+
+def local_today() -> date:
+    return local_date(now())

@@ -1,0 +1,33 @@
+"""Access to the `RESEE` settings block, with defaults, validated at call time.
+
+Reading at call time (not import time) lets tests use `override_settings(RESEE=...)`.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+DEFAULTS: dict[str, Any] = {
+    "REVIEW_INTERVAL_DAYS": [1, 3, 7, 14, 30, 60, 120, 180],
+    "MAX_PAGE_SIZE": 100,
+    # Note: a review session never gets through more; `count` still tells how many are due.
+    "TODAY_MAX_RESULTS": 200,
+}
+
+
+def resee_setting(name: str) -> Any:
+    return {**DEFAULTS, **getattr(settings, "RESEE", {})}[name]
+
+
+def review_intervals() -> list[int]:
+    raw = resee_setting("REVIEW_INTERVAL_DAYS")
+    try:
+        days = [int(d) for d in raw]
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"RESEE['REVIEW_INTERVAL_DAYS']={raw!r} must be integers.") from None
+    if not days or days[0] < 1 or any(b <= a for a, b in zip(days, days[1:])):
+        raise ImproperlyConfigured(
+            f"RESEE['REVIEW_INTERVAL_DAYS']={days} must be positive and strictly increasing."
+        )
+    return days

@@ -1,0 +1,55 @@
+"""Endpoints that belong to no app: the readiness probe."""
+
+import logging
+
+from django.core.cache import caches
+from django.db import connection
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+logger = logging.getLogger(__name__)
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception as exc:  # any driver error means "not ready"
+        logger.warning("health: database check failed: %s", exc)
+        return False
+
+
+def _cache_ok() -> bool:
+    try:
+        return caches["api"].client.get_client().ping()
+    except Exception as exc:  # the cache is optional for readiness, so report, don't raise
+        logger.warning("health: cache check failed: %s", exc)
+        return False
+
+
+class HealthApi(APIView):
+    """200 while the database answers (the cache is reported but does not fail readiness:
+    reads fall back to the database when Redis is down)."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+
+    @extend_schema(
+        responses=inline_serializer(
+            "Health",
+            {"status": serializers.CharField(), "database": serializers.CharField(), "cache": serializers.CharField()},
+        )
+    )
+    def get(self, request):
+        database, cache = _database_ok(), _cache_ok()
+        body = {
+            "status": "ok" if database and cache else ("degraded" if database else "unavailable"),
+            "database": "ok" if database else "unavailable",
+            "cache": "ok" if cache else "unavailable",
+        }
+        return Response(body, status=200 if database else 503)
