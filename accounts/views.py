@@ -12,6 +12,7 @@ from accounts.serializers import LogoutSerializer, RefreshSerializer, RegisterSe
 class RegisterApi(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
+    throttle_scope = "auth"
 
     @extend_schema(request=RegisterSerializer, responses={201: RegisterSerializer})
     def post(self, request):
@@ -23,11 +24,13 @@ class RegisterApi(APIView):
 
 class TokenObtainApi(TokenObtainPairView):
     authentication_classes = []
+    throttle_scope = "auth"
 
 
 class TokenRefreshApi(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
+    throttle_scope = "auth"
 
     def get_authenticate_header(self, request) -> str:
         # Note: without it DRF turns a rejected refresh token into 403; it is a 401 like any bad token.

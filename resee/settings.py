@@ -87,7 +87,10 @@ TEMPLATES = [
 ]
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+# Note: WhiteNoise serves the admin and Swagger UI assets straight from the installed apps, so
+# no collectstatic step is needed; set STATIC_ROOT only if you collect them for a CDN.
+STATIC_ROOT = env_str("STATIC_ROOT")
+WHITENOISE_USE_FINDERS = True
 
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
@@ -109,8 +112,9 @@ REDIS_EMBEDDED = not REDIS_URL
 REDIS_DB_THROTTLE = env_int("REDIS_DB_THROTTLE", 0)
 REDIS_DB_CACHE = env_int("REDIS_DB_CACHE", 1)
 REDIS_DB_REVOCATION = env_int("REDIS_DB_REVOCATION", 4)
-# Prepended to every key prefix; tests set it per run so they never touch anyone else's keys.
-REDIS_KEY_NAMESPACE = env_str("REDIS_KEY_NAMESPACE", "resee")
+# Prepended to every key prefix. Each test process gets its own, so a test run against a shared
+# Redis only ever reads, writes and deletes its own keys.
+REDIS_KEY_NAMESPACE = env_str("REDIS_KEY_NAMESPACE", f"resee-test-{secrets.token_hex(4)}" if TESTING else "resee")
 
 
 def _redis_location(db: int) -> str:
@@ -122,9 +126,9 @@ def _redis_location(db: int) -> str:
 def _redis_cache(db: int, prefix: str, *, socket_timeout: float, ignore_exceptions: bool) -> dict:
     pool_kwargs = {"health_check_interval": 30}
     if REDIS_EMBEDDED:
-        from fakeredis import FakeConnection
+        from fakeredis import FakeRedisConnection
 
-        pool_kwargs = {"connection_class": FakeConnection}
+        pool_kwargs = {"connection_class": FakeRedisConnection}
     return {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": _redis_location(db),
@@ -170,10 +174,13 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("THROTTLE_ANON_RATE", "120/min"),
         "user": env_str("THROTTLE_USER_RATE", "1200/min"),
+        # Password guessing and sign-up spam: per client IP, on register, token and refresh.
+        "auth": env_str("THROTTLE_AUTH_RATE", "30/min"),
     },
     "DEFAULT_PAGINATION_CLASS": "utils.pagination.StrictPageNumberPagination",
     "PAGE_SIZE": 20,

@@ -1,0 +1,60 @@
+# Two commands on a fresh machine: `make run` (API with demo data, no servers needed) and
+# `make test`. Everything else here is what those two are made of.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test test-unit test-integration lint schema bench bench-quick clean
+
+$(VENV)/.run-deps: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-deps: $(VENV)/.run-deps requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# A development key, made once and kept out of git, so tokens survive a restart of `make run`.
+var/secret_key:
+	mkdir -p var
+	$(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+
+## run: serve the API on http://$(HOST):$(PORT) with demo data (embedded SQLite + fakeredis
+## unless DATABASE_URL / REDIS_URL are set). Safe to re-run.
+run: $(VENV)/.run-deps var/secret_key
+	DEBUG=$${DEBUG:-1} SECRET_KEY=$${SECRET_KEY:-$$(cat var/secret_key)} sh -c '\
+	  $(PY) manage.py migrate --noinput && \
+	  $(PY) manage.py seed_demo && \
+	  exec $(PY) manage.py runserver $(HOST):$(PORT)'
+
+## test: unit tests (SQLite + fakeredis, no servers), then the whole suite again against the
+## real PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set (integration tests skip,
+## with the reason, when they are not; in CI they must be set).
+test: test-unit test-integration
+
+test-unit: $(VENV)/.dev-deps
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+
+test-integration: $(VENV)/.dev-deps
+	@if [ -n "$$DATABASE_URL$$REDIS_URL" ]; then \
+	  echo "== whole suite against DATABASE_URL=$${DATABASE_URL:-<sqlite>} REDIS_URL=$${REDIS_URL:-<embedded>}"; \
+	  $(PY) -m pytest $(PYTEST_ARGS); \
+	else \
+	  $(PY) -m pytest -m integration $(PYTEST_ARGS); \
+	fi
+
+lint: $(VENV)/.dev-deps
+	$(VENV)/bin/ruff check .
+
+## schema: write and validate the OpenAPI document
+schema: $(VENV)/.run-deps
+	DEBUG=1 $(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yml
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -1,0 +1,37 @@
+import pytest
+
+
+def test_schema_is_openapi_3_and_lists_every_endpoint(anon):
+    response = anon.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    assert {
+        "/api/auth/register/", "/api/auth/token/", "/api/auth/token/refresh/", "/api/auth/logout/",
+        "/api/content/", "/api/content/{id}/", "/api/content/categories/", "/api/content/categories/{id}/",
+        "/api/review/today/", "/api/review/complete/", "/api/review/schedules/", "/api/review/schedules/{id}/",
+        "/api/review/history/", "/api/analytics/stats/", "/api/health/",
+    } <= set(schema["paths"])
+    assert schema["components"]["securitySchemes"]["jwtAuth"]["scheme"] == "bearer"
+
+
+def test_docs_page_loads_its_assets_locally_not_from_a_cdn(anon):
+    response = anon.get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger-ui" in html
+    assert "cdn." not in html and "unpkg" not in html
+    assets = [part.split('"')[0] for part in html.split('src="')[1:]] + [
+        part.split('"')[0] for part in html.split('href="')[1:]
+    ]
+    local = [url for url in assets if url.startswith("/static/")]
+    assert local, "the page should reference assets under /static/"
+    for url in local:
+        assert anon.get(url).status_code == 200, url
+
+
+@pytest.mark.parametrize("path", ["/api/review/today/", "/api/analytics/stats/", "/api/content/"])
+def test_every_data_endpoint_requires_a_token(anon, path):
+    response = anon.get(path)
+    assert response.status_code == 401
+    assert "detail" in response.json()

@@ -1,0 +1,30 @@
+import pytest
+from rest_framework.throttling import SimpleRateThrottle
+
+
+@pytest.fixture
+def tight_rates(monkeypatch):
+    # Note: DRF reads the rates once at import, so the class attribute is what must change.
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "user", "3/min")
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "auth", "2/min")
+
+
+def test_a_user_over_the_rate_gets_429_with_retry_after(alice, tight_rates):
+    statuses = [alice.get("/api/review/today/").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    response = alice.get("/api/review/today/")
+    assert int(response["Retry-After"]) > 0
+    assert "detail" in response.json()
+
+
+def test_the_user_limit_is_per_user(alice, bob, tight_rates):
+    for _ in range(3):
+        alice.get("/api/review/today/")
+    assert alice.get("/api/review/today/").status_code == 429
+    assert bob.get("/api/review/today/").status_code == 200
+
+
+def test_login_attempts_are_limited_per_client(anon, make_user, tight_rates):
+    make_user("carol")
+    attempts = [anon.post("/api/auth/token/", {"username": "carol", "password": "wrong"}).status_code for _ in range(3)]
+    assert attempts == [401, 401, 429]
