@@ -36,7 +36,7 @@ run: $(VENV)/.run-deps var/secret_key
 ## test: unit tests (SQLite + fakeredis, no servers), then the whole suite again against the
 ## real PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set (integration tests skip,
 ## with the reason, when they are not; in CI they must be set).
-test: test-unit test-integration
+test: lint test-unit test-integration
 
 test-unit: $(VENV)/.dev-deps
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m "not integration" $(PYTEST_ARGS)

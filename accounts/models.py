@@ -15,6 +15,9 @@ class RevokedToken(models.Model):
     class Meta:
         indexes = [models.Index(fields=["user_id", "token_type", "expires_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.token_type} {self.jti}"
+
 
 class RevokedUser(models.Model):
     """Every token of this user issued at or before `not_after` (epoch seconds) is dead: set when a
@@ -22,3 +25,6 @@ class RevokedUser(models.Model):
 
     user_id = models.BigIntegerField(unique=True)
     not_after = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} up to {self.not_after}"

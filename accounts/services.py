@@ -1,6 +1,6 @@
 """Account writes: registration, refresh-token rotation and logout."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -23,7 +23,7 @@ def user_register(*, username: str, password: str, email: str = "") -> User:
 
 
 def _expiry(token: Token) -> datetime:
-    return datetime.fromtimestamp(token["exp"], tz=timezone.utc)
+    return datetime.fromtimestamp(token["exp"], tz=UTC)
 
 
 def _parse_refresh(raw: str) -> RefreshToken:
@@ -43,7 +43,9 @@ def token_refresh(*, raw_refresh: str) -> dict:
     cutoff = RevokedUser.objects.filter(user_id=user_id).values_list("not_after", flat=True).first()
     if user is None or (cutoff is not None and refresh["iat"] <= cutoff):
         raise InvalidToken("Token has been revoked.")
-    if not revoke_token(jti=refresh["jti"], user_id=user_id, token_type=RevokedToken.REFRESH, expires_at=_expiry(refresh)):
+    if not revoke_token(
+        jti=refresh["jti"], user_id=user_id, token_type=RevokedToken.REFRESH, expires_at=_expiry(refresh)
+    ):
         raise InvalidToken("Refresh token was already used or revoked.")
     new_refresh = RefreshToken.for_user(user)
     return {"access": str(new_refresh.access_token), "refresh": str(new_refresh)}

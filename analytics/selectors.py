@@ -82,7 +82,10 @@ def stats_for(*, user_id: int, today: date) -> dict:
         "success_rate_by_category": _per_category(user_id),
         "current_streak_days": current_streak(user_id=user_id, today=today),
         "reviews_per_day": [
-            {"date": (first_day + timedelta(days=i)).isoformat(), "reviews": by_day.get(first_day + timedelta(days=i), 0)}
+            {
+                "date": (first_day + timedelta(days=i)).isoformat(),
+                "reviews": by_day.get(first_day + timedelta(days=i), 0),
+            }
             for i in range(HISTORY_DAYS)
         ],
     }

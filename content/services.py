@@ -59,7 +59,9 @@ def content_create(*, owner_id: int, title: str, body: str = "", category_id: in
 _UNSET = object()
 
 
-def content_update(*, content: Content, title: str | None = None, body: str | None = None, category_id=_UNSET) -> Content:
+def content_update(
+    *, content: Content, title: str | None = None, body: str | None = None, category_id=_UNSET
+) -> Content:
     if title is not None:
         content.title = title
     if body is not None:

@@ -80,7 +80,9 @@ class ContentDetailApi(GenericAPIView):
         content = selectors.content_get_for(user_id=request.user.id, content_id=pk)
         data = _validated(ContentWriteSerializer, request.data, partial=partial)
         content = services.content_update(content=content, **data)
-        return Response(ContentSerializer(selectors.content_get_for(user_id=request.user.id, content_id=content.pk)).data)
+        return Response(
+            ContentSerializer(selectors.content_get_for(user_id=request.user.id, content_id=content.pk)).data
+        )
 
     @extend_schema(request=ContentWriteSerializer, responses=ContentSerializer)
     def patch(self, request, pk: int):

@@ -21,6 +21,9 @@ class ReviewSchedule(models.Model):
         ordering = ["next_review_date", "id"]
         indexes = [models.Index(fields=["owner", "is_active", "next_review_date"])]
 
+    def __str__(self) -> str:
+        return f"{self.content_id} due {self.next_review_date}"
+
 
 class ReviewHistory(models.Model):
     REMEMBERED, PARTIAL, FORGOT = "remembered", "partial", "forgot"
@@ -36,3 +39,6 @@ class ReviewHistory(models.Model):
         ordering = ["-reviewed_at", "-id"]
         verbose_name_plural = "review history"
         indexes = [models.Index(fields=["user", "-reviewed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.content_id} {self.result} at {self.reviewed_at:%Y-%m-%d %H:%M}"

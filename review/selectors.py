@@ -9,8 +9,14 @@ from review.models import ReviewHistory, ReviewSchedule
 from utils.conf import resee_setting
 
 TODAY_FIELDS = (
-    "id", "content_id", "title", "category_slug", "category_name",
-    "interval_step", "next_review_date", "initial_review_completed",
+    "id",
+    "content_id",
+    "title",
+    "category_slug",
+    "category_name",
+    "interval_step",
+    "next_review_date",
+    "initial_review_completed",
 )
 
 

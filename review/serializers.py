@@ -15,8 +15,16 @@ class ScheduleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ReviewSchedule
-        fields = ["id", "content_id", "title", "interval_step", "next_review_date", "is_active",
-                  "initial_review_completed", "updated_at"]
+        fields = [
+            "id",
+            "content_id",
+            "title",
+            "interval_step",
+            "next_review_date",
+            "is_active",
+            "initial_review_completed",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 

@@ -45,7 +45,11 @@ def review_complete(
         schedule.initial_review_completed = True
         schedule.save(update_fields=["interval_step", "next_review_date", "initial_review_completed", "updated_at"])
         ReviewHistory.objects.create(
-            user_id=user_id, content_id=content_id, result=result, time_spent_seconds=time_spent_seconds, reviewed_at=now
+            user_id=user_id,
+            content_id=content_id,
+            result=result,
+            time_spent_seconds=time_spent_seconds,
+            reviewed_at=now,
         )
     return schedule
 

@@ -31,7 +31,9 @@ class ReviewCompleteApi(APIView):
         serializer = ReviewCompleteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         schedule = services.review_complete(user_id=request.user.id, **serializer.validated_data)
-        return Response(ScheduleSerializer(selectors.schedule_by_id_for(user_id=request.user.id, schedule_id=schedule.pk)).data)
+        return Response(
+            ScheduleSerializer(selectors.schedule_by_id_for(user_id=request.user.id, schedule_id=schedule.pk)).data
+        )
 
 
 class ScheduleListApi(ListAPIView):

@@ -7,10 +7,21 @@ def test_schema_is_openapi_3_and_lists_every_endpoint(anon):
     schema = response.json()
     assert schema["openapi"].startswith("3.")
     assert {
-        "/api/auth/register/", "/api/auth/token/", "/api/auth/token/refresh/", "/api/auth/logout/",
-        "/api/content/", "/api/content/{id}/", "/api/content/categories/", "/api/content/categories/{id}/",
-        "/api/review/today/", "/api/review/complete/", "/api/review/schedules/", "/api/review/schedules/{id}/",
-        "/api/review/history/", "/api/analytics/stats/", "/api/health/",
+        "/api/auth/register/",
+        "/api/auth/token/",
+        "/api/auth/token/refresh/",
+        "/api/auth/logout/",
+        "/api/content/",
+        "/api/content/{id}/",
+        "/api/content/categories/",
+        "/api/content/categories/{id}/",
+        "/api/review/today/",
+        "/api/review/complete/",
+        "/api/review/schedules/",
+        "/api/review/schedules/{id}/",
+        "/api/review/history/",
+        "/api/analytics/stats/",
+        "/api/health/",
     } <= set(schema["paths"])
     assert schema["components"]["securitySchemes"]["jwtAuth"]["scheme"] == "bearer"
 

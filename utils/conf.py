@@ -3,6 +3,7 @@
 Reading at call time (not import time) lets tests use `override_settings(RESEE=...)`.
 """
 
+import itertools
 from typing import Any
 
 from django.conf import settings
@@ -26,8 +27,6 @@ def review_intervals() -> list[int]:
         days = [int(d) for d in raw]
     except (TypeError, ValueError):
         raise ImproperlyConfigured(f"RESEE['REVIEW_INTERVAL_DAYS']={raw!r} must be integers.") from None
-    if not days or days[0] < 1 or any(b <= a for a, b in zip(days, days[1:])):
-        raise ImproperlyConfigured(
-            f"RESEE['REVIEW_INTERVAL_DAYS']={days} must be positive and strictly increasing."
-        )
+    if not days or days[0] < 1 or any(b <= a for a, b in itertools.pairwise(days)):
+        raise ImproperlyConfigured(f"RESEE['REVIEW_INTERVAL_DAYS']={days} must be positive and strictly increasing.")
     return days

@@ -76,14 +76,18 @@ def _seed_user(user, *, contents: int, rng: random.Random) -> None:
         offset = rng.randint(-3, 0) if rng.random() < 0.5 else rng.randint(1, 30)
         schedules.append(
             ReviewSchedule(
-                owner=user, content=card, interval_step=step, next_review_date=today + timedelta(days=offset),
+                owner=user,
+                content=card,
+                interval_step=step,
+                next_review_date=today + timedelta(days=offset),
                 initial_review_completed=True,
             )
         )
         for _ in range(rng.randint(1, 8)):
             history.append(
                 ReviewHistory(
-                    user=user, content=card,
+                    user=user,
+                    content=card,
                     result=rng.choices(list(RESULT_WEIGHTS), weights=list(RESULT_WEIGHTS.values()))[0],
                     time_spent_seconds=rng.randint(3, 120),
                     reviewed_at=now - timedelta(days=rng.randrange(HISTORY_DAYS), seconds=rng.randrange(86400)),
