@@ -4,6 +4,7 @@ Every setting that varies between machines comes through these helpers, so a bad
 start-up with ImproperlyConfigured naming the variable instead of surfacing later as a 500.
 """
 
+import math
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -49,8 +50,8 @@ def env_float(name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from None
-    if value <= 0:
-        raise ImproperlyConfigured(f"{name}={value} must be positive.")
+    if not math.isfinite(value) or value <= 0:
+        raise ImproperlyConfigured(f"{name}={value} must be a positive finite number.")
     return value
 
 

@@ -1,0 +1,192 @@
+"""accounts/revocation.py: the database is the truth, Redis the fast copy that may vanish or fail."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.cache import caches
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts import revocation
+from accounts.models import RevokedToken
+from tests.accounts.helpers import (
+    PROTECTED_URL,
+    assert_json_401,
+    redis_down,
+    revocation_clock,
+    seconds_ago,
+    set_active,
+    status_with,
+)
+from utils import clock
+
+
+def access_claims(client) -> dict:
+    token = AccessToken(client.tokens["access"])
+    return {"user_id": int(token["user_id"]), "jti": token["jti"], "issued_at": int(token["iat"])}
+
+
+def revocation_hash(user_id: int) -> dict:
+    return revocation._redis().hgetall(revocation._hash_key(user_id))
+
+
+def forget_all_revocations_in_redis() -> None:
+    """What a Redis restart or an eviction of the revocation keys looks like to the app."""
+    caches["revocation"].delete_pattern("*")
+
+
+# --- Redis lost its keys ----------------------------------------------------------------------
+
+
+def test_a_logged_out_token_stays_revoked_after_the_redis_keys_vanish(alice):
+    assert alice.post("/api/auth/logout/").status_code == 204
+    assert revocation_hash(alice.user.pk)  # the revocation reached Redis...
+    forget_all_revocations_in_redis()
+    assert revocation_hash(alice.user.pk) == {}  # ...and is gone from it now
+    assert_json_401(alice.get(PROTECTED_URL))
+
+
+def test_a_deactivation_stays_in_force_after_the_redis_keys_vanish(alice, django_capture_on_commit_callbacks):
+    set_active(alice.user, False, django_capture_on_commit_callbacks)
+    forget_all_revocations_in_redis()
+    assert_json_401(alice.get(PROTECTED_URL))
+
+
+def test_a_rebuilt_hash_holds_the_revocations_from_the_database(alice):
+    alice.post("/api/auth/logout/")
+    forget_all_revocations_in_redis()
+    alice.get(PROTECTED_URL)
+    fields = revocation_hash(alice.user.pk)
+    assert fields[revocation.LOADED_FIELD.encode()] == b"1"
+    assert f"jti:{access_claims(alice)['jti']}".encode() in fields
+
+
+def test_a_valid_token_is_still_accepted_after_the_redis_keys_vanish(alice):
+    other_session = alice.login("alice")["access"]
+    alice.credentials(HTTP_AUTHORIZATION=f"Bearer {alice.tokens['access']}")
+    alice.post("/api/auth/logout/")
+    forget_all_revocations_in_redis()
+    assert status_with(alice, other_session) == 200
+
+
+def test_a_revocation_that_has_expired_is_not_loaded_into_redis(make_user):
+    user = make_user("carol")
+    RevokedToken.objects.create(
+        jti="old", user_id=user.pk, token_type=RevokedToken.ACCESS, expires_at=clock.now() - timedelta(minutes=1)
+    )
+    RevokedToken.objects.create(
+        jti="live", user_id=user.pk, token_type=RevokedToken.ACCESS, expires_at=clock.now() + timedelta(minutes=1)
+    )
+    assert revocation.is_revoked(user_id=user.pk, jti="live", issued_at=0)
+    fields = revocation_hash(user.pk)
+    assert b"jti:live" in fields
+    assert b"jti:old" not in fields
+
+
+# --- Redis unreachable ------------------------------------------------------------------------
+
+
+def test_when_redis_is_down_a_revoked_token_is_still_revoked(alice):
+    alice.post("/api/auth/logout/")
+    with redis_down():
+        assert revocation.is_revoked(**access_claims(alice)) is True
+        assert_json_401(alice.get(PROTECTED_URL))
+
+
+def test_when_redis_is_down_a_valid_token_is_still_accepted(alice):
+    with redis_down():
+        assert revocation.is_revoked(**access_claims(alice)) is False
+        assert alice.get(PROTECTED_URL).status_code == 200
+
+
+def test_when_redis_is_down_a_deactivated_users_token_is_revoked(alice, django_capture_on_commit_callbacks):
+    set_active(alice.user, False, django_capture_on_commit_callbacks)
+    with redis_down():
+        assert revocation.is_revoked(**access_claims(alice)) is True
+
+
+def test_a_logout_while_redis_is_down_still_takes_effect(alice):
+    alice.get(PROTECTED_URL)
+    with redis_down():
+        assert alice.post("/api/auth/logout/").status_code == 204
+        assert_json_401(alice.get(PROTECTED_URL))
+
+
+def test_a_revocation_whose_redis_write_failed_is_kept_for_replay(alice):
+    with redis_down():
+        alice.post("/api/auth/logout/")
+    assert revocation._pending == [(alice.user.pk, {f"jti:{access_claims(alice)['jti']}": 1})]
+
+
+def test_a_failed_revocation_write_is_replayed_on_the_next_check_that_reaches_redis(alice, bob):
+    claims = access_claims(alice)
+    assert alice.get(PROTECTED_URL).status_code == 200  # alice's hash is loaded and says "valid"
+    with redis_down():
+        alice.post("/api/auth/logout/")
+    assert f"jti:{claims['jti']}".encode() not in revocation_hash(alice.user.pk)
+
+    assert bob.get(PROTECTED_URL).status_code == 200  # any check in this process replays
+
+    assert revocation._pending == []
+    assert f"jti:{claims['jti']}".encode() in revocation_hash(alice.user.pk)
+    assert_json_401(alice.get(PROTECTED_URL))
+
+
+def test_a_replay_that_fails_again_keeps_the_revocation_pending(alice):
+    with redis_down():
+        alice.post("/api/auth/logout/")
+        pending = list(revocation._pending)
+        assert revocation.is_revoked(**access_claims(alice)) is True
+    assert revocation._pending == pending != []
+
+
+def test_a_deactivation_whose_redis_write_failed_is_replayed(alice, bob, django_capture_on_commit_callbacks):
+    alice.get(PROTECTED_URL)
+    with redis_down():
+        set_active(alice.user, False, django_capture_on_commit_callbacks)
+    bob.get(PROTECTED_URL)
+    assert revocation.NOT_AFTER_FIELD.encode() in revocation_hash(alice.user.pk)
+    assert_json_401(alice.get(PROTECTED_URL))
+
+
+# --- The store's own rules ------------------------------------------------------------------
+
+
+def revoke_access(user_id: int, jti: str) -> bool:
+    expires_at = clock.now() + timedelta(minutes=5)
+    return revocation.revoke_token(jti=jti, user_id=user_id, token_type=RevokedToken.ACCESS, expires_at=expires_at)
+
+
+def test_revoke_token_is_true_the_first_time_and_false_after(make_user, django_capture_on_commit_callbacks):
+    user = make_user("carol")
+    with django_capture_on_commit_callbacks(execute=True):
+        first, second = revoke_access(user.pk, "j1"), revoke_access(user.pk, "j1")
+    assert (first, second) == (True, False)
+    assert RevokedToken.objects.filter(jti="j1").count() == 1
+    assert revocation.is_revoked(user_id=user.pk, jti="j1", issued_at=0)
+
+
+def test_a_revoked_refresh_token_is_not_copied_to_redis(make_user, django_capture_on_commit_callbacks):
+    user = make_user("carol")
+    with django_capture_on_commit_callbacks(execute=True):
+        revocation.revoke_token(
+            jti="r1", user_id=user.pk, token_type=RevokedToken.REFRESH, expires_at=clock.now() + timedelta(days=1)
+        )
+    assert revocation_hash(user.pk) == {}
+
+
+@pytest.mark.parametrize(("offset", "revoked"), [(-1, True), (0, True), (1, False)])
+def test_a_user_cut_off_revokes_tokens_issued_up_to_that_second(
+    make_user, django_capture_on_commit_callbacks, offset, revoked
+):
+    user = make_user("carol")
+    moment = seconds_ago(60)
+    cutoff = int(moment.timestamp())
+    with django_capture_on_commit_callbacks(execute=True), revocation_clock(moment):
+        revocation.revoke_user_tokens(user_id=user.pk)
+    assert revocation.is_revoked(user_id=user.pk, jti="any", issued_at=cutoff + offset) is revoked
+
+
+def test_the_redis_hash_expires_rather_than_living_forever(alice):
+    alice.get(PROTECTED_URL)
+    ttl = revocation._redis().ttl(revocation._hash_key(alice.user.pk))
+    assert 0 < ttl <= revocation.HASH_TTL_SECONDS
