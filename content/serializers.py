@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from content.models import Category, Content
+from utils.fields import id_field
 
 CONTENT_ORDERINGS = ["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]
 
@@ -24,7 +25,7 @@ class ContentSerializer(serializers.ModelSerializer):
 class ContentWriteSerializer(serializers.ModelSerializer):
     # Note: cards are meant to be short; the cap keeps one card from bloating every cached page.
     body = serializers.CharField(max_length=20_000, allow_blank=True, required=False, trim_whitespace=False)
-    category_id = serializers.IntegerField(allow_null=True, required=False, min_value=1)
+    category_id = id_field(allow_null=True, required=False)
 
     class Meta:
         model = Content

@@ -4,7 +4,7 @@ from content import views
 
 urlpatterns = [
     path("", views.ContentListCreateApi.as_view(), name="content-list"),
-    path("<int:pk>/", views.ContentDetailApi.as_view(), name="content-detail"),
+    path("<id:pk>/", views.ContentDetailApi.as_view(), name="content-detail"),
     path("categories/", views.CategoryListCreateApi.as_view(), name="category-list"),
-    path("categories/<int:pk>/", views.CategoryDetailApi.as_view(), name="category-detail"),
+    path("categories/<id:pk>/", views.CategoryDetailApi.as_view(), name="category-detail"),
 ]

@@ -1,9 +1,12 @@
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from utils import exceptions
+from utils.converters import IdConverter
 from utils.views import HealthApi
+
+register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("api/auth/", include("accounts.urls")),

@@ -1,10 +1,11 @@
 from rest_framework import serializers
 
 from review.models import ReviewHistory, ReviewSchedule
+from utils.fields import id_field
 
 
 class ReviewCompleteSerializer(serializers.Serializer):
-    content_id = serializers.IntegerField(min_value=1)
+    content_id = id_field()
     result = serializers.ChoiceField(choices=ReviewHistory.RESULTS)
     time_spent_seconds = serializers.IntegerField(min_value=0, max_value=24 * 3600, required=False, allow_null=True)
 

@@ -6,6 +6,6 @@ urlpatterns = [
     path("today/", views.TodayApi.as_view(), name="review-today"),
     path("complete/", views.ReviewCompleteApi.as_view(), name="review-complete"),
     path("schedules/", views.ScheduleListApi.as_view(), name="schedule-list"),
-    path("schedules/<int:pk>/", views.ScheduleDetailApi.as_view(), name="schedule-detail"),
+    path("schedules/<id:pk>/", views.ScheduleDetailApi.as_view(), name="schedule-detail"),
     path("history/", views.HistoryListApi.as_view(), name="history-list"),
 ]

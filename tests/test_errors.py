@@ -31,3 +31,8 @@ def test_unknown_route_outside_the_api_is_json_404_too(anon):
 def test_a_missing_trailing_slash_is_a_404_not_a_redirect(alice):
     response = alice.get("/api/review/today")
     assert response.status_code == 404
+
+
+def test_an_id_too_large_for_the_database_is_a_404_not_an_overflow(alice):
+    assert alice.get(f"/api/content/{10**30}/").status_code == 404
+    assert alice.patch(f"/api/review/schedules/{2**64}/", {"is_active": False}).status_code == 404

@@ -1,16 +1,22 @@
 """Page-number pagination that rejects malformed paging instead of guessing."""
 
+import re
+
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
 from utils.conf import resee_setting
+
+_PAGE_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 def _positive_int(params, name: str) -> int | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or int(raw) < 1 or len(raw) > 9:
+    # Note: a strict ASCII pattern, checked before int(): str.isdigit() accepts "²", and int() of a
+    # 5,000-digit string raises; both would otherwise be 500s.
+    if not _PAGE_NUMBER.fullmatch(raw) or int(raw) < 1:
         raise ValidationError({name: [f"Must be a positive integer, got {raw[:20]!r}."]})
     return int(raw)
 

@@ -59,14 +59,16 @@ def _seed_user(user, *, contents: int, rng: random.Random) -> None:
     categories = Category.objects.bulk_create(
         Category(owner=user, name=name, slug=name.lower()) for name in CATEGORY_NAMES
     )
+    # Note: every tenth card is left uncategorised, as real users do.
+    picks = [categories[i % len(categories)] if i % 10 else None for i in range(contents)]
     cards = Content.objects.bulk_create(
         Content(
             owner=user,
-            category=categories[i % len(categories)] if i % 10 else None,
-            title=f"{categories[i % len(categories)].name} card {i + 1}",
+            category=category,
+            title=f"{category.name if category else 'Loose'} card {i + 1}",
             body=f"Question {i + 1} and its answer, to be recalled in spaced intervals.",
         )
-        for i in range(contents)
+        for i, category in enumerate(picks)
     )
     today, now, ladder = clock.local_today(), clock.now(), review_intervals()
     schedules, history = [], []

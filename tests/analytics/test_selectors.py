@@ -1,0 +1,79 @@
+"""analytics.selectors called directly, with an explicit `today`."""
+
+from datetime import date
+
+import pytest
+from django.test import override_settings
+
+from analytics.selectors import current_streak, stats_for
+from tests.review.factories import TODAY, days, make_card, make_history, utc
+
+
+def review_on(user, card, day: date, hour: int = 12):
+    return make_history(user, card, at=utc(day.year, day.month, day.day, hour, 0))
+
+
+@pytest.mark.parametrize(
+    "days_ago, streak",
+    [
+        ([], 0),
+        ([0], 1),
+        ([0, 0, 0], 1),
+        ([0, 1, 2], 3),
+        ([0, 0, 1, 1, 2], 3),
+        ([1], 1),
+        ([1, 2, 3], 3),
+        ([0, 2, 3], 1),
+        ([1, 3], 1),
+        ([2], 0),
+        ([2, 3, 4], 0),
+        ([-1], 0),  # a review dated tomorrow neither starts nor breaks a streak
+        ([-1, 0, 1], 2),
+        (list(range(40)), 40),
+    ],
+)
+def test_the_streak_is_the_run_of_reviewed_days_ending_today_or_yesterday(make_user, days_ago, streak):
+    user = make_user("carol")
+    card = make_card(user)
+    for n in days_ago:
+        review_on(user, card, TODAY - days(n))
+
+    assert current_streak(user_id=user.id, today=TODAY) == streak
+
+
+def test_the_streak_ignores_other_users_reviews(make_user):
+    carol, dave = make_user("carol"), make_user("dave")
+    review_on(carol, make_card(carol), TODAY - days(1))
+    daves = make_card(dave)
+    for n in [0, 2, 3]:
+        review_on(dave, daves, TODAY - days(n))
+
+    assert current_streak(user_id=carol.id, today=TODAY) == 1
+
+
+def test_the_streak_uses_local_days(make_user):
+    user = make_user("carol")
+    card = make_card(user)
+    # 22:30 and 01:30 UTC: the same evening (13 May) in New York, two different days in UTC.
+    make_history(user, card, at=utc(2024, 5, 13, 22, 30))
+    make_history(user, card, at=utc(2024, 5, 14, 1, 30))
+
+    assert current_streak(user_id=user.id, today=date(2024, 5, 14)) == 2
+    with override_settings(TIME_ZONE="America/New_York"):
+        assert current_streak(user_id=user.id, today=date(2024, 5, 14)) == 1
+        assert current_streak(user_id=user.id, today=date(2024, 5, 13)) == 1
+
+
+def test_stats_are_computed_for_the_given_day(make_user):
+    user = make_user("carol")
+    card = make_card(user)
+    review_on(user, card, date(2024, 3, 1))
+    review_on(user, card, date(2024, 3, 2))
+
+    body = stats_for(user_id=user.id, today=date(2024, 3, 2))
+
+    assert body["reviews_today"] == 1
+    assert body["current_streak_days"] == 2
+    assert body["reviews_per_day"][-1] == {"date": "2024-03-02", "reviews": 1}
+    assert body["reviews_per_day"][-2] == {"date": "2024-03-01", "reviews": 1}
+    assert body["reviews_per_day"][0]["date"] == "2024-02-02"  # 30 days, leap February included

@@ -1,0 +1,167 @@
+"""GET /api/analytics/stats/: totals, success rates, streak and the last 30 days, per user."""
+
+from datetime import date
+
+import pytest
+from django.test import override_settings
+
+from tests.review.factories import NOW, TODAY, complete, days, make_card, make_category, make_history, utc
+
+URL = "/api/analytics/stats/"
+
+
+def stats(client) -> dict:
+    response = client.get(URL)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def per_day(body) -> dict[str, int]:
+    return {entry["date"]: entry["reviews"] for entry in body["reviews_per_day"]}
+
+
+def by_category(body) -> dict:
+    return {entry["slug"]: entry for entry in body["success_rate_by_category"]}
+
+
+def test_a_user_without_reviews_gets_empty_stats(alice):
+    make_card(alice)
+
+    assert stats(alice) == {
+        "total_contents": 1,
+        "total_reviews": 0,
+        "reviews_today": 0,
+        "success_rate": None,
+        "success_rate_by_category": [],
+        "current_streak_days": 0,
+        "reviews_per_day": [{"date": (TODAY - days(29 - i)).isoformat(), "reviews": 0} for i in range(30)],
+    }
+
+
+def test_reviews_through_the_api_are_counted(alice):
+    first, second = make_card(alice, "one"), make_card(alice, "two")
+    complete(alice, first, "remembered")
+    complete(alice, second, "forgot")
+
+    body = stats(alice)
+
+    assert (body["total_contents"], body["total_reviews"], body["reviews_today"]) == (2, 2, 2)
+    assert body["success_rate"] == 50.0
+    assert body["current_streak_days"] == 1
+    assert body["reviews_per_day"][-1] == {"date": TODAY.isoformat(), "reviews": 2}
+
+
+@pytest.mark.parametrize(
+    "results, rate",
+    [
+        (["remembered"], 100.0),
+        (["forgot"], 0.0),
+        (["partial", "remembered"], 50.0),
+        (["remembered", "remembered", "forgot"], 66.7),
+        (["remembered", "partial", "forgot"], 33.3),
+        (["remembered"] * 7 + ["partial"], 87.5),
+    ],
+)
+def test_the_success_rate_is_the_share_of_remembered_reviews_in_percent(alice, results, rate):
+    card = make_card(alice)
+    for result in results:
+        make_history(alice, card, result)
+
+    assert stats(alice)["success_rate"] == rate
+
+
+def test_success_rates_are_given_per_category_with_uncategorised_content_apart(alice):
+    vocab, grammar = make_category(alice, "Vocabulary", "vocab"), make_category(alice, "Grammar", "grammar")
+    make_category(alice, "Unused", "unused")
+    for result in ["remembered", "remembered", "forgot"]:
+        make_history(alice, make_card(alice, category=vocab), result)
+    make_history(alice, make_card(alice, category=grammar), "partial")
+    loose = make_card(alice, "loose")
+    make_history(alice, loose, "remembered")
+    make_history(alice, loose, "remembered")
+
+    body = stats(alice)
+
+    assert by_category(body) == {
+        "vocab": {"category_id": vocab.id, "slug": "vocab", "name": "Vocabulary", "reviews": 3, "success_rate": 66.7},
+        "grammar": {"category_id": grammar.id, "slug": "grammar", "name": "Grammar", "reviews": 1, "success_rate": 0.0},
+        None: {"category_id": None, "slug": None, "name": None, "reviews": 2, "success_rate": 100.0},
+    }
+    assert len(body["success_rate_by_category"]) == 3
+    assert body["success_rate"] == 66.7
+
+
+def test_stats_only_count_the_requesters_own_data(alice, bob):
+    make_history(alice, make_card(alice), "forgot")
+    bobs_category = make_category(bob, "Bob's", "bobs")
+    for _ in range(3):
+        make_history(bob, make_card(bob, category=bobs_category), "remembered")
+
+    body = stats(alice)
+
+    assert (body["total_contents"], body["total_reviews"], body["reviews_today"]) == (1, 1, 1)
+    assert body["success_rate"] == 0.0
+    assert list(by_category(body)) == [None]
+    assert sum(entry["reviews"] for entry in body["reviews_per_day"]) == 1
+
+
+def test_reviews_per_day_covers_the_last_30_days_oldest_first_with_zeros(alice):
+    card = make_card(alice)
+    for days_ago, hour in [(0, 0), (0, 11), (1, 23), (1, 0), (1, 12), (29, 0), (30, 23), (45, 12)]:
+        make_history(alice, card, at=utc(*(TODAY - days(days_ago)).timetuple()[:3], hour, 30))
+
+    body = stats(alice)
+
+    entries = body["reviews_per_day"]
+    assert len(entries) == 30
+    assert [entry["date"] for entry in entries] == [(TODAY - days(29 - i)).isoformat() for i in range(30)]
+    counts = per_day(body)
+    assert counts[TODAY.isoformat()] == 2
+    assert counts[(TODAY - days(1)).isoformat()] == 3
+    assert counts[(TODAY - days(29)).isoformat()] == 1
+    assert sum(counts.values()) == 6  # 30 and 45 days ago are outside the window
+    assert body["reviews_today"] == 2
+    assert body["total_reviews"] == 8
+
+
+def test_the_streak_counts_consecutive_days_ending_today(alice):
+    card = make_card(alice)
+    for days_ago in [0, 1, 2, 4]:
+        make_history(alice, card, at=NOW - days(days_ago))
+
+    assert stats(alice)["current_streak_days"] == 3
+
+
+def test_the_streak_survives_until_the_day_without_a_review_is_over(alice):
+    card = make_card(alice)
+    for days_ago in [1, 2]:
+        make_history(alice, card, at=NOW - days(days_ago))
+
+    assert stats(alice)["current_streak_days"] == 2
+
+
+@pytest.mark.parametrize(
+    "time_zone, today, reviews_today, streak, last_two_days",
+    [
+        # UTC: one review on 14 May, one on 15 May, and it is 15 May.
+        ("UTC", "2024-05-15", 1, 2, [1, 1]),
+        # New York: both on 14 May (08:00 and 22:00 local), and it is still 14 May there.
+        ("America/New_York", "2024-05-14", 2, 1, [0, 2]),
+    ],
+)
+def test_days_are_counted_in_the_configured_time_zone(
+    alice, clock, time_zone, today, reviews_today, streak, last_two_days
+):
+    card = make_card(alice)
+    make_history(alice, card, at=utc(2024, 5, 15, 2, 0))
+    make_history(alice, card, at=utc(2024, 5, 14, 12, 0))
+    clock.now = utc(2024, 5, 15, 3, 0)
+
+    with override_settings(TIME_ZONE=time_zone):
+        body = stats(alice)
+
+    entries = body["reviews_per_day"]
+    assert entries[-1]["date"] == today
+    assert entries[0]["date"] == (date.fromisoformat(today) - days(29)).isoformat()
+    assert [entry["reviews"] for entry in entries[-2:]] == last_two_days
+    assert (body["reviews_today"], body["current_streak_days"]) == (reviews_today, streak)

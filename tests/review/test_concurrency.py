@@ -1,0 +1,100 @@
+"""Concurrent completions of one card: the row lock in review_complete serialises them, so none
+is lost. These need PostgreSQL (SQLite has no row locks and one writer at a time)."""
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+
+from review.models import ReviewHistory, ReviewSchedule
+from review.services import review_complete
+from tests.review.factories import DEFAULT_TIMEOUT, LADDER, TODAY, days, make_card, schedule_of
+
+pytestmark = pytest.mark.integration
+
+THREADS = 6  # fewer than the ladder's rungs, so a lost update cannot hide behind the top-rung cap
+
+
+def run_in_threads(count: int, target) -> list[BaseException]:
+    """Start `count` threads on `target` at once; each closes its own DB connection. Returns the
+    errors they raised; fails if any thread is still running after the timeout."""
+    barrier = threading.Barrier(count, timeout=DEFAULT_TIMEOUT)
+    errors: list[BaseException] = []
+
+    def worker():
+        try:
+            barrier.wait()
+            target()
+        except BaseException as exc:  # noqa: BLE001 - reported to the test below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=DEFAULT_TIMEOUT)
+    assert not [thread for thread in threads if thread.is_alive()], "threads still running: deadlock?"
+    return errors
+
+
+@pytest.fixture
+def racer(transactional_db, django_user_model):
+    return django_user_model.objects.create_user(username="racer", password="x-unused-x")
+
+
+def test_simultaneous_completions_of_one_card_are_all_applied_one_after_another(racer):
+    card = make_card(racer, "contended")
+    twin = make_card(racer, "sequential twin")
+    for _ in range(THREADS):
+        review_complete(user_id=racer.id, content_id=twin.id, result="remembered")
+
+    errors = run_in_threads(THREADS, lambda: review_complete(user_id=racer.id, content_id=card.id, result="remembered"))
+
+    assert errors == []
+    assert ReviewHistory.objects.filter(content=card).count() == THREADS
+    expected, raced = schedule_of(twin), schedule_of(card)
+    assert expected.interval_step == THREADS - 1  # first review lands on 0, then one rung each
+    assert (raced.interval_step, raced.next_review_date) == (expected.interval_step, expected.next_review_date)
+    assert raced.next_review_date == TODAY + days(LADDER[THREADS - 1])
+
+
+def test_a_completion_waits_for_a_concurrent_change_and_builds_on_it(racer):
+    """Another transaction holds the card's row and moves it to step 3: the completion must wait
+    for it and climb from 3, not from the state it would have read before the lock."""
+    card = make_card(racer, "locked")
+    locked, release, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def holder():
+        try:
+            with transaction.atomic():
+                schedule = ReviewSchedule.objects.select_for_update().get(content=card)
+                schedule.interval_step, schedule.initial_review_completed = 3, True
+                schedule.save()
+                locked.set()
+                release.wait(DEFAULT_TIMEOUT)
+        finally:
+            connection.close()
+
+    def reviewer():
+        try:
+            review_complete(user_id=racer.id, content_id=card.id, result="remembered")
+            finished.set()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=holder, daemon=True), threading.Thread(target=reviewer, daemon=True)]
+    threads[0].start()
+    assert locked.wait(DEFAULT_TIMEOUT)
+    threads[1].start()
+    try:
+        assert not finished.wait(0.3), "review_complete did not wait for the row lock"
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(DEFAULT_TIMEOUT)
+    assert finished.is_set()
+    schedule = schedule_of(card)
+    assert (schedule.interval_step, schedule.next_review_date) == (4, TODAY + days(LADDER[4]))
+    assert ReviewHistory.objects.filter(content=card).count() == 1

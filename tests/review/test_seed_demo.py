@@ -1,0 +1,101 @@
+"""`manage.py seed_demo`: the demo user, benchmark users, and idempotent re-runs."""
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from content.models import Category, Content
+from review.models import ReviewHistory, ReviewSchedule
+from tests.review.factories import NOW, TODAY, days
+
+User = get_user_model()
+
+
+def seed(*args) -> str:
+    out = StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def row_counts() -> dict:
+    return {model.__name__: model.objects.count() for model in (User, Category, Content, ReviewSchedule, ReviewHistory)}
+
+
+@pytest.fixture
+def demo(db):
+    seed()
+    return User.objects.get(username="demo")
+
+
+def test_seeding_creates_the_demo_user_with_100_cards_in_5_categories(demo):
+    contents = Content.objects.filter(owner=demo)
+    categories = Category.objects.filter(owner=demo)
+
+    assert contents.count() == 100
+    assert categories.count() == 5
+    assert set(contents.exclude(category=None).values_list("category__owner", flat=True)) == {demo.id}
+    assert set(contents.exclude(category=None).values_list("category", flat=True)) == set(
+        categories.values_list("id", flat=True)
+    )
+
+
+def test_every_demo_card_has_a_schedule_and_some_are_due_today(demo):
+    schedules = ReviewSchedule.objects.filter(owner=demo)
+    due = schedules.filter(is_active=True, next_review_date__lte=TODAY).count()
+
+    assert schedules.count() == 100
+    assert set(schedules.values_list("content__owner", flat=True)) == {demo.id}
+    assert 0 < due < 100
+
+
+def test_the_demo_history_lies_within_the_last_60_days(demo):
+    history = ReviewHistory.objects.filter(user=demo)
+
+    assert history.count() > 0
+    assert set(history.values_list("content__owner", flat=True)) == {demo.id}
+    assert all(NOW - days(60) <= moment <= NOW for moment in history.values_list("reviewed_at", flat=True))
+
+
+def test_the_demo_user_can_log_in_and_sees_cards_due(demo, anon):
+    anon.login("demo", "demo-pass-123")
+
+    body = anon.get("/api/review/today/").json()
+
+    assert body["total_count"] == 100
+    assert body["count"] == ReviewSchedule.objects.filter(owner=demo, next_review_date__lte=TODAY).count()
+    assert anon.get("/api/analytics/stats/").json()["total_contents"] == 100
+
+
+def test_seeding_twice_creates_nothing_new(demo):
+    before = row_counts()
+
+    output = seed()
+
+    assert row_counts() == before
+    assert "0 user(s) created, 1 already present" in output
+
+
+def test_benchmark_seeding_creates_numbered_users_with_the_requested_number_of_cards(db):
+    output = seed("--users", "3", "--contents", "5")
+
+    names = ["bench-00001", "bench-00002", "bench-00003"]
+    assert sorted(User.objects.values_list("username", flat=True)) == names
+    for user in User.objects.all():
+        assert Content.objects.filter(owner=user).count() == 5
+        assert ReviewSchedule.objects.filter(owner=user).count() == 5
+        assert Category.objects.filter(owner=user).count() == 5
+    assert "3 user(s) created" in output
+
+
+def test_benchmark_seeding_skips_users_that_already_exist(db):
+    seed("--users", "2", "--contents", "5")
+    before = row_counts()
+
+    output = seed("--users", "3", "--contents", "5")
+
+    after = row_counts()
+    assert after["User"] == before["User"] + 1
+    assert after["Content"] == before["Content"] + 5
+    assert "1 user(s) created, 2 already present" in output

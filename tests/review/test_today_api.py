@@ -1,0 +1,179 @@
+"""GET /api/review/today/: the user's active cards due on or before the local today."""
+
+from datetime import date
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from tests.review.factories import (
+    TODAY,
+    days,
+    due_content_ids,
+    make_card,
+    make_category,
+    schedule_of,
+    today_list,
+    utc,
+)
+
+
+def test_a_new_card_is_due_on_the_day_it_is_created(alice):
+    vocab = make_category(alice, "Vocabulary", "vocab")
+    card = make_card(alice, "der Hund", category=vocab)
+
+    response = today_list(alice)
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "results": [
+            {
+                "id": schedule_of(card).id,
+                "content_id": card.id,
+                "title": "der Hund",
+                "category_slug": "vocab",
+                "category_name": "Vocabulary",
+                "interval_step": 0,
+                "next_review_date": TODAY.isoformat(),
+                "initial_review_completed": False,
+            }
+        ],
+        "count": 1,
+        "total_count": 1,
+    }
+
+
+def test_an_uncategorised_card_has_no_category_in_the_list(alice):
+    make_card(alice, "loose card")
+
+    (item,) = today_list(alice).json()["results"]
+
+    assert item["category_slug"] is None
+    assert item["category_name"] is None
+
+
+def test_overdue_cards_stay_due_and_future_cards_wait(alice):
+    long_overdue = make_card(alice, "long overdue", due=TODAY - days(40))
+    due_today = make_card(alice, "due today", due=TODAY)
+    make_card(alice, "tomorrow", due=TODAY + days(1))
+    make_card(alice, "next month", due=TODAY + days(30))
+
+    body = today_list(alice).json()
+
+    assert [item["content_id"] for item in body["results"]] == [long_overdue.id, due_today.id]
+    assert body["count"] == 2
+    assert body["total_count"] == 4
+
+
+def test_due_cards_are_ordered_by_date_then_by_id(alice):
+    today_card = make_card(alice, "a", due=TODAY)
+    first_of_tie = make_card(alice, "b", due=TODAY - days(5))
+    second_of_tie = make_card(alice, "c", due=TODAY - days(5))
+    yesterday_card = make_card(alice, "d", due=TODAY - days(1))
+
+    assert due_content_ids(alice) == [first_of_tie.id, second_of_tie.id, yesterday_card.id, today_card.id]
+
+
+def test_paused_cards_are_never_due_nor_counted(alice):
+    active = make_card(alice, "active", due=TODAY - days(2))
+    make_card(alice, "paused overdue", due=TODAY - days(3), active=False)
+    make_card(alice, "paused today", active=False)
+
+    body = today_list(alice).json()
+
+    assert [item["content_id"] for item in body["results"]] == [active.id]
+    assert body["count"] == 1
+    assert body["total_count"] == 1
+
+
+def test_another_users_cards_never_appear(alice, bob):
+    mine = make_card(alice, "mine")
+    make_card(bob, "bob's due", due=TODAY - days(1))
+    make_card(bob, "bob's future", due=TODAY + days(3))
+
+    body = today_list(alice).json()
+
+    assert [item["content_id"] for item in body["results"]] == [mine.id]
+    assert (body["count"], body["total_count"]) == (1, 1)
+
+
+def test_a_user_with_no_cards_gets_an_empty_list(alice):
+    assert today_list(alice).json() == {"results": [], "count": 0, "total_count": 0}
+
+
+def test_the_category_filter_narrows_results_and_count_but_not_total_count(alice):
+    vocab, grammar = make_category(alice, "Vocabulary", "vocab"), make_category(alice, "Grammar", "grammar")
+    vocab_due = make_card(alice, "vocab due", category=vocab, due=TODAY - days(1))
+    make_card(alice, "vocab later", category=vocab, due=TODAY + days(2))
+    make_card(alice, "grammar due", category=grammar)
+    make_card(alice, "uncategorised due")
+    make_card(alice, "paused vocab", category=vocab, active=False)
+
+    body = today_list(alice, category_slug="vocab").json()
+
+    assert [item["content_id"] for item in body["results"]] == [vocab_due.id]
+    assert body["count"] == 1
+    # total_count is every active schedule of the user, filter or not (the paused one excluded).
+    assert body["total_count"] == 4
+
+
+def test_the_category_filter_only_looks_at_the_users_own_categories(alice, bob):
+    make_card(alice, "alice grammar", category=make_category(alice, "Grammar", "grammar"))
+    make_card(bob, "bob vocab", category=make_category(bob, "Vocabulary", "vocab"))
+
+    body = today_list(alice, category_slug="vocab").json()
+
+    assert body == {"results": [], "count": 0, "total_count": 1}
+
+
+def test_results_are_capped_while_count_still_tells_how_many_are_due(alice):
+    cards = [make_card(alice, f"card {i}", due=TODAY - days(3 - i)) for i in range(3)]
+
+    with override_settings(RESEE={**settings.RESEE, "TODAY_MAX_RESULTS": 2}):
+        body = today_list(alice).json()
+
+    assert [item["content_id"] for item in body["results"]] == [cards[0].id, cards[1].id]
+    assert body["count"] == 3
+    assert body["total_count"] == 3
+
+
+@pytest.mark.parametrize("slug", ["a b", "no/slash", "semi;colon", "x" * 101])
+def test_an_invalid_category_slug_is_rejected(alice, slug):
+    response = today_list(alice, category_slug=slug)
+
+    assert response.status_code == 400
+    assert "category_slug" in response.json()
+
+
+@pytest.mark.parametrize(
+    "time_zone, moment, due_dates",
+    [
+        # 02:00 UTC on 15 May is still the evening of 14 May in New York.
+        ("UTC", utc(2024, 5, 15, 2, 0), {date(2024, 5, 14), date(2024, 5, 15)}),
+        ("America/New_York", utc(2024, 5, 15, 2, 0), {date(2024, 5, 14)}),
+        # 14:00 UTC on 15 May is already 16 May in Auckland.
+        ("UTC", utc(2024, 5, 15, 14, 0), {date(2024, 5, 14), date(2024, 5, 15)}),
+        ("Pacific/Auckland", utc(2024, 5, 15, 14, 0), {date(2024, 5, 14), date(2024, 5, 15), date(2024, 5, 16)}),
+    ],
+)
+def test_what_is_due_follows_the_local_date_of_the_configured_time_zone(alice, clock, time_zone, moment, due_dates):
+    cards = {due: make_card(alice, due.isoformat(), due=due) for due in [date(2024, 5, n) for n in (14, 15, 16)]}
+    clock.now = moment
+
+    with override_settings(TIME_ZONE=time_zone):
+        body = today_list(alice).json()
+
+    assert {date.fromisoformat(item["next_review_date"]) for item in body["results"]} == due_dates
+    assert [item["content_id"] for item in body["results"]] == [cards[due].id for due in sorted(due_dates)]
+    assert body["count"] == len(due_dates)
+
+
+def test_a_unicode_category_slug_filters_like_any_other(alice):
+    words = make_category(alice, "Wörter", "wörter")
+    card = make_card(alice, "das Wort", category=words)
+    make_card(alice, "other")
+
+    body = today_list(alice, category_slug="wörter").json()
+
+    assert [item["content_id"] for item in body["results"]] == [card.id]
+    assert body["results"][0]["category_slug"] == "wörter"
