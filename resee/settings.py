@@ -91,6 +91,9 @@ STATIC_URL = "static/"
 # no collectstatic step is needed; set STATIC_ROOT only if you collect them for a CDN.
 STATIC_ROOT = env_str("STATIC_ROOT")
 WHITENOISE_USE_FINDERS = True
+# Note: without autorefresh WhiteNoise indexes ~1,700 asset files whenever a handler starts: once
+# per process in production, but once per test client in tests.
+WHITENOISE_AUTOREFRESH = DEBUG or TESTING
 
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
