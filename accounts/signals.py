@@ -1,11 +1,12 @@
 """Catch user deactivation and deletion from any path (admin, shell, services) so the user's
-stateless tokens stop working at once."""
+stateless tokens stop working at once, and a deleted user's cached answers are dropped."""
 
 from django.contrib.auth import get_user_model
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from accounts.revocation import revoke_user_tokens
+from utils.cache_utils import invalidate_on_commit
 
 User = get_user_model()
 
@@ -19,3 +20,4 @@ def _user_saved(sender, instance, created, **kwargs):
 @receiver(post_delete, sender=User, dispatch_uid="accounts.user_deleted")
 def _user_deleted(sender, instance, **kwargs):
     revoke_user_tokens(user_id=instance.pk)
+    invalidate_on_commit(user_id=instance.pk, reason="user")

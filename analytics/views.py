@@ -1,10 +1,10 @@
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.selectors import stats_for
 from utils import clock
+from utils.cache_utils import STATS, cached_json
 
 StatsSchema = inline_serializer(
     "Stats",
@@ -23,4 +23,10 @@ StatsSchema = inline_serializer(
 class StatsApi(APIView):
     @extend_schema(responses=StatsSchema)
     def get(self, request):
-        return Response(stats_for(user_id=request.user.id, today=clock.local_today()))
+        today = clock.local_today()
+        return cached_json(
+            request,
+            namespace=STATS,
+            params={"date": today},
+            compute=lambda: stats_for(user_id=request.user.id, today=today),
+        )

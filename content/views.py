@@ -10,6 +10,8 @@ from content.serializers import (
     ContentSerializer,
     ContentWriteSerializer,
 )
+from utils.cache_utils import CONTENT, cached_json
+from utils.pagination import page_params
 
 
 def _validated(serializer_class, data, **kwargs) -> dict:
@@ -58,9 +60,17 @@ class ContentListCreateApi(GenericAPIView):
     @extend_schema(parameters=[ContentListParamsSerializer], responses=ContentSerializer(many=True))
     def get(self, request):
         params = _validated(ContentListParamsSerializer, request.query_params)
-        contents = selectors.content_list_for(user_id=request.user.id, **params)
-        page = self.paginate_queryset(contents)
-        return self.get_paginated_response(ContentSerializer(page, many=True).data)
+        page, page_size = page_params(request)
+
+        def compute():
+            contents = selectors.content_list_for(user_id=request.user.id, **params)
+            items = ContentSerializer(self.paginate_queryset(contents), many=True).data
+            return self.get_paginated_response(items).data
+
+        # Note: next/previous are absolute URLs, so the origin the client used is part of the key.
+        origin = request.build_absolute_uri("/")
+        key_params = {**params, "page": page, "page_size": page_size, "origin": origin}
+        return cached_json(request, namespace=CONTENT, params=key_params, compute=compute)
 
     @extend_schema(request=ContentWriteSerializer, responses={201: ContentSerializer})
     def post(self, request):

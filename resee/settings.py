@@ -161,6 +161,10 @@ CACHES = {
         ignore_exceptions=False,
     ),
 }
+# Note: JSON, not pickle, for what django-redis stores (throttle histories); the API cache stores
+# bytes of its own format through the raw client.
+for _cache in CACHES.values():
+    _cache["OPTIONS"]["SERIALIZER"] = "django_redis.serializers.json.JSONSerializer"
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "resee.redis"
 
@@ -223,6 +227,18 @@ RESEE = {
     "REVIEW_INTERVAL_DAYS": env_list("REVIEW_INTERVAL_DAYS", ["1", "3", "7", "14", "30", "60", "120", "180"]),
     "MAX_PAGE_SIZE": 100,
     "TODAY_MAX_RESULTS": 200,
+}
+
+# The cache layer (utils/cache_utils/conf.py has the defaults and the reasons).
+RESEE_CACHE = {
+    "ENABLED": env_bool("CACHE_ENABLED", True),
+    "TTL": {
+        "today": env_int("CACHE_TTL_TODAY", 3600, minimum=1),
+        "stats": env_int("CACHE_TTL_STATS", 300, minimum=1),
+        "content": env_int("CACHE_TTL_CONTENT", 600, minimum=1),
+    },
+    # Part of every key: set it per deploy (e.g. the git sha) to start a release on a clean cache.
+    "RELEASE": env_str("CACHE_RELEASE", "1"),
 }
 
 # --- Production hardening -------------------------------------------------------------------

@@ -13,6 +13,7 @@ from review.serializers import (
     TodaySerializer,
 )
 from utils import clock
+from utils.cache_utils import TODAY, cached_json
 
 
 class TodayApi(APIView):
@@ -20,8 +21,14 @@ class TodayApi(APIView):
     def get(self, request):
         params = CategoryFilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        return Response(
-            selectors.today_reviews_for(user_id=request.user.id, today=clock.local_today(), **params.validated_data)
+        category_slug, today = params.validated_data.get("category_slug"), clock.local_today()
+        return cached_json(
+            request,
+            namespace=TODAY,
+            params={"category_slug": category_slug, "date": today},
+            compute=lambda: selectors.today_reviews_for(
+                user_id=request.user.id, today=today, category_slug=category_slug
+            ),
         )
 
 

@@ -4,6 +4,7 @@ import re
 
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.settings import api_settings
 
 from utils.conf import resee_setting
 
@@ -21,6 +22,13 @@ def _positive_int(params, name: str) -> int | None:
     return int(raw)
 
 
+def page_params(request, default_page_size: int | None = None) -> tuple[int, int]:
+    """(page, page_size) from the query string, validated; what a cache key of a page needs."""
+    params = request.query_params
+    page_size = _positive_int(params, "page_size") or default_page_size or api_settings.PAGE_SIZE
+    return _positive_int(params, "page") or 1, min(page_size, resee_setting("MAX_PAGE_SIZE"))
+
+
 class StrictPageNumberPagination(PageNumberPagination):
     """`?page=` and `?page_size=` must be positive integers (400 otherwise); page_size is capped
     at RESEE['MAX_PAGE_SIZE'] rather than rejected, as DRF does; a page past the end is 404."""
@@ -28,8 +36,7 @@ class StrictPageNumberPagination(PageNumberPagination):
     page_size_query_param = "page_size"
 
     def get_page_size(self, request) -> int:
-        requested = _positive_int(request.query_params, self.page_size_query_param)
-        return min(requested or self.page_size, resee_setting("MAX_PAGE_SIZE"))
+        return page_params(request, self.page_size)[1]
 
     def get_page_number(self, request, paginator) -> int:
-        return _positive_int(request.query_params, self.page_query_param) or 1
+        return page_params(request, self.page_size)[0]

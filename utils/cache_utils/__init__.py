@@ -1,0 +1,30 @@
+"""The one home of cache policy: keys, TTLs, invalidation and the read-through path.
+
+Views call `cached_json(...)`; services and signals call `invalidate_on_commit(...)`; operators
+use `invalidate_cache(...)` and `invalidate_pattern(...)`. Nothing else in the project builds a
+cache key or talks to the `api` Redis database.
+
+    request ──▶ MGET {u42}:ns:today, {u42}:today:<params>      (one round trip)
+                  │ entry.version == namespace version ──▶ HIT: stored bytes, no SQL
+                  │ otherwise ─▶ compute from the database ─▶ SET entry tagged with the version
+                  │              read *before* computing                        ──▶ MISS
+                  │ Redis error / cache off ─▶ compute ──────────────────────────▶ BYPASS
+    write ──▶ commit ──▶ on_commit: SET {u42}:ns:<namespace> = new random token
+"""
+
+from utils.cache_utils.conf import CONTENT, NAMESPACES, STATS, TODAY
+from utils.cache_utils.http import cached_json
+from utils.cache_utils.invalidation import invalidate_cache, invalidate_on_commit, invalidate_pattern
+from utils.cache_utils.keys import generate_cache_key
+
+__all__ = [
+    "CONTENT",
+    "NAMESPACES",
+    "STATS",
+    "TODAY",
+    "cached_json",
+    "generate_cache_key",
+    "invalidate_cache",
+    "invalidate_on_commit",
+    "invalidate_pattern",
+]

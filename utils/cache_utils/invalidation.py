@@ -1,0 +1,103 @@
+"""Invalidation: namespace bumps after commit, plus key and pattern deletes for operators."""
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db import transaction
+from redis.exceptions import RedisError
+
+from utils.cache_utils import keys, store
+from utils.cache_utils.conf import NAMESPACES, cache_setting
+from utils.cache_utils.metrics import ERRORS, INVALIDATIONS
+
+logger = logging.getLogger(__name__)
+_local = threading.local()
+
+
+class _Batch:
+    """The bumps one transaction owes, sent in one pipeline when it commits. A cascade delete of a
+    user fires a signal per row; without the batch that would be a round trip per row."""
+
+    def __init__(self, savepoints: tuple[str, ...]):
+        self.savepoints = savepoints
+        self.namespaces: dict[int, set[str]] = defaultdict(set)
+        self.reasons: set[str] = set()
+
+    def __call__(self) -> None:
+        if getattr(_local, "batch", None) is self:
+            _local.batch = None
+        for user_id, namespaces in self.namespaces.items():
+            bump_now(user_id=user_id, namespaces=namespaces, reasons=self.reasons)
+
+
+def _pending_batch(connection) -> _Batch | None:
+    """The batch queued by an earlier write of this same atomic block, if any.
+
+    # Note: a rolled-back transaction or savepoint drops its on-commit callbacks silently, so a
+    # batch is reused only while its callback is still queued, and only at the savepoint level it
+    # was queued from, whose fate it shares."""
+    batch = getattr(_local, "batch", None)
+    if (
+        batch is not None
+        and batch.savepoints == tuple(connection.savepoint_ids)
+        and any(callback is batch for _, callback, _ in connection.run_on_commit)
+    ):
+        return batch
+    return None
+
+
+def invalidate_on_commit(*, user_id: int, namespaces: Iterable[str] = NAMESPACES, reason: str) -> None:
+    """Bump the user's namespaces once the current transaction commits (at once outside one).
+
+    # Note: bumping inside the transaction would let a concurrent reader refill the cache from the
+    # pre-commit rows under the new token."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        bump_now(user_id=user_id, namespaces=set(namespaces), reasons={reason})
+        return
+    batch = _pending_batch(connection)
+    if batch is None:
+        batch = _local.batch = _Batch(tuple(connection.savepoint_ids))
+        transaction.on_commit(batch)
+    batch.namespaces[user_id].update(namespaces)
+    batch.reasons.add(reason)
+
+
+def bump_now(*, user_id: int, namespaces: Iterable[str], reasons: Iterable[str]) -> None:
+    try:
+        store.bump(user_id=user_id, namespaces=sorted(namespaces))
+    except RedisError as exc:
+        ERRORS.labels(operation="invalidate").inc()
+        logger.error("cache: could not invalidate user %s %s: %s", user_id, sorted(namespaces), exc)
+        return
+    for reason in reasons:
+        INVALIDATIONS.labels(reason=reason).inc()
+
+
+def invalidate_cache(*cache_keys: str) -> int:
+    """Delete entries by key (as built by `generate_cache_key`, without prefix or release)."""
+    if not cache_keys:
+        return 0
+    return store.client().unlink(*(keys.full_key(key) for key in cache_keys))
+
+
+def invalidate_pattern(pattern: str) -> int:
+    """Delete every entry of this release whose key matches the glob `pattern`, e.g. `{u42}:*`.
+    SCAN in batches of RESEE_CACHE['SCAN_BATCH'] keys (never KEYS), UNLINK per batch."""
+    client, batch_size = store.client(), cache_setting("SCAN_BATCH")
+    match = _glob_escape(keys.full_key("")) + pattern
+    deleted, batch = 0, []
+    for key in client.scan_iter(match=match, count=batch_size):
+        batch.append(key)
+        if len(batch) >= batch_size:
+            deleted += client.unlink(*batch)
+            batch = []
+    if batch:
+        deleted += client.unlink(*batch)
+    return deleted
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"\\{char}" if char in "*?[]\\" else char for char in text)

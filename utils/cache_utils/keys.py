@@ -1,0 +1,61 @@
+"""Cache keys: injective, glob-safe, Redis Cluster friendly.
+
+A component is kept as is when it is plain ASCII (`[A-Za-z0-9_.~-]`), otherwise percent-encoded
+(`quote(..., safe="")`), which maps every other character — `:` `*` `?` `[` `]` `{` `}`, spaces,
+control characters, non-ASCII, `%` itself — to `%XX`. Percent-encoding is a bijection, so two
+different parameter sets never give one key, and no user text can add a separator, a glob
+character or a hash tag. `!` never appears in encoded text, so it marks the non-string values.
+"""
+
+import hashlib
+from datetime import date
+from urllib.parse import quote
+
+from django.core.cache import caches
+
+from utils.cache_utils.conf import ENTRY_FORMAT, cache_setting
+
+MAX_KEY_LENGTH = 200
+_MARKERS = {None: "!n", True: "!t", False: "!f"}
+
+
+def _component(value) -> str:
+    if value is None or isinstance(value, bool):
+        return _MARKERS[value]
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return quote(value, safe="") if value else "!e"
+    raise TypeError(f"cache key components must be str, int, bool, date or None, not {type(value).__name__}")
+
+
+def generate_cache_key(prefix: str, *args, **kwargs) -> str:
+    """`prefix:arg1:arg2:k1=v1:k2=v2` with kwargs sorted; the part after the prefix is replaced by
+    `#<blake2b>` when the key would pass 200 characters (`#` never appears unhashed)."""
+    parts = [_component(arg) for arg in args] + [f"{name}={_component(kwargs[name])}" for name in sorted(kwargs)]
+    variable = ":".join(parts)
+    key = f"{prefix}:{variable}" if parts else prefix
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    return f"{prefix}:#{hashlib.blake2b(variable.encode(), digest_size=20).hexdigest()}"
+
+
+def user_tag(user_id: int) -> str:
+    """Every key of one user shares this Redis Cluster hash tag, so a multi-key command on them
+    (namespace + entry in one MGET) stays legal on a cluster."""
+    return f"{{u{int(user_id)}}}"
+
+
+def full_key(key: str) -> str:
+    """Prefix and release: `resee:api:<format>.<release>:<key>`; a new release reads no old entry."""
+    return caches[cache_setting("ALIAS")].make_key(key, version=f"{ENTRY_FORMAT}.{cache_setting('RELEASE')}")
+
+
+def namespace_key(user_id: int, namespace: str) -> str:
+    return full_key(f"{user_tag(user_id)}:ns:{namespace}")
+
+
+def entry_key(user_id: int, namespace: str, params: dict) -> str:
+    return full_key(generate_cache_key(f"{user_tag(user_id)}:{namespace}", **params))
