@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -30,3 +31,9 @@ class Content(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def clean(self) -> None:
+        # Note: the API checks this in content.services; this covers the admin, whose form offers
+        # every category. A card in another user's category would leak across users' caches.
+        if self.category_id and self.category.owner_id != self.owner_id:
+            raise ValidationError({"category": "The category belongs to another user."})

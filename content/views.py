@@ -11,7 +11,7 @@ from content.serializers import (
     ContentWriteSerializer,
 )
 from utils.cache_utils import CONTENT, cached_json
-from utils.pagination import page_params
+from utils.pagination import page_params, page_payload
 
 
 def _validated(serializer_class, data, **kwargs) -> dict:
@@ -61,15 +61,20 @@ class ContentListCreateApi(GenericAPIView):
     def get(self, request):
         params = _validated(ContentListParamsSerializer, request.query_params)
         page, page_size = page_params(request)
+        base_url = request.build_absolute_uri(request.path)
 
         def compute():
-            contents = selectors.content_list_for(user_id=request.user.id, **params)
-            items = ContentSerializer(self.paginate_queryset(contents), many=True).data
-            return self.get_paginated_response(items).data
+            return page_payload(
+                selectors.content_list_for(user_id=request.user.id, **params),
+                page=page,
+                page_size=page_size,
+                base_url=base_url,
+                query=params,
+                serialize=lambda contents: ContentSerializer(contents, many=True).data,
+            )
 
-        # Note: next/previous are absolute URLs, so the origin the client used is part of the key.
-        origin = request.build_absolute_uri("/")
-        key_params = {**params, "page": page, "page_size": page_size, "origin": origin}
+        # Note: next/previous are absolute URLs, so the URL the client used is part of the key.
+        key_params = {**params, "page": page, "page_size": page_size, "base_url": base_url}
         return cached_json(request, namespace=CONTENT, params=key_params, compute=compute)
 
     @extend_schema(request=ContentWriteSerializer, responses={201: ContentSerializer})

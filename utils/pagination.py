@@ -1,8 +1,10 @@
 """Page-number pagination that rejects malformed paging instead of guessing."""
 
 import re
+from urllib.parse import urlencode
 
-from rest_framework.exceptions import ValidationError
+from django.core.paginator import InvalidPage, Paginator
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.settings import api_settings
 
@@ -40,3 +42,27 @@ class StrictPageNumberPagination(PageNumberPagination):
 
     def get_page_number(self, request, paginator) -> int:
         return page_params(request, self.page_size)[0]
+
+
+def page_payload(queryset, *, page: int, page_size: int, base_url: str, query: dict, serialize) -> dict:
+    """`{count, next, previous, results}` whose links are built only from `query` (the validated
+    parameters), never from the raw query string: a cached page must not carry one request's
+    stray parameters to every later one."""
+    paginator = Paginator(queryset, page_size)
+    try:
+        current = paginator.page(page)
+    except InvalidPage:
+        raise NotFound("Invalid page.") from None
+
+    def link(number: int | None) -> str | None:
+        if number is None:
+            return None
+        params = {key: value for key, value in query.items() if value not in (None, "")}
+        return f"{base_url}?{urlencode({**params, 'page': number, 'page_size': page_size})}"
+
+    return {
+        "count": paginator.count,
+        "next": link(current.next_page_number() if current.has_next() else None),
+        "previous": link(current.previous_page_number() if current.has_previous() else None),
+        "results": serialize(current.object_list),
+    }

@@ -4,10 +4,12 @@ A component is kept as is when it is plain ASCII (`[A-Za-z0-9_.~-]`), otherwise 
 (`quote(..., safe="")`), which maps every other character — `:` `*` `?` `[` `]` `{` `}`, spaces,
 control characters, non-ASCII, `%` itself — to `%XX`. Percent-encoding is a bijection, so two
 different parameter sets never give one key, and no user text can add a separator, a glob
-character or a hash tag. `!` never appears in encoded text, so it marks the non-string values.
+character or a hash tag. `!` never appears in encoded text, so it marks the non-string values
+and the strings that would otherwise read like an int or a date (`!s5` is the string "5").
 """
 
 import hashlib
+import re
 from datetime import date
 from urllib.parse import quote
 
@@ -17,6 +19,7 @@ from utils.cache_utils.conf import ENTRY_FORMAT, cache_setting
 
 MAX_KEY_LENGTH = 200
 _MARKERS = {None: "!n", True: "!t", False: "!f"}
+_LOOKS_TYPED = re.compile(r"-?[0-9]+|[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _component(value) -> str:
@@ -27,7 +30,9 @@ def _component(value) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, str):
-        return quote(value, safe="") if value else "!e"
+        if not value:
+            return "!e"
+        return f"!s{value}" if _LOOKS_TYPED.fullmatch(value) else quote(value, safe="")
     raise TypeError(f"cache key components must be str, int, bool, date or None, not {type(value).__name__}")
 
 

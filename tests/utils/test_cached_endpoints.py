@@ -1,0 +1,557 @@
+"""The three cached endpoints end to end: GET /api/review/today/, /api/analytics/stats/ and
+/api/content/ through utils.cache_utils.
+
+A first GET is a MISS, the same GET again a HIT that serves the stored bytes without SQL; each
+user and each parameter set has its own entry; the date is part of the key; a Redis failure
+degrades to BYPASS; authentication is checked before the cache is.
+
+The helpers at the top are shared with test_cache_invalidation_paths.py and test_cache_headers.py.
+"""
+
+import functools
+from datetime import datetime, timedelta
+
+import pytest
+from django.db import transaction
+from django.test import TestCase, override_settings
+from django.utils import timezone
+from prometheus_client import REGISTRY
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from content.services import category_create, content_create
+from review.services import review_complete
+
+URLS = {
+    "today": "/api/review/today/",
+    "stats": "/api/analytics/stats/",
+    "content": "/api/content/",
+}
+ENDPOINTS = list(URLS)
+HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
+CACHE_OFF = {"ENABLED": False}
+# What pytest-django's `django_capture_on_commit_callbacks` fixture is: `with committed():` runs
+# the block's on-commit callbacks at its end, as a real commit would.
+committed = functools.partial(TestCase.captureOnCommitCallbacks, execute=True)
+
+
+# --- Shared helpers ------------------------------------------------------------------------------
+
+
+def fetch(client, endpoint: str, params: dict | None = None, *, cache: str | None = None, status: int = 200, **extra):
+    """GET a cached endpoint; check the status and, if given, the X-Cache result."""
+    response = client.get(URLS[endpoint], params or {}, **extra)
+    assert response.status_code == status, (endpoint, params, response.status_code, response.content)
+    if cache is not None:
+        assert response["X-Cache"] == cache, f"{endpoint} {params or {}}: X-Cache {response['X-Cache']}, not {cache}"
+    return response
+
+
+def warm(client, endpoint: str, params: dict | None = None, **extra):
+    """Fill the entry (whatever the first GET was) and prove it is there: returns the HIT."""
+    fetch(client, endpoint, params, **extra)
+    return fetch(client, endpoint, params, cache=HIT, **extra)
+
+
+def uncached(client, endpoint: str, params: dict | None = None, **extra):
+    """What the endpoint answers with the cache switched off: the ground truth."""
+    with override_settings(RESEE_CACHE=CACHE_OFF):
+        return fetch(client, endpoint, params, cache=BYPASS, **extra)
+
+
+def assert_fresh(client, endpoint: str, params: dict | None = None, **extra):
+    """The next GET recomputes (MISS) and answers what the database says now."""
+    response = fetch(client, endpoint, params, cache=MISS, **extra)
+    assert response.json() == uncached(client, endpoint, params, **extra).json()
+    return response
+
+
+def titles(response) -> list[str]:
+    """Titles in a today or content-list answer."""
+    return [item["title"] for item in response.json()["results"]]
+
+
+def api_create_category(client, name: str, slug: str | None = None) -> dict:
+    payload = {"name": name} if slug is None else {"name": name, "slug": slug}
+    response = client.post("/api/content/categories/", payload)
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def api_create_content(client, title: str, **fields) -> dict:
+    response = client.post("/api/content/", {"title": title, **fields})
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def api_complete(client, content_id: int, result: str = "remembered") -> dict:
+    response = client.post("/api/review/complete/", {"content_id": content_id, "result": result})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def seed(client, prefix: str = "") -> dict:
+    """A small but non-trivial account: a category with two cards, one loose card already
+    reviewed (so today's list, the stats and the content list all have something to show).
+    Written through the services in one committed block, as the API would, only faster."""
+    owner_id = client.user.id
+    with committed():
+        langs = category_create(owner_id=owner_id, name=f"{prefix}Languages", slug=f"{prefix.lower()}langs")
+        hola = content_create(owner_id=owner_id, title=f"{prefix}hola", body="hello", category_id=langs.id)
+        bonjour = content_create(owner_id=owner_id, title=f"{prefix}bonjour", category_id=langs.id)
+        pi = content_create(owner_id=owner_id, title=f"{prefix}pi", body="3.14159")
+        review_complete(user_id=owner_id, content_id=pi.id, result="remembered")
+    return {
+        name: {"id": row.id} for name, row in [("category", langs), ("hola", hola), ("bonjour", bonjour), ("pi", pi)]
+    }
+
+
+def local_moment(day, hour: int, minute: int) -> datetime:
+    """`hour:minute` of `day` in settings.TIME_ZONE, as an aware datetime."""
+    return timezone.make_aware(datetime(day.year, day.month, day.day, hour, minute))
+
+
+class Clock:
+    """What `utils.clock.now()` answers while the `clock` fixture is active."""
+
+    def __init__(self, moment: datetime):
+        self.now = moment
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """Freeze utils.clock.now at midday of an ordinary day; tests move `clock.now`.
+
+    Not autouse: revocation cut-offs are taken from this clock too, so the authentication tests
+    must run on the real one."""
+    frozen = Clock(local_moment(datetime(2024, 5, 15), 12, 0))
+    monkeypatch.setattr("utils.clock.now", lambda: frozen.now)
+    return frozen
+
+
+def requests_counted(endpoint: str, result: str) -> float:
+    value = REGISTRY.get_sample_value("resee_cache_requests_total", {"endpoint": endpoint, "result": result})
+    return value or 0.0
+
+
+# --- Hit and miss --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_the_first_get_is_a_miss_and_the_same_get_again_a_hit_with_identical_bytes_and_etag(alice, endpoint):
+    seed(alice)
+
+    first = fetch(alice, endpoint, cache=MISS)
+    second = fetch(alice, endpoint, cache=HIT)
+
+    assert second.content == first.content
+    assert second["ETag"] == first["ETag"]
+    assert second["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_hit_makes_no_sql_query(alice, endpoint, django_assert_num_queries):
+    seed(alice)
+    fetch(alice, endpoint, cache=MISS)
+
+    with django_assert_num_queries(0):
+        fetch(alice, endpoint, cache=HIT)
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_miss_does_query_the_database(alice, endpoint, django_assert_max_num_queries):
+    """The other side of the zero-query hit: the counter does see the compute's queries."""
+    seed(alice)
+    with pytest.raises(pytest.fail.Exception):
+        with django_assert_max_num_queries(0):
+            fetch(alice, endpoint, cache=MISS)
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_the_cached_body_is_what_the_endpoint_answers_with_the_cache_off(alice, endpoint):
+    seed(alice)
+
+    miss = fetch(alice, endpoint, cache=MISS)
+    hit = fetch(alice, endpoint, cache=HIT)
+    truth = uncached(alice, endpoint)
+
+    assert hit.json() == miss.json() == truth.json()
+    assert hit.content == truth.content
+
+
+def test_the_cached_answers_hold_the_seeded_data(alice):
+    """Guards the comparisons above against comparing two empty answers."""
+    seed(alice)
+    warm(alice, "today")
+
+    assert sorted(titles(fetch(alice, "today", cache=HIT))) == ["bonjour", "hola"]
+    assert titles(warm(alice, "content")) == ["pi", "bonjour", "hola"]
+    stats = warm(alice, "stats").json()
+    assert (stats["total_contents"], stats["total_reviews"], stats["reviews_today"]) == (3, 1, 1)
+
+
+CONTENT_VARIANTS = [
+    pytest.param({"search": "o"}, id="search"),
+    pytest.param({"ordering": "title"}, id="ordering"),
+    pytest.param({"category_slug": "langs"}, id="category_slug"),
+    pytest.param({"page_size": "1"}, id="page_size"),
+    pytest.param({"page_size": "1", "page": "2"}, id="page"),
+]
+
+
+@pytest.mark.parametrize("variant", CONTENT_VARIANTS)
+def test_content_list_parameters_each_get_their_own_entry(alice, variant):
+    seed(alice)
+    warm(alice, "content")
+
+    response = fetch(alice, "content", variant, cache=MISS)
+
+    assert response.json() == uncached(alice, "content", variant).json()
+    assert fetch(alice, "content", variant, cache=HIT).content == response.content
+    assert fetch(alice, "content", cache=HIT).json() == uncached(alice, "content").json()
+
+
+def test_a_cached_page_never_carries_another_requests_query_string_in_its_links(alice):
+    """Only the validated parameters are in the key, so next/previous must be built from them
+    alone: a parameter the key ignores (a tracking tag, a cache buster) must not be stored and
+    then served to every later request of that page."""
+    seed(alice)
+    tagged = {"page_size": "1", "utm_source": "newsletter"}
+    first = fetch(alice, "content", tagged, cache=MISS)
+    assert first.json() == uncached(alice, "content", tagged).json()
+
+    response = fetch(alice, "content", {"page_size": "1"})
+
+    assert "utm_source" not in response.json()["next"]
+    assert response.json() == uncached(alice, "content", {"page_size": "1"}).json()
+
+
+def test_page_one_spelled_out_is_the_default_page_entry(alice):
+    """page and page_size enter the key as validated numbers, not as the raw query string."""
+    seed(alice)
+    warm(alice, "content")
+    fetch(alice, "content", {"page": "1", "page_size": "20"}, cache=HIT)
+
+
+def test_todays_list_filtered_by_category_is_its_own_entry(alice):
+    seed(alice)
+    api_create_content(alice, "loose card")
+    warm(alice, "today")
+
+    filtered = fetch(alice, "today", {"category_slug": "langs"}, cache=MISS)
+
+    assert sorted(titles(filtered)) == ["bonjour", "hola"]
+    assert filtered.json() == uncached(alice, "today", {"category_slug": "langs"}).json()
+    assert sorted(titles(fetch(alice, "today", cache=HIT))) == ["bonjour", "hola", "loose card"]
+
+
+def test_the_host_the_client_used_is_part_of_the_content_list_key(alice):
+    """next/previous are absolute URLs: an entry made for one origin must not serve another."""
+    seed(alice)
+    page = {"page_size": "1"}
+    assert warm(alice, "content", page).json()["next"].startswith("http://testserver/")
+
+    other_host = fetch(alice, "content", page, cache=MISS, HTTP_HOST="localhost")
+    https = fetch(alice, "content", page, cache=MISS, secure=True)
+
+    assert other_host.json()["next"].startswith("http://localhost/")
+    assert https.json()["next"].startswith("https://testserver/")
+
+
+# --- One entry per user and per parameter set ----------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_two_users_with_the_same_parameters_never_share_an_entry(alice, bob, endpoint):
+    seed(alice, "A-")
+    api_create_content(bob, "B-only card")
+    alices = warm(alice, endpoint)
+
+    bobs = fetch(bob, endpoint, cache=MISS)
+
+    assert bobs.content != alices.content
+    assert bobs.json() == uncached(bob, endpoint).json()
+    assert fetch(alice, endpoint, cache=HIT).content == alices.content
+
+
+@pytest.mark.parametrize("endpoint", ["today", "content"])
+def test_a_user_only_ever_sees_their_own_cards_from_the_cache(alice, bob, endpoint):
+    seed(alice, "A-")
+    api_create_content(bob, "B-only card")
+    warm(alice, endpoint)
+
+    assert titles(fetch(bob, endpoint, cache=MISS)) == ["B-only card"]
+    assert titles(fetch(bob, endpoint, cache=HIT)) == ["B-only card"]
+
+
+# Pairs that a naive key (join with ':', unescaped globs, quote_plus, one-way escaping, a fixed
+# cut-off instead of a hash) would map to one entry. Every one must be its own entry.
+TRICKY_SEARCHES = [
+    "a:b",
+    "a",
+    "a:search=b",
+    "*",
+    "x",
+    "?",
+    "[ab]",
+    "a b",
+    "a+b",
+    "a%20b",
+    "a%2520b",
+    "café",
+    "cafe",
+    "caf%C3%A9",
+    "{u1}",
+    "!e",
+    "!n",
+    "",
+    "y" * 199 + "1",
+    "y" * 199 + "2",
+]
+TRICKY_TITLES = [f"note {text}" for text in TRICKY_SEARCHES if text and text not in ("a", "x")] + ["note x"]
+
+
+def test_content_searches_that_differ_only_in_special_characters_each_get_their_own_entry(
+    alice, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        for title in TRICKY_TITLES:
+            content_create(owner_id=alice.user.id, title=title[:200])
+
+    first_answers = {}
+    for search in TRICKY_SEARCHES:
+        response = fetch(alice, "content", {"search": search, "page_size": "100"}, cache=MISS)
+        first_answers[search] = response.content
+    for search in TRICKY_SEARCHES:
+        params = {"search": search, "page_size": "100"}
+        hit = fetch(alice, "content", params, cache=HIT)
+        assert hit.content == first_answers[search], search
+        assert hit.json() == uncached(alice, "content", params).json(), search
+
+
+def test_special_character_searches_find_exactly_their_own_card(alice, django_capture_on_commit_callbacks):
+    """The entries above are not only distinct but right: each one names its own card."""
+    with django_capture_on_commit_callbacks(execute=True):
+        for title in TRICKY_TITLES:
+            content_create(owner_id=alice.user.id, title=title[:200])
+    for search in ["a:b", "*", "x", "?", "a b", "a+b", "a%20b", "café", "cafe", "caf%C3%A9", "{u1}"]:
+        assert titles(fetch(alice, "content", {"search": search}, cache=MISS)) == [f"note {search}"], search
+        assert titles(fetch(alice, "content", {"search": search}, cache=HIT)) == [f"note {search}"], search
+
+
+def test_two_categories_whose_slugs_differ_only_in_unicode_get_their_own_entries(
+    alice, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        plain = category_create(owner_id=alice.user.id, name="Cafe", slug="cafe")
+        accented = category_create(owner_id=alice.user.id, name="Café", slug="café")
+        content_create(owner_id=alice.user.id, title="plain card", category_id=plain.id)
+        content_create(owner_id=alice.user.id, title="accented card", category_id=accented.id)
+
+    for endpoint in ("content", "today"):
+        assert titles(fetch(alice, endpoint, {"category_slug": "cafe"}, cache=MISS)) == ["plain card"]
+        assert titles(fetch(alice, endpoint, {"category_slug": "café"}, cache=MISS)) == ["accented card"]
+        assert titles(fetch(alice, endpoint, {"category_slug": "cafe"}, cache=HIT)) == ["plain card"]
+
+
+# --- The local date is part of the key -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("time_zone", ["UTC", "America/New_York", "Pacific/Auckland"])
+def test_todays_list_rolls_over_at_local_midnight_with_the_cards_due_on_the_new_day(alice, clock, time_zone):
+    """Off UTC, 23:59 and 00:01 local fall on one UTC date: only a local date in the key rolls over."""
+    day = clock.now.date()
+    with override_settings(TIME_ZONE=time_zone):
+        clock.now = local_moment(day, 23, 59)
+        card = api_create_content(alice, "due tomorrow")
+        api_complete(alice, card["id"], "remembered")  # first review: rung 0, due the next day
+        api_create_content(alice, "due today")
+
+        before = warm(alice, "today")
+        assert titles(before) == ["due today"]
+
+        clock.now = local_moment(day + timedelta(days=1), 0, 1)
+        after = fetch(alice, "today", cache=MISS)
+
+        assert sorted(titles(after)) == ["due today", "due tomorrow"]
+        assert after.json() == uncached(alice, "today").json()
+        assert fetch(alice, "today", cache=HIT).content == after.content
+
+
+def test_the_stats_roll_over_at_local_midnight(alice, clock):
+    day = clock.now.date()
+    clock.now = local_moment(day, 23, 59)
+    card = api_create_content(alice, "reviewed late")
+    api_complete(alice, card["id"], "remembered")
+    assert warm(alice, "stats").json()["reviews_today"] == 1
+
+    clock.now = local_moment(day + timedelta(days=1), 0, 1)
+    after = fetch(alice, "stats", cache=MISS).json()
+
+    assert after["reviews_today"] == 0
+    assert after["current_streak_days"] == 1  # yesterday's review still counts until today is over
+    assert after["reviews_per_day"][-1] == {"date": (day + timedelta(days=1)).isoformat(), "reviews": 0}
+    assert after == uncached(alice, "stats").json()
+
+
+def test_the_content_list_does_not_depend_on_the_date(alice, clock):
+    seed(alice)
+    warm(alice, "content")
+    clock.now += timedelta(days=1)
+    fetch(alice, "content", cache=HIT)
+
+
+# --- Redis failures ------------------------------------------------------------------------------
+
+
+class BrokenRedis:
+    """The API cache's Redis client, with every command failing as if the server were gone."""
+
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise RedisConnectionError("Connection refused (test)")
+
+        return fail
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_with_the_cache_redis_down_the_endpoint_answers_from_the_database(alice, endpoint, monkeypatch):
+    seed(alice)
+    truth = uncached(alice, endpoint).json()
+    monkeypatch.setattr("utils.cache_utils.store.client", lambda: BrokenRedis())
+
+    first = fetch(alice, endpoint, cache=BYPASS)
+    second = fetch(alice, endpoint, cache=BYPASS)
+
+    assert first.json() == second.json() == truth
+    assert first["ETag"] == second["ETag"]
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_failed_store_still_answers_the_computed_data(alice, endpoint, monkeypatch):
+    """Lookup and version claim work, only the SET of the entry fails: a MISS without an entry."""
+    from utils.cache_utils import store
+
+    seed(alice)
+    real_store = store.store
+
+    def failing_store(**kwargs):
+        raise RedisConnectionError("write failed (test)")
+
+    monkeypatch.setattr(store, "store", failing_store)
+    response = fetch(alice, endpoint, cache=MISS)
+    assert response.json() == uncached(alice, endpoint).json()
+
+    monkeypatch.setattr(store, "store", real_store)
+    fetch(alice, endpoint, cache=MISS)  # nothing was stored the first time
+    fetch(alice, endpoint, cache=HIT)
+
+
+def test_with_both_the_cache_and_the_revocation_redis_down_reads_still_work(alice, monkeypatch):
+    from tests.accounts.helpers import DownRedis
+
+    seed(alice)
+    truth = uncached(alice, "today").json()
+    monkeypatch.setattr("utils.cache_utils.store.client", lambda: BrokenRedis())
+    monkeypatch.setattr("accounts.revocation._redis", lambda: DownRedis())
+
+    assert fetch(alice, "today", cache=BYPASS).json() == truth
+
+
+def test_the_cache_resumes_when_redis_comes_back(alice, monkeypatch):
+    seed(alice)
+    with monkeypatch.context() as patch:
+        patch.setattr("utils.cache_utils.store.client", lambda: BrokenRedis())
+        fetch(alice, "today", cache=BYPASS)
+    fetch(alice, "today", cache=MISS)
+    fetch(alice, "today", cache=HIT)
+
+
+# --- Authentication comes before the cache -------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_logged_out_token_is_refused_even_with_the_cache_warm(alice, endpoint):
+    seed(alice)
+    warm(alice, endpoint)
+
+    assert alice.post("/api/auth/logout/").status_code == 204
+
+    response = alice.get(URLS[endpoint])
+    assert response.status_code == 401, response.content
+    assert "X-Cache" not in response
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_deactivated_user_is_refused_at_once_even_with_the_cache_warm(
+    alice, endpoint, django_capture_on_commit_callbacks
+):
+    seed(alice)
+    warm(alice, endpoint)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        user = alice.user
+        user.is_active = False
+        user.save()
+
+    response = alice.get(URLS[endpoint])
+    assert response.status_code == 401, response.content
+    assert "X-Cache" not in response
+
+
+def test_a_request_without_a_token_is_refused_before_the_cache(alice, anon):
+    seed(alice)
+    warm(alice, "today")
+    for endpoint in ENDPOINTS:
+        response = anon.get(URLS[endpoint])
+        assert response.status_code == 401
+        assert "X-Cache" not in response
+
+
+def test_a_deactivation_that_rolls_back_does_not_lock_the_user_out(alice):
+    """Revocation happens on commit, like invalidation: a rolled-back save changes nothing."""
+    seed(alice)
+    warm(alice, "today")
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        user = alice.user
+        user.is_active = False
+        user.save()
+        raise RuntimeError("roll back")
+
+    fetch(alice, "today", cache=HIT)
+
+
+# --- Metrics -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_each_hit_adds_exactly_one_to_the_hit_counter(alice, endpoint):
+    seed(alice)
+    misses, hits = requests_counted(endpoint, "miss"), requests_counted(endpoint, "hit")
+
+    fetch(alice, endpoint, cache=MISS)
+    assert requests_counted(endpoint, "miss") == misses + 1
+    assert requests_counted(endpoint, "hit") == hits
+
+    for n in (1, 2, 3):
+        fetch(alice, endpoint, cache=HIT)
+        assert requests_counted(endpoint, "hit") == hits + n
+    assert requests_counted(endpoint, "miss") == misses + 1
+
+
+def test_a_hit_on_one_endpoint_counts_for_that_endpoint_only(alice):
+    seed(alice)
+    warm(alice, "stats")
+    before = {endpoint: requests_counted(endpoint, "hit") for endpoint in ENDPOINTS}
+
+    fetch(alice, "stats", cache=HIT)
+
+    after = {endpoint: requests_counted(endpoint, "hit") for endpoint in ENDPOINTS}
+    assert after == {**before, "stats": before["stats"] + 1}
+
+
+def test_a_bypass_is_counted_as_a_bypass(alice):
+    bypasses, hits = requests_counted("today", "bypass"), requests_counted("today", "hit")
+    uncached(alice, "today")
+    assert requests_counted("today", "bypass") == bypasses + 1
+    assert requests_counted("today", "hit") == hits
