@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "content",
     "review",
     "analytics",
+    "utils.cache_utils",
 ]
 
 MIDDLEWARE = [

@@ -22,7 +22,25 @@ DEFAULTS: dict[str, Any] = {
     "NAMESPACE_TTL": 24 * 3600,
     "RELEASE": "1",
     "SCAN_BATCH": 1000,
+    # XFetch: higher beta recomputes earlier; 1 is the paper's optimum.
+    "XFETCH_BETA": 1.0,
+    # How long after expiry an entry may still be served (X-Cache: STALE) while one request
+    # recomputes it. Never after an invalidation: a bumped token kills stale entries too.
+    "STALE_SECONDS": 30,
+    # Single-flight: the recompute lock lives at most LOCK_TTL_MS (a crashed holder frees it);
+    # a request without the lock and without a stale entry waits up to LOCK_WAIT_MS, polling.
+    "LOCK_TTL_MS": 5000,
+    "LOCK_WAIT_MS": 1000,
+    "LOCK_POLL_MS": 15,
+    # Bodies this large or larger are stored zlib-compressed.
+    "COMPRESS_MIN_BYTES": 16384,
+    # Circuit breaker: open after this many Redis failures in a row, probe again after COOLDOWN.
+    "BREAKER_FAILURES": 3,
+    "BREAKER_COOLDOWN_SECONDS": 5.0,
 }
+
+_POSITIVE_INTS = ("NAMESPACE_TTL", "SCAN_BATCH", "LOCK_TTL_MS", "LOCK_WAIT_MS", "LOCK_POLL_MS", "BREAKER_FAILURES")
+_NON_NEGATIVE_NUMBERS = ("XFETCH_BETA", "STALE_SECONDS", "COMPRESS_MIN_BYTES", "BREAKER_COOLDOWN_SECONDS")
 
 
 def cache_setting(name: str) -> Any:
@@ -32,8 +50,10 @@ def cache_setting(name: str) -> Any:
         bad = {k: v for k, v in value.items() if not isinstance(v, int) or v <= 0}
         if bad:
             raise ImproperlyConfigured(f"RESEE_CACHE['TTL'] values must be positive integers: {bad}")
-    elif name in ("NAMESPACE_TTL", "SCAN_BATCH") and (not isinstance(value, int) or value <= 0):
+    elif name in _POSITIVE_INTS and (not isinstance(value, int) or value <= 0):
         raise ImproperlyConfigured(f"RESEE_CACHE[{name!r}]={value!r} must be a positive integer.")
+    elif name in _NON_NEGATIVE_NUMBERS and (not isinstance(value, int | float) or value < 0):
+        raise ImproperlyConfigured(f"RESEE_CACHE[{name!r}]={value!r} must be a number >= 0.")
     return value
 
 

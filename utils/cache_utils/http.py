@@ -1,5 +1,15 @@
-"""The read-through entry point the views use: lookup -> on miss compute -> store, as an
-HttpResponse with X-Cache, ETag / If-None-Match, Cache-Control and Vary headers."""
+"""The read-through entry point the views use, as an HttpResponse with X-Cache, ETag /
+If-None-Match, Cache-Control and Vary headers.
+
+    fresh entry, not due for early recompute (XFetch)         -> HIT
+    missing, expired or due: take the entry's recompute lock
+        got it                                                -> compute, store, MISS
+        another request holds it: entry still fresh           -> HIT
+                                  expired within STALE_SECONDS -> STALE
+                                  nothing usable: wait up to LOCK_WAIT_MS for its result -> HIT,
+                                  else compute ourselves      -> MISS
+    Redis down, slow, circuit open, or cache disabled         -> compute, BYPASS
+"""
 
 import logging
 import time
@@ -10,15 +20,16 @@ import orjson
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
-from redis.exceptions import RedisError
 
-from utils.cache_utils import store
+from utils.cache_utils import keys, runtime, singleflight, store
 from utils.cache_utils.conf import cache_setting
-from utils.cache_utils.metrics import COMPUTE_SECONDS, ERRORS, REQUESTS
+from utils.cache_utils.freshness import recompute_early
+from utils.cache_utils.guard import CacheUnavailable, guarded
+from utils.cache_utils.metrics import COMPUTE_SECONDS, LOCK_WAITS, REQUESTS
 
 logger = logging.getLogger(__name__)
 
-HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
+HIT, MISS, STALE, BYPASS = "HIT", "MISS", "STALE", "BYPASS"
 
 # Test hooks, called between computing a payload and storing it (to widen race windows).
 BEFORE_STORE: list[Callable[[], None]] = []
@@ -27,38 +38,87 @@ BEFORE_STORE: list[Callable[[], None]] = []
 def cached_json(request, *, namespace: str, params: dict, compute: Callable[[], Any]) -> HttpResponse:
     """Serve `compute()` as JSON through the cache. `params` must hold everything besides the user
     that changes the answer; `compute` runs only on a miss, after the namespace token was read."""
-    user_id = request.user.id
-    if not cache_setting("ENABLED"):
-        return _respond(request, namespace, BYPASS, _render(namespace, compute)[0])
+    if cache_setting("ENABLED"):
+        try:
+            return _read_through(request, request.user.id, namespace, params, compute)
+        except CacheUnavailable:
+            pass
+    return _respond(request, namespace, BYPASS, _render(namespace, compute)[0])
+
+
+def _read_through(request, user_id: int, namespace: str, params: dict, compute) -> HttpResponse:
+    now, stale = runtime.current.clock(), None
     try:
-        entry = store.lookup(user_id=user_id, namespace=namespace, params=params)
-        return _respond(request, namespace, HIT, entry.body, entry.etag)
+        entry = guarded("lookup", lambda: store.lookup(user_id=user_id, namespace=namespace, params=params))
     except store.CacheMiss as miss:
-        version = miss.version
-    except RedisError as exc:
-        return _bypass(request, namespace, compute, "lookup", exc)
+        version = miss.version or guarded("claim", lambda: store.claim_version(user_id=user_id, namespace=namespace))
+    else:
+        if entry.is_fresh(now) and not _due_early(entry, now):
+            return _respond(request, namespace, HIT, entry.body, entry.etag)
+        version, stale = entry.version, entry
+
+    lock = keys.lock_key(user_id, namespace, version, params)
+    token = guarded("lock", lambda: singleflight.acquire(lock, ttl_ms=cache_setting("LOCK_TTL_MS")))
+    if token is None:
+        if stale is not None:
+            # Another request is recomputing; the entry still carries the current token.
+            return _respond(request, namespace, HIT if stale.is_fresh(now) else STALE, stale.body, stale.etag)
+        waited = _wait_for_fresh(user_id, namespace, params, version)
+        if waited is not None:
+            return _respond(request, namespace, HIT, waited.body, waited.etag)
     try:
-        version = version or store.claim_version(user_id=user_id, namespace=namespace)
-    except RedisError as exc:
-        return _bypass(request, namespace, compute, "claim", exc)
+        return _compute_and_store(request, user_id, namespace, params, compute, version)
+    finally:
+        if token is not None:
+            _release(lock, token)
+
+
+def _due_early(entry: store.Entry, now: float) -> bool:
+    return recompute_early(
+        now=now,
+        expiry=entry.expires_at,
+        delta=entry.compute_seconds,
+        beta=cache_setting("XFETCH_BETA"),
+        random=runtime.current.random,
+    )
+
+
+def _wait_for_fresh(user_id: int, namespace: str, params: dict, version: str) -> store.Entry | None:
+    """Poll, for at most LOCK_WAIT_MS, for the entry the lock holder is computing."""
+    LOCK_WAITS.labels(endpoint=namespace).inc()
+    deadline = time.monotonic() + cache_setting("LOCK_WAIT_MS") / 1000
+    while time.monotonic() < deadline:
+        runtime.current.sleep(cache_setting("LOCK_POLL_MS") / 1000)
+        try:
+            entry = guarded("wait", lambda: store.lookup(user_id=user_id, namespace=namespace, params=params))
+        except store.CacheMiss:
+            continue
+        if entry.version == version and entry.is_fresh(runtime.current.clock()):
+            return entry
+    return None
+
+
+def _compute_and_store(request, user_id: int, namespace: str, params: dict, compute, version: str) -> HttpResponse:
     body, seconds = _render(namespace, compute)
     for hook in BEFORE_STORE:
         hook()
     try:
-        entry = store.store(
-            user_id=user_id, namespace=namespace, params=params, version=version, body=body, compute_seconds=seconds
+        entry = guarded(
+            "store",
+            lambda: store.store(
+                user_id=user_id, namespace=namespace, params=params, version=version, body=body, compute_seconds=seconds
+            ),
         )
-    except RedisError as exc:
-        ERRORS.labels(operation="store").inc()
-        logger.warning("cache: store failed for %s: %s", namespace, exc)
+    except CacheUnavailable:
         return _respond(request, namespace, MISS, body)
     return _respond(request, namespace, MISS, body, entry.etag)
 
 
-def _bypass(request, namespace: str, compute, operation: str, exc: Exception) -> HttpResponse:
-    ERRORS.labels(operation=operation).inc()
-    logger.warning("cache: %s failed, serving %s from the database: %s", operation, namespace, exc)
-    return _respond(request, namespace, BYPASS, _render(namespace, compute)[0])
+def _release(lock: str, token: str) -> None:
+    try:
+        guarded("unlock", lambda: singleflight.release(lock, token))
+    except CacheUnavailable:
+        pass  # the lock expires by itself after LOCK_TTL_MS
 
 
 def _render(namespace: str, compute) -> tuple[bytes, float]:

@@ -6,11 +6,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import transaction
-from redis.exceptions import RedisError
 
 from utils.cache_utils import keys, store
 from utils.cache_utils.conf import NAMESPACES, cache_setting
-from utils.cache_utils.metrics import ERRORS, INVALIDATIONS
+from utils.cache_utils.guard import CacheUnavailable, breaker, guarded
+from utils.cache_utils.metrics import INVALIDATIONS
 
 logger = logging.getLogger(__name__)
 _local = threading.local()
@@ -66,14 +66,38 @@ def invalidate_on_commit(*, user_id: int, namespaces: Iterable[str] = NAMESPACES
 
 
 def bump_now(*, user_id: int, namespaces: Iterable[str], reasons: Iterable[str]) -> None:
+    """Bump now; if Redis cannot be reached, record the bump as a debt in the database and open
+    this process's circuit, so no entry older than the write is served before the debt is paid."""
+    from utils.cache_utils.models import InvalidationDebt  # not at import: this package is also the app
+
+    namespaces = sorted(namespaces)
     try:
-        store.bump(user_id=user_id, namespaces=sorted(namespaces))
-    except RedisError as exc:
-        ERRORS.labels(operation="invalidate").inc()
-        logger.error("cache: could not invalidate user %s %s: %s", user_id, sorted(namespaces), exc)
+        guarded("invalidate", lambda: store.bump(user_id=user_id, namespaces=namespaces))
+    except CacheUnavailable:
+        InvalidationDebt.objects.create(user_id=user_id, namespaces=",".join(namespaces))
+        breaker().trip()
+        logger.error("cache: invalidation of user %s %s kept as a debt until Redis is back", user_id, namespaces)
         return
     for reason in reasons:
         INVALIDATIONS.labels(reason=reason).inc()
+
+
+def settle_debts(*, batch_size: int = 1000) -> int:
+    """Send the bumps that could not reach Redis, then forget them. Runs before a process uses
+    Redis again after an outage (and at its first use); Redis or database errors propagate."""
+    from utils.cache_utils.models import InvalidationDebt
+
+    settled, oldest_first = 0, InvalidationDebt.objects.order_by("id")
+    while debts := list(oldest_first.values_list("id", "user_id", "namespaces")[:batch_size]):
+        pipe = store.client().pipeline(transaction=False)
+        for _, user_id, namespaces in debts:
+            store.queue_bump(pipe, user_id=user_id, namespaces=namespaces.split(","))
+        pipe.execute()
+        InvalidationDebt.objects.filter(id__in=[debt_id for debt_id, _, _ in debts]).delete()
+        settled += len(debts)
+    if settled:
+        logger.info("cache: settled %s invalidation debts", settled)
+    return settled
 
 
 def invalidate_cache(*cache_keys: str) -> int:

@@ -64,3 +64,9 @@ def namespace_key(user_id: int, namespace: str) -> str:
 
 def entry_key(user_id: int, namespace: str, params: dict) -> str:
     return full_key(generate_cache_key(f"{user_tag(user_id)}:{namespace}", **params))
+
+
+def lock_key(user_id: int, namespace: str, version: str, params: dict) -> str:
+    """The recompute lock of one entry under one namespace token: after a bump, requests compete
+    for a new lock instead of waiting on a computation whose result is already dead."""
+    return full_key(generate_cache_key(f"{user_tag(user_id)}:lock:{namespace}", version, **params))

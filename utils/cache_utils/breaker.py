@@ -1,0 +1,62 @@
+"""A per-process circuit breaker in front of the `api` Redis.
+
+closed ──(FAILURE_THRESHOLD failures in a row)──▶ open;  a lost invalidation ──▶ probe at once
+open ──(COOLDOWN seconds)──▶ half-open: one request probes Redis
+half-open ──probe succeeds──▶ closed (after settling invalidation debts) / fails ──▶ open
+
+While open no request waits on Redis at all: reads go straight to the database (BYPASS).
+"""
+
+import threading
+import time
+from collections.abc import Callable
+
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+
+
+class CircuitBreaker:
+    def __init__(self, *, failure_threshold: int, cooldown_seconds: float, clock: Callable[[], float] = time.monotonic):
+        self.failure_threshold = failure_threshold
+        self.cooldown_seconds = cooldown_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.state = CLOSED
+        self._failures = 0
+        self._changed_at = clock()
+
+    def allow(self) -> bool:
+        """May this request call Redis? In half-open, only one probe at a time (a probe that never
+        reports back is replaced after another cool-down)."""
+        with self._lock:
+            if self.state == CLOSED:
+                return True
+            if self._clock() - self._changed_at < self.cooldown_seconds:
+                return False
+            self._set(HALF_OPEN)
+            return True
+
+    def record_success(self) -> bool:
+        """True when this success closes a breaker that was not closed: the caller must settle
+        what the outage left (see invalidation.settle_debts) before serving hits."""
+        with self._lock:
+            self._failures = 0
+            if self.state == CLOSED:
+                return False
+            self._set(CLOSED)
+            return True
+
+    def record_failure(self) -> None:
+        with self._lock:
+            self._failures += 1
+            if self.state == HALF_OPEN or self._failures >= self.failure_threshold:
+                self._set(OPEN)
+
+    def trip(self) -> None:
+        """Something was lost (an invalidation): stop using Redis until a probe has settled it.
+        The very next call is that probe; if Redis is still down it opens for a cool-down."""
+        with self._lock:
+            self.state, self._changed_at = OPEN, float("-inf")
+
+    def _set(self, state: str) -> None:
+        self.state = state
+        self._changed_at = self._clock()
