@@ -30,7 +30,9 @@ DEFAULTS: dict[str, Any] = {
     # Single-flight: the recompute lock lives at most LOCK_TTL_MS (a crashed holder frees it);
     # a request without the lock and without a stale entry waits up to LOCK_WAIT_MS, polling.
     "LOCK_TTL_MS": 5000,
-    "LOCK_WAIT_MS": 1000,
+    # Note: long enough for a slow computation on a loaded machine; a waiter costs a thread, not
+    # the database, and gives up to compute itself only when the holder seems lost.
+    "LOCK_WAIT_MS": 3000,
     "LOCK_POLL_MS": 15,
     # Bodies this large or larger are stored zlib-compressed.
     "COMPRESS_MIN_BYTES": 16384,

@@ -63,9 +63,15 @@ def _read_through(request, user_id: int, namespace: str, params: dict, compute) 
         if stale is not None:
             # Another request is recomputing; the entry still carries the current token.
             return _respond(request, namespace, HIT if stale.is_fresh(now) else STALE, stale.body, stale.etag)
-        waited = _wait_for_fresh(user_id, namespace, params, version)
+        waited = _wait_for_fresh(user_id, namespace, params, version, wait_ms=cache_setting("LOCK_WAIT_MS"))
         if waited is not None:
             return _respond(request, namespace, HIT, waited.body, waited.etag)
+    elif stale is None:
+        # Note: the previous holder may have stored and released between our lookup and our lock.
+        landed = _wait_for_fresh(user_id, namespace, params, version, wait_ms=0)
+        if landed is not None:
+            _release(lock, token)
+            return _respond(request, namespace, HIT, landed.body, landed.etag)
     try:
         return _compute_and_store(request, user_id, namespace, params, compute, version)
     finally:
@@ -83,19 +89,22 @@ def _due_early(entry: store.Entry, now: float) -> bool:
     )
 
 
-def _wait_for_fresh(user_id: int, namespace: str, params: dict, version: str) -> store.Entry | None:
-    """Poll, for at most LOCK_WAIT_MS, for the entry the lock holder is computing."""
-    LOCK_WAITS.labels(endpoint=namespace).inc()
-    deadline = time.monotonic() + cache_setting("LOCK_WAIT_MS") / 1000
-    while time.monotonic() < deadline:
-        runtime.current.sleep(cache_setting("LOCK_POLL_MS") / 1000)
+def _wait_for_fresh(user_id: int, namespace: str, params: dict, version: str, *, wait_ms: int) -> store.Entry | None:
+    """The fresh entry of this token, polling for at most `wait_ms` while a lock holder computes
+    it (0: look once)."""
+    if wait_ms:
+        LOCK_WAITS.labels(endpoint=namespace).inc()
+    deadline = time.monotonic() + wait_ms / 1000
+    while True:
         try:
             entry = guarded("wait", lambda: store.lookup(user_id=user_id, namespace=namespace, params=params))
         except store.CacheMiss:
-            continue
-        if entry.version == version and entry.is_fresh(runtime.current.clock()):
+            entry = None
+        if entry is not None and entry.version == version and entry.is_fresh(runtime.current.clock()):
             return entry
-    return None
+        if time.monotonic() >= deadline:
+            return None
+        runtime.current.sleep(cache_setting("LOCK_POLL_MS") / 1000)
 
 
 def _compute_and_store(request, user_id: int, namespace: str, params: dict, compute, version: str) -> HttpResponse:
