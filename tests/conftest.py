@@ -9,6 +9,7 @@ from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from accounts import revocation
+from utils.cache_utils import l1
 from utils.cache_utils.guard import reset_breaker
 
 DEFAULT_PASSWORD = "correct-horse-battery-9"
@@ -52,6 +53,7 @@ def empty_caches():
     delete_this_runs_keys()
     revocation._pending.clear()
     reset_breaker()
+    l1.reset()
     yield
 
 

@@ -21,10 +21,11 @@ from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
 
-from utils.cache_utils import keys, runtime, singleflight, store
+from utils.cache_utils import keys, l1, runtime, singleflight, store
+from utils.cache_utils.breaker import CLOSED
 from utils.cache_utils.conf import cache_setting
 from utils.cache_utils.freshness import recompute_early
-from utils.cache_utils.guard import CacheUnavailable, guarded
+from utils.cache_utils.guard import CacheUnavailable, breaker, guarded
 from utils.cache_utils.metrics import COMPUTE_SECONDS, LOCK_WAITS, REQUESTS
 
 logger = logging.getLogger(__name__)
@@ -48,12 +49,19 @@ def cached_json(request, *, namespace: str, params: dict, compute: Callable[[], 
 
 def _read_through(request, user_id: int, namespace: str, params: dict, compute) -> HttpResponse:
     now, stale = runtime.current.clock(), None
+    local, local_key = l1.local_cache(), (user_id, namespace, keys.entry_key(user_id, namespace, params))
+    if local is not None and breaker().state == CLOSED:
+        entry = local.get(local_key)
+        if entry is not None and entry.is_fresh(now):
+            return _respond(request, namespace, HIT, entry.body, entry.etag)
     try:
         entry = guarded("lookup", lambda: store.lookup(user_id=user_id, namespace=namespace, params=params))
     except store.CacheMiss as miss:
         version = miss.version or guarded("claim", lambda: store.claim_version(user_id=user_id, namespace=namespace))
     else:
         if entry.is_fresh(now) and not _due_early(entry, now):
+            if local is not None:
+                local.put(local_key, entry)
             return _respond(request, namespace, HIT, entry.body, entry.etag)
         version, stale = entry.version, entry
 
@@ -120,6 +128,8 @@ def _compute_and_store(request, user_id: int, namespace: str, params: dict, comp
         )
     except CacheUnavailable:
         return _respond(request, namespace, MISS, body)
+    if (local := l1.local_cache()) is not None:
+        local.put((user_id, namespace, keys.entry_key(user_id, namespace, params)), entry)
     return _respond(request, namespace, MISS, body, entry.etag)
 
 

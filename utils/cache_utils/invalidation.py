@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from utils.cache_utils import keys, store
+from utils.cache_utils import keys, l1, store
 from utils.cache_utils.conf import NAMESPACES, cache_setting
 from utils.cache_utils.guard import CacheUnavailable, breaker, guarded
 from utils.cache_utils.metrics import INVALIDATIONS
@@ -71,8 +71,12 @@ def bump_now(*, user_id: int, namespaces: Iterable[str], reasons: Iterable[str])
     from utils.cache_utils.models import InvalidationDebt  # not at import: this package is also the app
 
     namespaces = sorted(namespaces)
+    if (local := l1.local_cache()) is not None:
+        local.evict(user_id, namespaces)  # this process reads its own writes at once
     try:
         guarded("invalidate", lambda: store.bump(user_id=user_id, namespaces=namespaces))
+        if local is not None:
+            guarded("publish", lambda: l1.publish_bump(user_id, namespaces))
     except CacheUnavailable:
         InvalidationDebt.objects.create(user_id=user_id, namespaces=",".join(namespaces))
         breaker().trip()
@@ -92,6 +96,7 @@ def settle_debts(*, batch_size: int = 1000) -> int:
         pipe = store.client().pipeline(transaction=False)
         for _, user_id, namespaces in debts:
             store.queue_bump(pipe, user_id=user_id, namespaces=namespaces.split(","))
+            pipe.publish(l1.CHANNEL, f"{user_id}:{namespaces}")
         pipe.execute()
         InvalidationDebt.objects.filter(id__in=[debt_id for debt_id, _, _ in debts]).delete()
         settled += len(debts)

@@ -1,0 +1,150 @@
+"""The optional L1 tier: bounded LRU, local read-your-writes, and cross-process eviction by
+pub/sub within a measured bound."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import override_settings
+
+from content.models import Content
+from content.services import content_create, content_update
+from tests.utils import record_client
+from utils.cache_utils import l1, store
+
+TODAY_URL = "/api/review/today/"
+
+
+def entry(body: bytes) -> store.Entry:
+    return store.Entry(version="t", created_at=0.0, compute_seconds=0.0, etag='"e"', body=body)
+
+
+def l1_on(**overrides):
+    return override_settings(RESEE_CACHE={**settings.RESEE_CACHE, "L1_ENABLED": True, **overrides})
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_local_cache_is_bounded_in_entries_and_evicts_the_least_recently_used():
+    cache = l1.LocalCache(max_entries=2, max_bytes=1000, ttl_seconds=10)
+    cache.put((1, "today", "a"), entry(b"a"))
+    cache.put((1, "today", "b"), entry(b"b"))
+    assert cache.get((1, "today", "a")) is not None  # a is now the most recently used
+    cache.put((1, "today", "c"), entry(b"c"))
+    assert cache.get((1, "today", "b")) is None
+    assert cache.get((1, "today", "a")) is not None and cache.get((1, "today", "c")) is not None
+
+
+def test_the_local_cache_is_bounded_in_bytes():
+    cache = l1.LocalCache(max_entries=100, max_bytes=10, ttl_seconds=10)
+    cache.put((1, "today", "a"), entry(b"123456"))
+    cache.put((1, "today", "b"), entry(b"123456"))
+    assert len(cache) == 1 and cache.get((1, "today", "b")) is not None
+    cache.put((1, "today", "huge"), entry(b"x" * 11))
+    assert cache.get((1, "today", "huge")) is None
+
+
+def test_local_entries_expire_after_their_ttl():
+    clock = FakeClock()
+    cache = l1.LocalCache(max_entries=10, max_bytes=1000, ttl_seconds=2, clock=clock)
+    cache.put((1, "today", "a"), entry(b"a"))
+    clock.now = 1.9
+    assert cache.get((1, "today", "a")) is not None
+    clock.now = 2.0
+    assert cache.get((1, "today", "a")) is None
+
+
+def test_evicting_a_users_namespaces_spares_other_users_and_namespaces():
+    cache = l1.LocalCache(max_entries=10, max_bytes=1000, ttl_seconds=10)
+    for key in [(1, "today", "a"), (1, "stats", "a"), (2, "today", "a")]:
+        cache.put(key, entry(b"x"))
+    cache.evict(1, {"today"})
+    assert cache.get((1, "today", "a")) is None
+    assert cache.get((1, "stats", "a")) is not None and cache.get((2, "today", "a")) is not None
+
+
+def test_an_l1_hit_makes_no_redis_call_and_a_local_write_is_seen_at_once(alice, monkeypatch):
+    with l1_on():
+        alice.post("/api/content/", {"title": "first"})
+        assert alice.get(TODAY_URL)["X-Cache"] == "MISS"
+        recorder = record_client(monkeypatch)
+        response = alice.get(TODAY_URL)
+        assert response["X-Cache"] == "HIT"
+        assert "mget" not in recorder.commands
+        monkeypatch.undo()
+        alice.post("/api/content/", {"title": "second"})
+        assert alice.get(TODAY_URL).json()["count"] == 2
+
+
+READER = """
+import sys, time, django
+django.setup()
+from django.test import Client
+client = Client(HTTP_AUTHORIZATION="Bearer " + sys.argv[1])
+def title():
+    response = client.get("/api/content/")
+    return response.json()["results"][0]["title"], response["X-Cache"]
+title(); title()
+assert title() == ("old", "HIT"), title()
+print("ready", flush=True)
+written_at = float(sys.stdin.readline())
+deadline = time.time() + 10
+while time.time() < deadline:
+    if title()[0] == "new":
+        print(f"seen {time.time() - written_at:.4f}", flush=True)
+        break
+    time.sleep(0.002)
+else:
+    print("never", flush=True)
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_another_process_stops_serving_the_old_entry_within_the_bound(make_client):
+    """The reader's L1 TTL is 30 s, so only the pub/sub eviction can make it see the write in time."""
+    alice = make_client("alice")
+    content = content_create(owner_id=alice.user.id, title="old")
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "resee.settings",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "ALLOWED_HOSTS": "testserver",
+        "REDIS_KEY_NAMESPACE": settings.REDIS_KEY_NAMESPACE,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CACHE_L1_ENABLED": "1",
+        "CACHE_L1_TTL_SECONDS": "30",
+    }
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, alice.tokens["access"]],
+        env=env,
+        cwd=settings.BASE_DIR,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout.readline().strip() == "ready", reader.stderr.read()
+        with l1_on():  # the writer publishes its bumps
+            content_update(content=Content.objects.get(pk=content.pk), title="new")
+        reader.stdin.write(f"{time.time()}\n")
+        reader.stdin.flush()
+        verdict = reader.stdout.readline().split()
+    finally:
+        reader.kill()
+        reader.wait(timeout=10)
+    assert verdict[0] == "seen", verdict
+    print(f"L1: the other process saw the write after {float(verdict[1]) * 1000:.1f} ms")
+    assert float(verdict[1]) < 0.5

@@ -1,0 +1,124 @@
+"""L1: an optional in-process LRU in front of Redis (off by default; see the README for why).
+
+Bounded in entries and bytes, each entry kept at most L1_TTL_SECONDS. A bump evicts the user's
+namespaces here at once and is published on a Redis channel; every process runs one subscriber
+thread that evicts on each message. If the subscription drops, messages may have been lost, so
+the whole L1 is cleared. The bound on serving an old entry in another process is therefore
+L1_TTL_SECONDS, and in practice the pub/sub delivery time (milliseconds).
+"""
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+
+from redis.exceptions import RedisError
+
+from utils.cache_utils import store
+from utils.cache_utils.conf import cache_setting
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "resee:cache:bumps"
+
+
+class LocalCache:
+    def __init__(self, *, max_entries: int, max_bytes: int, ttl_seconds: float, clock=time.monotonic):
+        self.max_entries, self.max_bytes, self.ttl_seconds = max_entries, max_bytes, ttl_seconds
+        self._clock = clock
+        self._entries: OrderedDict[tuple, tuple[float, store.Entry]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> store.Entry | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                return None
+            if self._clock() >= found[0]:
+                self._drop(key)
+                return None
+            self._entries.move_to_end(key)
+            return found[1]
+
+    def put(self, key: tuple, entry: store.Entry) -> None:
+        if len(entry.body) > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._entries:
+                self._drop(key)
+            self._entries[key] = (self._clock() + self.ttl_seconds, entry)
+            self._bytes += len(entry.body)
+            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+                self._drop(next(iter(self._entries)))
+
+    def evict(self, user_id: int, namespaces) -> None:
+        with self._lock:
+            for key in [key for key in self._entries if key[0] == user_id and key[1] in namespaces]:
+                self._drop(key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _drop(self, key: tuple) -> None:
+        self._bytes -= len(self._entries.pop(key)[1].body)
+
+
+_local: LocalCache | None = None
+_subscriber: threading.Thread | None = None
+_setup_lock = threading.Lock()
+
+
+def local_cache() -> LocalCache | None:
+    """This process's L1, or None when it is off. Starts the subscriber on first use (after a
+    gunicorn fork, in each worker)."""
+    global _local, _subscriber
+    if not cache_setting("L1_ENABLED"):
+        return None
+    with _setup_lock:
+        if _local is None:
+            _local = LocalCache(
+                max_entries=cache_setting("L1_MAX_ENTRIES"),
+                max_bytes=cache_setting("L1_MAX_BYTES"),
+                ttl_seconds=cache_setting("L1_TTL_SECONDS"),
+            )
+        if _subscriber is None or not _subscriber.is_alive():
+            _subscriber = threading.Thread(target=_listen, args=(_local,), name="cache-l1-bumps", daemon=True)
+            _subscriber.start()
+        return _local
+
+
+def reset() -> None:
+    """Drop this process's L1 (tests; settings changes). The old subscriber thread stops on its own
+    once it sees it is no longer current."""
+    global _local, _subscriber
+    with _setup_lock:
+        _local, _subscriber = None, None
+
+
+def publish_bump(user_id: int, namespaces) -> None:
+    message = f"{user_id}:{','.join(sorted(namespaces))}"
+    store.client().publish(CHANNEL, message)
+
+
+def _listen(cache: LocalCache) -> None:
+    while _local is cache:
+        try:
+            pubsub = store.client().pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(CHANNEL)
+            # Note: messages sent while we were not subscribed are lost; start from an empty L1.
+            cache.clear()
+            while _local is cache:
+                message = pubsub.get_message(timeout=0.5)
+                if message is not None:
+                    user_id, _, namespaces = message["data"].decode().partition(":")
+                    cache.evict(int(user_id), set(namespaces.split(",")))
+        except (RedisError, OSError, ValueError) as exc:
+            logger.warning("cache: L1 subscription lost, clearing L1: %s", exc)
+            cache.clear()
+            time.sleep(0.5)
