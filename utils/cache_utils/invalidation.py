@@ -17,8 +17,9 @@ _local = threading.local()
 
 
 class _Batch:
-    """The bumps one transaction owes, sent in one pipeline when it commits. A cascade delete of a
-    user fires a signal per row; without the batch that would be a round trip per row."""
+    """The bumps one transaction owes, sent when it commits: one pipeline per user however many
+    rows changed. A cascade delete of a user fires a signal per row; without the batch that would
+    be a round trip per row."""
 
     def __init__(self, savepoints: tuple[str, ...]):
         self.savepoints = savepoints

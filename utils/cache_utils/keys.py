@@ -27,8 +27,8 @@ def _component(value) -> str:
         return _MARKERS[value]
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, date):
-        return value.isoformat()
+    if isinstance(value, date):  # datetimes too, whose isoformat holds ":"
+        return quote(value.isoformat(), safe="")
     if isinstance(value, str):
         if not value:
             return "!e"
@@ -39,7 +39,9 @@ def _component(value) -> str:
 def generate_cache_key(prefix: str, *args, **kwargs) -> str:
     """`prefix:arg1:arg2:k1=v1:k2=v2` with kwargs sorted; the part after the prefix is replaced by
     `#<blake2b>` when the key would pass 200 characters (`#` never appears unhashed)."""
-    parts = [_component(arg) for arg in args] + [f"{name}={_component(kwargs[name])}" for name in sorted(kwargs)]
+    parts = [_component(arg) for arg in args] + [
+        f"{quote(name, safe='')}={_component(kwargs[name])}" for name in sorted(kwargs)
+    ]
     variable = ":".join(parts)
     key = f"{prefix}:{variable}" if parts else prefix
     if len(key) <= MAX_KEY_LENGTH:
