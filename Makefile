@@ -20,6 +20,10 @@ $(VENV)/.dev-deps: $(VENV)/.run-deps requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+$(VENV)/.bench-deps: $(VENV)/.dev-deps requirements-bench.txt
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
 # A development key, made once and kept out of git, so tokens survive a restart of `make run`.
 var/secret_key:
 	mkdir -p var
@@ -55,6 +59,18 @@ lint: $(VENV)/.dev-deps
 ## schema: write and validate the OpenAPI document
 schema: $(VENV)/.run-deps
 	DEBUG=1 $(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yml
+
+## bench-quick: the cache benchmark on small data (under a minute); bench: the full run (about
+## 6-8 minutes on 2 cores; the first run also seeds 500 users). Both use DATABASE_URL / REDIS_URL
+## when set (in databases and keys of their own), else SQLite + fakeredis, and say which. Table on
+## stdout, JSON in bench/results/latest.json. BENCH_ARGS passes options (python -m bench --help).
+BENCH_ARGS ?=
+
+bench-quick: $(VENV)/.bench-deps
+	$(PY) -m bench --quick $(BENCH_ARGS)
+
+bench: $(VENV)/.bench-deps
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -1,0 +1,347 @@
+"""The hit path, in-process, through Django's real WSGI handler: middleware, JWT authentication
+and its revocation HMGET, permission and throttle classes all run, as under gunicorn; only the
+socket is missing.
+
+Modes, per endpoint (today, stats, content page 1):
+
+- floor:    bench/views.FloorApi, the same stack answering a precomputed body;
+- hit:      the real view, entry cached (X-Cache: HIT);
+- uncached: the real view with RESEE_CACHE["ENABLED"] off (X-Cache: BYPASS): SQL + serialisation;
+- peer:     drf-extensions cache_response around the same payload, its entry cached;
+- miss:     the real view right after the user's namespace was bumped (the bump is not timed):
+            what a miss costs over `uncached` (MGET, compute, SET of the entry).
+
+Requests rotate over `rotation` users, so each user's throttle history stays as short as a real
+user's; modes are interleaved in rounds (shuffled order each round) so drift hits all of them
+alike. Each request is timed from the WSGI call to the end of its body and `close()`.
+"""
+
+import gc
+import io
+import random
+import statistics
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.handlers.wsgi import WSGIHandler
+from django.test.utils import override_settings
+
+from bench import counting, views
+from bench.loadgen import percentile
+
+ENDPOINTS = ("today", "stats", "content")
+MODES = ("floor", "hit", "uncached", "peer", "miss")
+NAMESPACE_OF = {"today": "today", "stats": "stats", "content": "content"}
+REAL_PATHS = {"today": "/api/review/today/", "stats": "/api/analytics/stats/", "content": "/api/content/"}
+
+
+@dataclass
+class Plan:
+    rounds: int
+    batch: int
+    count_requests: int  # requests per (endpoint, mode) in the counting pass
+    profile_requests: int
+
+
+def path_for(mode: str, endpoint: str) -> str:
+    if mode in ("hit", "uncached", "miss"):
+        return REAL_PATHS[endpoint]
+    return f"/bench/{mode}/{endpoint}/"
+
+
+class Client:
+    """Calls the WSGI handler with a prebuilt environ per (mode, endpoint, user)."""
+
+    def __init__(self):
+        self.handler = WSGIHandler()
+        self.status = ""
+        self.headers: list = []
+
+    def _start_response(self, status, headers, exc_info=None):
+        self.status, self.headers = status, headers
+
+    @staticmethod
+    def environ(path: str, token: str, query: str = "") -> dict:
+        return {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "127.0.0.1:8000",
+            "HTTP_ACCEPT": "application/json",
+            "HTTP_AUTHORIZATION": f"Bearer {token}",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+
+    def call(self, template: dict) -> tuple[int, bytes, dict]:
+        environ = template.copy()
+        environ["wsgi.input"] = io.BytesIO()
+        response = self.handler(environ, self._start_response)
+        body = b"".join(response)
+        response.close()
+        return int(self.status[:3]), body, dict(self.headers)
+
+    def timed(self, template: dict) -> int:
+        """Nanoseconds for one request; the response is checked by the counting pass, not here."""
+        environ = template.copy()
+        environ["wsgi.input"] = io.BytesIO()
+        started = time.perf_counter_ns()
+        response = self.handler(environ, self._start_response)
+        b"".join(response)
+        response.close()
+        return time.perf_counter_ns() - started
+
+
+def _cache_off():
+    return override_settings(RESEE_CACHE={**settings.RESEE_CACHE, "ENABLED": False})
+
+
+def _expect(status: int, headers: dict, mode: str, endpoint: str, *, x_cache: str | None = None) -> None:
+    if status != 200:
+        raise RuntimeError(f"hit path: {mode} {endpoint} answered {status}")
+    if x_cache is not None and headers.get("X-Cache") != x_cache:
+        raise RuntimeError(f"hit path: {mode} {endpoint} answered X-Cache={headers.get('X-Cache')}, wanted {x_cache}")
+
+
+def measure(*, tokens: dict[int, str], plan: Plan, seed: int = 1) -> dict:
+    """tokens: user id -> access token, for the users to rotate over."""
+    client = Client()
+    users = sorted(tokens)
+    templates = {
+        (mode, endpoint, user): Client.environ(path_for(mode, endpoint), tokens[user])
+        for mode in MODES
+        for endpoint in ENDPOINTS
+        for user in users
+    }
+    info = _warm(client, templates, users)
+    counts = _count(client, templates, users, plan.count_requests)
+    samples = _timed_rounds(client, templates, users, plan, seed)
+    results = {}
+    for endpoint in ENDPOINTS:
+        row = {}
+        for mode in MODES:
+            us = [ns / 1000 for ns in samples[(mode, endpoint)]]
+            row[f"{mode}_us"] = round(statistics.median(us), 1)
+            row[f"{mode}_p99_us"] = round(percentile(us, 99), 1)
+            row[f"{mode}_samples"] = len(us)
+        for mode in MODES:
+            row[f"{mode}_sql_queries"] = counts[(mode, endpoint)]["sql"]
+            row[f"{mode}_redis_round_trips"] = counts[(mode, endpoint)]["redis"]
+        row["hit_cache_round_trips"] = counts[("hit", endpoint)]["redis"]["cache"]
+        row["body_bytes"] = info[endpoint]["body_bytes"]
+        if endpoint == "today":
+            row["items"] = info[endpoint]["items"]
+        row["hit_over_floor"] = round(row["hit_us"] / row["floor_us"], 3)
+        row["uncached_over_hit"] = round(row["uncached_us"] / row["hit_us"], 2)
+        row["peer_over_hit"] = round(row["peer_us"] / row["hit_us"], 3)
+        row["miss_over_uncached"] = round(row["miss_us"] / row["uncached_us"], 3)
+        results[endpoint] = row
+    return {
+        "rotation_users": len(users),
+        "rounds": plan.rounds,
+        "batch": plan.batch,
+        "peer_impl": views.PEER_IMPL,
+        "endpoints": results,
+    }
+
+
+def _warm(client: Client, templates: dict, users: list[int]) -> dict:
+    """Fill the real cache (MISS, then HIT) and the peer's, and take each hit's body as the
+    floor's answer. Also loads every user's revocation hash, as any earlier request would have."""
+    import orjson
+
+    info = {endpoint: {"body_bytes": [], "items": []} for endpoint in ENDPOINTS}
+    for endpoint in ENDPOINTS:
+        for user in users:
+            status, _, headers = client.call(templates[("hit", endpoint, user)])
+            _expect(status, headers, "hit", endpoint)
+            status, body, headers = client.call(templates[("hit", endpoint, user)])
+            _expect(status, headers, "hit", endpoint, x_cache="HIT")
+            views.FLOOR_BODIES[(endpoint, user)] = body
+            info[endpoint]["body_bytes"].append(len(body))
+            if endpoint == "today":
+                info[endpoint]["items"].append(len(orjson.loads(body)["results"]))
+            for _ in range(2):
+                status, _, headers = client.call(templates[("peer", endpoint, user)])
+                _expect(status, headers, "peer", endpoint)
+    return {
+        endpoint: {
+            "body_bytes": round(statistics.median(values["body_bytes"])),
+            "items": round(statistics.median(values["items"])) if values["items"] else None,
+        }
+        for endpoint, values in info.items()
+    }
+
+
+def _count(client: Client, templates: dict, users: list[int], n: int) -> dict:
+    """SQL queries and Redis round trips per request, averaged over n requests per cell."""
+    dbs = {
+        settings.REDIS_DB_CACHE: "cache",
+        settings.REDIS_DB_THROTTLE: "throttle",
+        settings.REDIS_DB_REVOCATION: "revocation",
+    }
+    counts = {}
+    for endpoint in ENDPOINTS:
+        for mode in MODES:
+            expected = {"hit": "HIT", "uncached": "BYPASS", "miss": "MISS"}.get(mode)
+            sql, round_trips, commands = 0, Counter(), Counter()
+            for i in range(n):
+                user = users[i % len(users)]
+                if mode == "miss":
+                    _bump(user, endpoint)
+                with _cache_off() if mode == "uncached" else _null(), counting.counting() as tally:
+                    status, _, headers = client.call(templates[(mode, endpoint, user)])
+                _expect(status, headers, mode, endpoint, x_cache=expected)
+                sql, round_trips, commands = sql + tally.sql, round_trips + tally.round_trips, commands + tally.commands
+            redis = {name: round(round_trips[db] / n, 2) for db, name in dbs.items()}
+            redis["total"] = round(sum(round_trips.values()) / n, 2)
+            redis["commands"] = round(sum(commands.values()) / n, 2)
+            counts[(mode, endpoint)] = {"sql": round(sql / n, 2), "redis": redis}
+    return counts
+
+
+def _bump(user: int, endpoint: str) -> None:
+    """Outside a transaction the invalidation is sent at once."""
+    from utils.cache_utils import invalidate_on_commit
+
+    invalidate_on_commit(user_id=user, namespaces=(NAMESPACE_OF[endpoint],), reason="bench")
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _timed_rounds(client: Client, templates: dict, users: list[int], plan: Plan, seed: int) -> dict:
+    rng = random.Random(seed)
+    samples = {(mode, endpoint): [] for mode in MODES for endpoint in ENDPOINTS}
+    cursor = 0
+    for _ in range(plan.rounds):
+        cells = [(mode, endpoint) for mode in MODES for endpoint in ENDPOINTS]
+        rng.shuffle(cells)
+        for mode, endpoint in cells:
+            batch = [users[(cursor + i) % len(users)] for i in range(plan.batch)]
+            gc.collect()
+            out = samples[(mode, endpoint)]
+            with _cache_off() if mode == "uncached" else _null():
+                for user in batch:
+                    if mode == "miss":
+                        _bump(user, endpoint)
+                    out.append(client.timed(templates[(mode, endpoint, user)]))
+        cursor += plan.batch
+    return samples
+
+
+def profile_hit(*, tokens: dict[int, str], requests: int, endpoint: str) -> dict:
+    """Profile `requests` cache hits: pyinstrument's call tree (when installed) and cProfile's flat
+    table by own time. Returns the texts; the caller writes them to bench/results/."""
+    import cProfile
+    import pstats
+
+    client = Client()
+    users = sorted(tokens)
+    templates = [Client.environ(REAL_PATHS[endpoint], tokens[user]) for user in users]
+    for template in templates:  # make sure every entry is a hit
+        client.call(template)
+    out = {"endpoint": endpoint, "requests": requests}
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        out["pyinstrument"] = None
+    else:
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        for i in range(requests):
+            client.timed(templates[i % len(templates)])
+        profiler.stop()
+        out["pyinstrument"] = profiler.output_text(unicode=False, color=False, short_mode=False)
+    profile = cProfile.Profile()
+    profile.enable()
+    for i in range(requests):
+        client.timed(templates[i % len(templates)])
+    profile.disable()
+    text = io.StringIO()
+    stats = pstats.Stats(profile, stream=text)
+    stats.sort_stats("tottime").print_stats(30)
+    stats.sort_stats("cumulative").print_stats(45)
+    out["cprofile"] = text.getvalue()
+    out["cprofile_top"] = _top_own_time(stats, requests)
+    out["breakdown"] = _breakdown(stats, requests, endpoint)
+    return out
+
+
+# Where a hit's time goes (cumulative, per request, under cProfile: absolute values are inflated
+# by the profiler, the shares are what to read).
+BREAKDOWN = (
+    ("whole request", "bench/hitpath.py", "timed"),
+    ("middleware + Django handler", "django/core/handlers/wsgi.py", "__call__"),
+    ("DRF dispatch", "rest_framework/views.py", "dispatch"),
+    ("authentication (JWT + revocation HMGET)", "rest_framework/views.py", "perform_authentication"),
+    ("  revocation check", "accounts/revocation.py", "is_revoked"),
+    ("throttles (GET + SET)", "rest_framework/views.py", "check_throttles"),
+    ("view get", "{view}", "get"),
+    ("  query-param serializer is_valid", "rest_framework/serializers.py", "is_valid"),
+    ("  cached_json", "utils/cache_utils/http.py", "cached_json"),
+    ("    store.lookup (MGET + decode)", "utils/cache_utils/store.py", "lookup"),
+    ("    _respond (headers, metrics)", "utils/cache_utils/http.py", "_respond"),
+    ("all Redis round trips", "redis/client.py", "_execute_command"),
+    ("prometheus middleware", "django_prometheus/middleware.py", "process_response"),
+    ("response close (request_finished)", "django/http/response.py", "close"),
+)
+
+
+VIEW_FILES = {"today": "review/views.py", "stats": "analytics/views.py", "content": "content/views.py"}
+
+
+def _breakdown(stats, requests: int, endpoint: str) -> list[dict]:
+    total = None
+    rows = []
+    for label, file_part, function in BREAKDOWN:
+        file_part = file_part.format(view=VIEW_FILES[endpoint])
+        cumulative = sum(
+            entry[3]
+            for (filename, _, name), entry in stats.stats.items()
+            if name == function and filename.endswith(file_part)
+        )
+        # Note: recursive entries count once in cProfile's cumulative time, so sums stay sane.
+        us = cumulative / requests * 1e6
+        total = total or us
+        rows.append({"part": label, "us_per_request": round(us, 1), "share": round(us / total, 3) if total else None})
+    return rows
+
+
+def _top_own_time(stats, requests: int, limit: int = 15) -> list[dict]:
+    rows = []
+    for (filename, line, name), (_, calls, own, cumulative, _) in stats.stats.items():
+        rows.append(
+            {
+                "function": f"{_short(filename)}:{line}({name})",
+                "calls_per_request": round(calls / requests, 2),
+                "own_us_per_request": round(own / requests * 1e6, 1),
+                "cumulative_us_per_request": round(cumulative / requests * 1e6, 1),
+            }
+        )
+    rows.sort(key=lambda row: row["own_us_per_request"], reverse=True)
+    return rows[:limit]
+
+
+def _short(filename: str) -> str:
+    for marker in ("site-packages/", f"{settings.BASE_DIR}/", "lib/python3"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return filename

@@ -1,0 +1,344 @@
+"""The targets, checked against the results, and the markdown printed at the end of a run."""
+
+ENDPOINTS = ("today", "stats", "content")  # as in bench.hitpath, without importing Django
+
+TARGET_HIT_OVER_FLOOR = 1.3
+TARGET_UNCACHED_OVER_HIT = 10.0
+TARGET_PEER_OVER_HIT = 1.5
+TARGET_CACHE_ROUND_TRIPS = 1
+TARGET_HIT_RATE = 0.90
+TARGET_SQL_REDUCTION = 0.90
+# "Within noise": the 100k median is at most 10% above the 1k one, or the difference is below the
+# spread (p90 - p10) of the 1k samples.
+FLAT_TOLERANCE = 0.10
+
+
+def _target(name, target, measured, met, note=""):
+    return {"name": name, "target": target, "measured": measured, "met": bool(met), "note": note}
+
+
+def evaluate(results: dict) -> list[dict]:
+    targets = []
+    hit = results.get("hit_path", {})
+    for endpoint in ENDPOINTS:
+        row = hit.get(endpoint)
+        if not row:
+            continue
+        ratio = row["hit_over_floor"]
+        targets.append(
+            _target(
+                f"hit / floor ({endpoint})",
+                f"<= {TARGET_HIT_OVER_FLOOR}x",
+                f"{ratio:.2f}x ({row['hit_us']:.0f} vs {row['floor_us']:.0f} us)",
+                ratio <= TARGET_HIT_OVER_FLOOR,
+                "" if ratio <= TARGET_HIT_OVER_FLOOR else f"over by {ratio / TARGET_HIT_OVER_FLOOR - 1:.0%}",
+            )
+        )
+    if "today" in hit:
+        row = hit["today"]
+        ratio = row["uncached_over_hit"]
+        targets.append(
+            _target(
+                f"uncached / hit (today, {row.get('items')} items)",
+                f">= {TARGET_UNCACHED_OVER_HIT:.0f}x",
+                f"{ratio:.1f}x ({row['uncached_us']:.0f} vs {row['hit_us']:.0f} us)",
+                ratio >= TARGET_UNCACHED_OVER_HIT,
+                ""
+                if ratio >= TARGET_UNCACHED_OVER_HIT
+                else f"short by {1 - ratio / TARGET_UNCACHED_OVER_HIT:.0%}; uncached / floor is "
+                f"{row['uncached_us'] / row['floor_us']:.1f}x, the bound for a cache that cost nothing",
+            )
+        )
+    for endpoint in ENDPOINTS:
+        row = hit.get(endpoint)
+        if not row:
+            continue
+        ratio = row["peer_over_hit"]
+        targets.append(
+            _target(
+                f"peer / hit ({endpoint})",
+                f">= {TARGET_PEER_OVER_HIT}x",
+                f"{ratio:.2f}x ({row['peer_us']:.0f} vs {row['hit_us']:.0f} us)",
+                ratio >= TARGET_PEER_OVER_HIT,
+                "" if ratio >= TARGET_PEER_OVER_HIT else f"short by {1 - ratio / TARGET_PEER_OVER_HIT:.0%}",
+            )
+        )
+    for endpoint in ENDPOINTS:
+        row = hit.get(endpoint)
+        if not row:
+            continue
+        trips = row["hit_cache_round_trips"]
+        targets.append(
+            _target(
+                f"cache round trips per hit ({endpoint})",
+                f"<= {TARGET_CACHE_ROUND_TRIPS}",
+                f"{trips:g} (all Redis: {row['hit_redis_round_trips']['total']:g})",
+                trips <= TARGET_CACHE_ROUND_TRIPS,
+            )
+        )
+        targets.append(
+            _target(
+                f"SQL queries per hit ({endpoint})", "0", f"{row['hit_sql_queries']:g}", row["hit_sql_queries"] == 0
+            )
+        )
+    workload = results.get("workload", {})
+    on, off = workload.get("cache_on"), workload.get("cache_off")
+    if on:
+        targets.append(
+            _target(
+                "hit rate (workload)",
+                f">= {TARGET_HIT_RATE:.0%}",
+                f"{on['hit_rate']:.1%}",
+                on["hit_rate"] >= TARGET_HIT_RATE,
+                ""
+                if on["hit_rate"] >= TARGET_HIT_RATE
+                else f"short by {(TARGET_HIT_RATE - on['hit_rate']) * 100:.1f} points"
+                + (
+                    f"; a perfect cache with the app's invalidation policy gets {on['ideal_hit_rate']['hit_rate']:.1%} "
+                    "on this mix"
+                    if on.get("ideal_hit_rate")
+                    else ""
+                ),
+            )
+        )
+    if on and off and off.get("sql_queries_per_request"):
+        per_request = 1 - on["sql_queries_per_request"] / off["sql_queries_per_request"]
+        per_minute = 1 - on["sql_queries_per_min"] / off["sql_queries_per_min"] if off["sql_queries_per_min"] else 0
+        targets.append(
+            _target(
+                "SQL queries (workload, per request)",
+                f"-{TARGET_SQL_REDUCTION:.0%}",
+                f"-{per_request:.1%} ({off['sql_queries_per_request']:.2f} -> {on['sql_queries_per_request']:.2f}); "
+                f"per minute {-per_minute:+.1%}",
+                per_request >= TARGET_SQL_REDUCTION,
+                ""
+                if per_request >= TARGET_SQL_REDUCTION
+                else f"short by {(TARGET_SQL_REDUCTION - per_request) * 100:.1f} points"
+                + (
+                    f"; writes keep their queries: with every read a hit the bound is "
+                    f"-{workload['sql_reduction_bound']:.1%}"
+                    if workload.get("sql_reduction_bound") is not None
+                    else ""
+                ),
+            )
+        )
+    inv = results.get("invalidation", {})
+    sizes = sorted(inv, key=int)
+    if len(sizes) >= 2:
+        small, large = inv[sizes[0]], inv[sizes[-1]]
+        spread = small["p90_us"] - small["p10_us"]
+        flat = large["median_us"] <= small["median_us"] * (1 + FLAT_TOLERANCE) or (
+            large["median_us"] - small["median_us"] <= spread
+        )
+        targets.append(
+            _target(
+                f"invalidation {int(sizes[-1]):,} vs {int(sizes[0]):,} entries",
+                "flat (within noise)",
+                f"{large['median_us']:.0f} vs {small['median_us']:.0f} us (1k p10-p90 spread {spread:.0f} us)",
+                flat,
+            )
+        )
+    return targets
+
+
+def _us(value) -> str:
+    return f"{value:,.0f}"
+
+
+def markdown(results: dict) -> str:
+    lines = []
+    machine = results["machine"]
+    lines.append(f"## Resee cache bench ({results['mode']}): redis={results['redis']}, database={results['database']}")
+    lines.append("")
+    lines.append(
+        f"{machine['nproc']} CPU ({machine['cpu_model']}), Python {machine['python']}, {machine['redis_version']}, "
+        f"{machine['database_version']}; {results['config']['users']} users x {results['config']['contents']} contents"
+    )
+    background = results.get("background_load") or {}
+    others = [
+        results.get("workload", {}).get(mode, {}).get("cpu_cores", {}).get(role, 0)
+        for mode in ("cache_off", "cache_on")
+        for role in ("other", "unaccounted")
+    ]
+    if background.get("cores", 0) > 0.15 or max(others) > 0.15:
+        lines += [
+            "",
+            f"**Warning: the machine was not idle** (before the run: {background.get('cores')} cores busy elsewhere, "
+            f"{background.get('top')}; during the workload: up to {max(others):g} cores of other or unaccounted "
+            "processes). "
+            "Every figure below is inflated by that load.",
+        ]
+    hit = results.get("hit_path", {})
+    if hit:
+        lines += [
+            "",
+            f"### Hit path, in-process (median / p99 us; {results['hit_path_meta']['rotation_users']} users rotated, "
+            f"{results['hit_path_meta']['rounds']} rounds x {results['hit_path_meta']['batch']}; peer = "
+            f"{results['hit_path_meta']['peer_impl']})",
+            "",
+            "| endpoint | floor | hit | uncached | peer | miss | hit/floor | uncached/hit | peer/hit | miss/uncached | "
+            "SQL per hit | Redis round trips per hit (cache) | body bytes |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for endpoint, row in hit.items():
+            name = f"{endpoint} ({row['items']} items)" if row.get("items") is not None else endpoint
+            lines.append(
+                f"| {name} | {_us(row['floor_us'])} / {_us(row['floor_p99_us'])} | {_us(row['hit_us'])} / "
+                f"{_us(row['hit_p99_us'])} | {_us(row['uncached_us'])} / {_us(row['uncached_p99_us'])} | "
+                f"{_us(row['peer_us'])} / {_us(row['peer_p99_us'])} | {_us(row['miss_us'])} / "
+                f"{_us(row['miss_p99_us'])} | {row['hit_over_floor']:.2f}x | "
+                f"{row['uncached_over_hit']:.1f}x | {row['peer_over_hit']:.2f}x | {row['miss_over_uncached']:.2f}x | "
+                f"{row['hit_sql_queries']:g} | "
+                f"{row['hit_redis_round_trips']['total']:g} ({row['hit_cache_round_trips']:g}) | "
+                f"{row['body_bytes']:,} |"
+            )
+        lines.append("")
+        lines.append(
+            "Per request, SQL queries / Redis round trips (cache layer's): "
+            + "; ".join(
+                f"{endpoint}: uncached {row['uncached_sql_queries']:g} / "
+                f"{row['uncached_redis_round_trips']['total']:g}, "
+                f"miss {row['miss_sql_queries']:g} / {row['miss_redis_round_trips']['total']:g} "
+                f"({row['miss_redis_round_trips']['cache']:g}), peer hit {row['peer_sql_queries']:g} / "
+                f"{row['peer_redis_round_trips']['total']:g}, floor {row['floor_sql_queries']:g} / "
+                f"{row['floor_redis_round_trips']['total']:g}"
+                for endpoint, row in hit.items()
+            )
+        )
+    workload = results.get("workload", {})
+    if workload.get("cache_on") or workload.get("cache_off"):
+        meta = results["workload_meta"]
+        lines += [
+            "",
+            f"### Workload over HTTP (gunicorn {meta['workers']} workers x 4 threads, {meta['processes']}x"
+            f"{meta['connections']} keep-alive connections, Zipf({meta['zipf_s']}) over {meta['users']} users, "
+            f"{meta['warmup']:g}s warm-up + {meta['duration']:g}s measured, redis={meta['redis']})",
+            "",
+            "| mode | rps | hit rate (X-Cache) | Redis keyspace hit rate | SQL/min | SQL/request | "
+            "PG xact/min | p50 / p95 / p99 ms | errors |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for mode in ("cache_off", "cache_on"):
+            row = workload.get(mode)
+            if not row:
+                continue
+            keyspace = row["redis_keyspace_hit_rate"]
+            xact = "-" if row["pg_xact_per_min"] is None else f"{row['pg_xact_per_min']:,}"
+            lines.append(
+                f"| {mode} | {row['rps']:,.0f} | {row['hit_rate']:.1%} | "
+                f"{'-' if keyspace is None else f'{keyspace:.1%}'} | {row['sql_queries_per_min']:,} | "
+                f"{row['sql_queries_per_request']} | {xact} | "
+                f"{row['p50_ms']} / {row['p95_ms']} / {row['p99_ms']} | {row['errors']} |"
+            )
+        lines += [
+            "",
+            "| endpoint | " + " | ".join(f"{m} p50 / p95 / p99 ms" for m in ("cache_off", "cache_on")) + " |",
+            "|---|---|---|",
+        ]
+        kinds = (workload.get("cache_on") or workload.get("cache_off"))["endpoints"]
+        for kind in kinds:
+            cells = []
+            for mode in ("cache_off", "cache_on"):
+                row = workload.get(mode, {}).get("endpoints", {}).get(kind)
+                cells.append(
+                    f"{row['p50_ms']} / {row['p95_ms']} / {row['p99_ms']} (n={row['requests']})" if row else "-"
+                )
+            lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+        if workload.get("sql_reduction_per_request") is not None:
+            lines.append("")
+            lines.append(
+                f"SQL reduction: {workload['sql_reduction_per_request']:.1%} per request, "
+                f"{workload['sql_reduction_per_min']:.1%} per minute (bound with every read a hit: "
+                f"{workload.get('sql_reduction_bound', 0):.1%}); rps x{workload['rps_gain']:.2f}"
+            )
+        on = workload.get("cache_on") or {}
+        if on.get("ideal_hit_rate"):
+            ideal = on["ideal_hit_rate"]
+            measured = {
+                kind: (counts.get("HIT", 0) / sum(counts.values()) if counts else 0)
+                for kind, counts in on["x_cache_by_endpoint"].items()
+            }
+            lines.append(
+                "Hit rate by endpoint, measured vs a perfect cache with the same invalidation policy: "
+                + ", ".join(
+                    f"{kind} {measured.get(kind, 0):.1%} vs {ideal['by_endpoint'].get(kind, 0):.1%}"
+                    for kind in measured
+                )
+                + f"; overall {on['hit_rate']:.1%} vs {ideal['hit_rate']:.1%} (a title edit that left `stats` "
+                f"alone: {on['ideal_hit_rate_title_edit_keeps_stats']['hit_rate']:.1%})"
+            )
+        for mode in ("cache_off", "cache_on"):
+            row = workload.get(mode)
+            if row and row.get("cpu_cores"):
+                cpu = ", ".join(
+                    f"{k} {v:g}" for k, v in row["cpu_cores"].items() if k not in ("machine_busy_share", "other_top")
+                )
+                lines.append(
+                    f"CPU cores used, {mode}: {cpu} (machine busy {row['cpu_cores']['machine_busy_share']:.0%}); "
+                    f"gunicorn {row.get('gunicorn_cpu_ms_per_request')} ms CPU per request; SQL per request by "
+                    f"endpoint {row['sql_queries_per_request_by_endpoint']}"
+                )
+    inv = results.get("invalidation", {})
+    if inv:
+        lines += [
+            "",
+            "### Invalidation of one user (3 namespaces, one pipeline)",
+            "",
+            "| entries cached | median us | p10 / p90 / p99 us | reps |",
+            "|---|---|---|---|",
+        ]
+        for size in sorted(inv, key=int):
+            row = inv[size]
+            lines.append(
+                f"| {int(size):,} | {row['median_us']:.0f} | {row['p10_us']:.0f} / {row['p90_us']:.0f} / "
+                f"{row['p99_us']:.0f} | {row['reps']} |"
+            )
+    if results.get("bytes_per_entry"):
+        memory = results.get("memory", {})
+        lines += ["", f"### Memory ({memory.get('measured_on')})", ""]
+        by_namespace = memory.get("by_namespace")
+        if by_namespace:
+            lines += [
+                "| namespace | Redis bytes per entry | JSON body bytes | overhead bytes | entries sampled |",
+                "|---|---|---|---|---|",
+            ]
+            for namespace, row in by_namespace.items():
+                lines.append(
+                    f"| {namespace} | {row['bytes_per_entry']:,} | {row['body_bytes_per_entry']:,} | "
+                    f"{row['overhead_bytes']:,} | {row['entries']} |"
+                )
+        else:
+            lines.append(
+                f"{results['bytes_per_entry']:,} bytes per entry for {results['body_bytes_per_entry']:,} body bytes"
+            )
+    targets = results.get("targets", [])
+    if targets:
+        lines += ["", "### Targets", "", "| target | wanted | measured | met |", "|---|---|---|---|"]
+        for target in targets:
+            met = "yes" if target["met"] else f"**no** {target['note']}".rstrip()
+            lines.append(f"| {target['name']} | {target['target']} | {target['measured']} | {met} |")
+    for endpoint, profile in results.get("profile", {}).items():
+        lines += [
+            "",
+            f"### Where a hit's time goes ({endpoint}, cProfile over {profile['requests']} hits: the profiler "
+            "inflates absolute values, read the shares; full profiles: " + ", ".join(profile["files"]) + ")",
+            "",
+            "| part | us per request (profiled) | share |",
+            "|---|---|---|",
+        ]
+        for row in profile["breakdown"]:
+            lines.append(f"| {row['part']} | {row['us_per_request']:g} | {row['share']:.0%} |")
+        lines += ["", "| top functions by own time | calls/request | own us | cumulative us |", "|---|---|---|---|"]
+        for row in profile["top"][:8]:
+            lines.append(
+                f"| `{row['function']}` | {row['calls_per_request']:g} | {row['own_us_per_request']:g} | "
+                f"{row['cumulative_us_per_request']:g} |"
+            )
+    if results.get("phase_seconds"):
+        lines += [
+            "",
+            "Phases (s): "
+            + ", ".join(f"{k} {v:g}" for k, v in results["phase_seconds"].items())
+            + f"; total {results.get('elapsed_seconds')}",
+        ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,136 @@
+"""The comparison views of the in-process hit-path bench (mounted by bench/urls.py only).
+
+- floor: the same APIView base as the real views, so the same middleware, JWT authentication
+  (with its revocation HMGET), permission and throttle classes run; the view answers bytes
+  computed beforehand (the very body a hit serves) as an HttpResponse. Nothing a cached endpoint
+  could skip: the cost any authenticated endpoint pays.
+- peer: the real views subclassed, `get` computing the same payload from the same selectors and
+  returning a DRF Response, wrapped by drf-extensions' `cache_response` keyed per user + query
+  parameters (alias `bench_peer`, see bench/settings.py). The project's own cache is not on this
+  path (the selectors are called directly). Without drf-extensions installed, Django's
+  `cache_page` + `vary_on_headers("Authorization")` stand in, and PEER_IMPL says so.
+"""
+
+from django.http import HttpResponse
+from django.utils.cache import patch_vary_headers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics.selectors import stats_for
+from analytics.views import StatsApi
+from content import selectors as content_selectors
+from content.serializers import CategoryFilterSerializer, ContentListParamsSerializer, ContentSerializer
+from content.views import ContentListCreateApi
+from review import selectors as review_selectors
+from review.views import TodayApi
+from utils import clock
+from utils.cache_utils import conf as cache_conf
+
+PEER_ALIAS = "bench_peer"
+# (endpoint, user id) -> the body the floor answers; filled by bench.hitpath before measuring.
+FLOOR_BODIES: dict[tuple[str, int], bytes] = {}
+
+
+class FloorApi(APIView):
+    endpoint = ""
+
+    def get(self, request):
+        return HttpResponse(FLOOR_BODIES[(self.endpoint, request.user.id)], content_type="application/json")
+
+
+def _today_payload(request):
+    params = CategoryFilterSerializer(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    return review_selectors.today_reviews_for(
+        user_id=request.user.id, today=clock.local_today(), category_slug=params.validated_data.get("category_slug")
+    )
+
+
+def _stats_payload(request):
+    return stats_for(user_id=request.user.id, today=clock.local_today())
+
+
+try:
+    from rest_framework_extensions import __version__ as _drf_ext_version
+    from rest_framework_extensions.cache.decorators import cache_response
+    from rest_framework_extensions.key_constructor import bits
+    from rest_framework_extensions.key_constructor.constructors import DefaultKeyConstructor
+except ImportError:  # requirements-bench.txt not installed: Django's own per-view cache stands in
+    cache_response = None
+
+
+if cache_response is not None:
+    PEER_IMPL = f"drf-extensions {_drf_ext_version} cache_response (per user + query params, pickle)"
+
+    class PerUserQueryKey(DefaultKeyConstructor):
+        """DefaultKeyConstructor (view + method, format, language) plus the user and every query
+        parameter: the usual drf-extensions recipe for per-user list caching."""
+
+        user = bits.UserKeyBit()
+        query_params = bits.QueryParamsKeyBit()
+
+    _key = PerUserQueryKey()
+
+    def _cached(namespace):
+        return cache_response(timeout=cache_conf.DEFAULTS["TTL"][namespace], key_func=_key, cache=PEER_ALIAS)
+
+    class PeerTodayApi(TodayApi):
+        @_cached("today")
+        def get(self, request):
+            return Response(_today_payload(request))
+
+    class PeerStatsApi(StatsApi):
+        @_cached("stats")
+        def get(self, request):
+            return Response(_stats_payload(request))
+
+    class PeerContentApi(ContentListCreateApi):
+        @_cached("content")
+        def get(self, request):
+            params = ContentListParamsSerializer(data=request.query_params)
+            params.is_valid(raise_exception=True)
+            contents = content_selectors.content_list_for(user_id=request.user.id, **params.validated_data)
+            items = ContentSerializer(self.paginate_queryset(contents), many=True).data
+            return self.get_paginated_response(items)
+
+    def peer_view(view_class):
+        return view_class.as_view()
+
+else:
+    from django.views.decorators.cache import cache_page
+    from django.views.decorators.vary import vary_on_headers
+
+    PEER_IMPL = "Django cache_page + vary_on_headers('Authorization') (drf-extensions not installed)"
+
+    class _VaryAuthorization:
+        def finalize_response(self, request, response, *args, **kwargs):
+            response = super().finalize_response(request, response, *args, **kwargs)
+            patch_vary_headers(response, ["Authorization"])
+            return response
+
+    class PeerTodayApi(_VaryAuthorization, TodayApi):
+        ttl = cache_conf.DEFAULTS["TTL"]["today"]
+
+        def get(self, request):
+            return Response(_today_payload(request))
+
+    class PeerStatsApi(_VaryAuthorization, StatsApi):
+        ttl = cache_conf.DEFAULTS["TTL"]["stats"]
+
+        def get(self, request):
+            return Response(_stats_payload(request))
+
+    class PeerContentApi(_VaryAuthorization, ContentListCreateApi):
+        ttl = cache_conf.DEFAULTS["TTL"]["content"]
+
+        def get(self, request):
+            params = ContentListParamsSerializer(data=request.query_params)
+            params.is_valid(raise_exception=True)
+            contents = content_selectors.content_list_for(user_id=request.user.id, **params.validated_data)
+            items = ContentSerializer(self.paginate_queryset(contents), many=True).data
+            return self.get_paginated_response(items)
+
+    def peer_view(view_class):
+        # Note: cache_page answers before DRF runs, so a peer hit here skips authentication and
+        # throttling; the key varies on the Authorization header, i.e. per token, not per user.
+        return vary_on_headers("Authorization")(cache_page(view_class.ttl, cache=PEER_ALIAS)(view_class.as_view()))

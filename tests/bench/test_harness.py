@@ -1,0 +1,126 @@
+"""The benchmark harness (bench/) runs end to end on tiny sizes and writes every figure it promises.
+
+It runs `python -m bench --tiny` in a subprocess, as `make bench-quick` does (the bench needs a
+non-test process: DEBUG off, its own SECRET_KEY, settings and databases), against whatever this
+process has: the real PostgreSQL / Redis of DATABASE_URL / REDIS_URL, else SQLite and fakeredis
+(the workload then uses a private redis-server). Sizes: 3 users x 5 contents, a 1.5 s workload
+per mode with gunicorn's 2 workers, invalidation with 100 and 1,000 entries. Only targets that
+hold on any machine are asserted (no SQL and one cache round trip per hit, some hits); the
+timing targets are the bench's to report, not this test's.
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+
+REQUIRED_HIT_FIELDS = ("floor_us", "hit_us", "uncached_us", "peer_us", "hit_sql_queries")
+REQUIRED_WORKLOAD_FIELDS = ("rps", "hit_rate", "sql_queries_per_min", "p99_ms")
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    work = tmp_path_factory.mktemp("bench")
+    out = work / "latest.json"
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    env["BENCH_REDIS_NAMESPACE"] = f"{settings.REDIS_KEY_NAMESPACE}-bench"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--tiny",
+            "--quiet",
+            "--drop-template",
+            "--json",
+            str(out),
+            "--results-dir",
+            str(work / "results"),
+            "--work-dir",
+            str(work),
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert completed.returncode == 0, f"stdout:\n{completed.stdout[-3000:]}\nstderr:\n{completed.stderr[-5000:]}"
+    return {"json": json.loads(out.read_text()), "stdout": completed.stdout, "work": work}
+
+
+def positive(value) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value > 0
+
+
+def test_the_backends_are_the_ones_this_process_has(results):
+    data = results["json"]
+    assert data["redis"] == ("embedded" if settings.REDIS_EMBEDDED else "real")
+    expected = "postgresql" if settings.DATABASES["default"]["ENGINE"].endswith("postgresql") else "sqlite"
+    assert data["database"] == expected
+    assert data["mode"] == "tiny"
+
+
+def test_every_hit_path_figure_is_there_and_a_hit_runs_no_sql(results):
+    hit = results["json"]["hit_path"]
+    assert set(hit) == {"today", "stats", "content"}
+    for endpoint, row in hit.items():
+        for field in REQUIRED_HIT_FIELDS:
+            assert field in row, (endpoint, field)
+        for field in ("floor_us", "hit_us", "uncached_us", "peer_us", "miss_us"):
+            assert positive(row[field]), (endpoint, field, row[field])
+        assert row["hit_sql_queries"] == 0
+        assert row["uncached_sql_queries"] >= 1
+        assert row["hit_cache_round_trips"] == 1
+        assert row["hit_redis_round_trips"]["total"] >= 1
+        for ratio in ("hit_over_floor", "uncached_over_hit", "peer_over_hit"):
+            assert positive(row[ratio]), (endpoint, ratio)
+        assert row["hit_over_floor"] == pytest.approx(row["hit_us"] / row["floor_us"], rel=0.01)
+    assert hit["today"]["items"] >= 1
+
+
+def test_the_workload_ran_both_modes_and_the_cache_served_hits(results):
+    workload = results["json"]["workload"]
+    on, off = workload["cache_on"], workload["cache_off"]
+    for row in (on, off):
+        for field in REQUIRED_WORKLOAD_FIELDS:
+            assert field in row, field
+        for field in ("rps", "sql_queries_per_min", "p99_ms"):
+            assert positive(row[field]), field
+        assert row["requests"] > 0
+        assert row["worker_processes_seen"] >= 2
+    assert off["hit_rate"] == 0
+    assert set(off["x_cache"]) == {"BYPASS"}
+    assert 0 < on["hit_rate"] <= 1
+    assert on["x_cache"].get("HIT", 0) > 0
+    # A hit runs no SQL, so the cached reads together need fewer queries than uncached ones.
+    assert on["sql_queries_per_request"] < off["sql_queries_per_request"]
+    assert 0 < on["ideal_hit_rate"]["hit_rate"] <= 1
+    assert "sql_reduction_per_request" in workload
+
+
+def test_invalidation_was_timed_at_each_size(results):
+    data = results["json"]
+    assert set(data["invalidation_us"]) == {"100", "1000"}
+    assert all(positive(value) for value in data["invalidation_us"].values())
+
+
+def test_memory_per_entry_exceeds_the_body_it_stores(results):
+    data = results["json"]
+    assert positive(data["body_bytes_per_entry"])
+    assert data["bytes_per_entry"] > data["body_bytes_per_entry"]
+
+
+def test_the_targets_the_profile_and_the_table_are_reported(results):
+    data = results["json"]
+    names = " ".join(target["name"] for target in data["targets"])
+    for part in ("hit / floor", "uncached / hit", "peer / hit", "cache round trips", "SQL queries per hit", "hit rate"):
+        assert part in names
+    assert all(isinstance(target["met"], bool) for target in data["targets"])
+    assert data["profile"]["today"]["breakdown"][0]["us_per_request"] > 0
+    assert (results["work"] / "results" / "profile-hit-today-cprofile.txt").exists()
+    assert "### Targets" in results["stdout"] and "| today" in results["stdout"]
