@@ -12,6 +12,7 @@ from content.serializers import (
 )
 from utils.cache_utils import CONTENT, cached_json
 from utils.pagination import page_params, page_payload
+from utils.params import validated_query
 
 
 def _validated(serializer_class, data, **kwargs) -> dict:
@@ -59,7 +60,7 @@ class ContentListCreateApi(GenericAPIView):
 
     @extend_schema(parameters=[ContentListParamsSerializer], responses=ContentSerializer(many=True))
     def get(self, request):
-        params = _validated(ContentListParamsSerializer, request.query_params)
+        params = validated_query(ContentListParamsSerializer, request.query_params)
         page, page_size = page_params(request)
         base_url = request.build_absolute_uri(request.path)
 

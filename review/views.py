@@ -14,14 +14,14 @@ from review.serializers import (
 )
 from utils import clock
 from utils.cache_utils import TODAY, cached_json
+from utils.params import validated_query
 
 
 class TodayApi(APIView):
     @extend_schema(parameters=[CategoryFilterSerializer], responses=TodaySerializer)
     def get(self, request):
-        params = CategoryFilterSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        category_slug, today = params.validated_data.get("category_slug"), clock.local_today()
+        params = validated_query(CategoryFilterSerializer, request.query_params)
+        category_slug, today = params.get("category_slug"), clock.local_today()
         return cached_json(
             request,
             namespace=TODAY,

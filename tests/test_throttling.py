@@ -28,3 +28,32 @@ def test_login_attempts_are_limited_per_client(anon, make_user, tight_rates):
     make_user("carol")
     attempts = [anon.post("/api/auth/token/", {"username": "carol", "password": "wrong"}).status_code for _ in range(3)]
     assert attempts == [401, 401, 429]
+
+
+def test_a_throttle_check_is_one_redis_round_trip(alice, monkeypatch):
+    from django.core.cache import caches
+
+    client = caches["default"].client.get_client(write=True)
+    calls = []
+    real_pipeline = client.pipeline
+
+    def counting_pipeline(*args, **kwargs):
+        pipe = real_pipeline(*args, **kwargs)
+        real_execute = pipe.execute
+        pipe.execute = lambda *a, **k: calls.append("execute") or real_execute(*a, **k)
+        return pipe
+
+    monkeypatch.setattr(client, "pipeline", counting_pipeline)
+    monkeypatch.setattr(client, "get", lambda *a, **k: calls.append("get"))
+    alice.get("/api/analytics/stats/")
+    assert calls == ["execute"]  # the user throttle; the anon throttle skips authenticated users
+
+
+def test_requests_are_allowed_when_the_throttle_store_is_down(alice, tight_rates, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    def broken(*args, **kwargs):
+        raise RedisConnectionError("down")
+
+    monkeypatch.setattr("redis.client.Pipeline.execute", broken)
+    assert [alice.get("/api/content/categories/").status_code for _ in range(5)] == [200] * 5

@@ -11,6 +11,7 @@ If-None-Match, Cache-Control and Vary headers.
     Redis down, slow, circuit open, or cache disabled         -> compute, BYPASS
 """
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -155,8 +156,14 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in wanted or etag.removeprefix("W/") in {tag.removeprefix("W/") for tag in wanted}
 
 
+@functools.cache
+def _request_counter(namespace: str, result: str):
+    # Note: resolving a labelled child costs a lock and a dict lookup per call; bind it once.
+    return REQUESTS.labels(endpoint=namespace, result=result.lower())
+
+
 def _respond(request, namespace: str, result: str, body: bytes, etag: str | None = None) -> HttpResponse:
-    REQUESTS.labels(endpoint=namespace, result=result.lower()).inc()
+    _request_counter(namespace, result).inc()
     etag = etag or store.etag_for(body)
     if _etag_matches(request.headers.get("If-None-Match"), etag):
         response = HttpResponseNotModified()
