@@ -36,11 +36,12 @@ class CircuitBreaker:
             return True
 
     def record_success(self) -> bool:
-        """True when this success closes a breaker that was not closed: the caller must settle
-        what the outage left (see invalidation.settle_debts) before serving hits."""
+        """True when this success is the probe's and closes the breaker. Only a half-open probe
+        closes it: a call let through before a trip() must not undo the trip (its debt would then
+        never be settled)."""
         with self._lock:
             self._failures = 0
-            if self.state == CLOSED:
+            if self.state != HALF_OPEN:
                 return False
             self._set(CLOSED)
             return True

@@ -65,12 +65,22 @@ def guarded(operation: str, call: Callable[[], T]) -> T:
         logger.warning("cache: %s failed (%s), serving from the database: %s", operation, circuit.state, exc)
         raise CacheUnavailable(operation) from exc
     except BaseException:
-        circuit.record_success()  # Redis answered; what failed was the caller's own logic
+        _succeeded(circuit)  # Redis answered (e.g. CacheMiss); what raised is the caller's logic
         raise
+    _succeeded(circuit)
+    return result
+
+
+def trip() -> None:
+    """A bump was lost: no Redis answer may be used until a probe has paid the debts."""
+    breaker().trip()
+    BREAKER_OPEN.set(1)
+
+
+def _succeeded(circuit: CircuitBreaker) -> None:
     if circuit.record_success():
         BREAKER_OPEN.set(0)
         logger.info("cache: Redis is back, circuit closed")
-    return result
 
 
 def _settle_before_use() -> None:

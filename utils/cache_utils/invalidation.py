@@ -9,7 +9,7 @@ from django.db import transaction
 
 from utils.cache_utils import keys, l1, store
 from utils.cache_utils.conf import NAMESPACES, cache_setting
-from utils.cache_utils.guard import CacheUnavailable, breaker, guarded
+from utils.cache_utils.guard import CacheUnavailable, guarded, trip
 from utils.cache_utils.metrics import INVALIDATIONS
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def bump_now(*, user_id: int, namespaces: Iterable[str], reasons: Iterable[str])
             guarded("publish", lambda: l1.publish_bump(user_id, namespaces))
     except CacheUnavailable:
         InvalidationDebt.objects.create(user_id=user_id, namespaces=",".join(namespaces))
-        breaker().trip()
+        trip()
         logger.error("cache: invalidation of user %s %s kept as a debt until Redis is back", user_id, namespaces)
         return
     for reason in reasons:
