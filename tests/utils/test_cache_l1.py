@@ -27,6 +27,15 @@ def l1_on(**overrides):
     return override_settings(RESEE_CACHE={**settings.RESEE_CACHE, "L1_ENABLED": True, **overrides})
 
 
+def wait_until_l1_is_live(seconds: float = 5.0) -> l1.LocalCache:
+    """The L1 serves only once its subscriber thread has subscribed to the bump channel."""
+    deadline = time.monotonic() + seconds
+    while (local := l1.local_cache()) is None:
+        assert time.monotonic() < deadline, "the L1 subscriber never subscribed"
+        time.sleep(0.01)
+    return local
+
+
 class FakeClock:
     def __init__(self):
         self.now = 0.0
@@ -75,6 +84,7 @@ def test_evicting_a_users_namespaces_spares_other_users_and_namespaces():
 
 def test_an_l1_hit_makes_no_redis_call_and_a_local_write_is_seen_at_once(alice, monkeypatch):
     with l1_on():
+        wait_until_l1_is_live()
         alice.post("/api/content/", {"title": "first"})
         assert alice.get(TODAY_URL)["X-Cache"] == "MISS"
         recorder = record_client(monkeypatch)
@@ -86,16 +96,32 @@ def test_an_l1_hit_makes_no_redis_call_and_a_local_write_is_seen_at_once(alice, 
         assert alice.get(TODAY_URL).json()["count"] == 2
 
 
+def test_the_l1_is_not_used_until_it_is_subscribed_to_bumps(alice, monkeypatch):
+    """Without the subscription another process's bump could be missed: serve from Redis."""
+    monkeypatch.setattr(l1, "_listen", lambda cache: None)
+    with l1_on():
+        assert alice.get(TODAY_URL)["X-Cache"] == "MISS"
+        recorder = record_client(monkeypatch)
+        assert alice.get(TODAY_URL)["X-Cache"] == "HIT"
+        assert "mget" in recorder.commands
+        assert l1.local_cache() is None
+
+
 READER = """
 import sys, time, django
 django.setup()
 from django.test import Client
+from utils.cache_utils import l1
 client = Client(HTTP_AUTHORIZATION="Bearer " + sys.argv[1])
 def title():
     response = client.get("/api/content/")
     return response.json()["results"][0]["title"], response["X-Cache"]
+deadline = time.time() + 5
+while l1.local_cache() is None and time.time() < deadline:
+    time.sleep(0.01)
 title(); title()
 assert title() == ("old", "HIT"), title()
+assert len(l1.local_cache()) == 1, "the entry is not in this process's L1"
 print("ready", flush=True)
 written_at = float(sys.stdin.readline())
 deadline = time.time() + 10

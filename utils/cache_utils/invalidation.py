@@ -76,8 +76,6 @@ def bump_now(*, user_id: int, namespaces: Iterable[str], reasons: Iterable[str])
         local.evict(user_id, namespaces)  # this process reads its own writes at once
     try:
         guarded("invalidate", lambda: store.bump(user_id=user_id, namespaces=namespaces))
-        if local is not None:
-            guarded("publish", lambda: l1.publish_bump(user_id, namespaces))
     except CacheUnavailable:
         InvalidationDebt.objects.create(user_id=user_id, namespaces=",".join(namespaces))
         trip()
@@ -97,7 +95,6 @@ def settle_debts(*, batch_size: int = 1000) -> int:
         pipe = store.client().pipeline(transaction=False)
         for _, user_id, namespaces in debts:
             store.queue_bump(pipe, user_id=user_id, namespaces=namespaces.split(","))
-            pipe.publish(l1.CHANNEL, f"{user_id}:{namespaces}")
         pipe.execute()
         InvalidationDebt.objects.filter(id__in=[debt_id for debt_id, _, _ in debts]).delete()
         settled += len(debts)

@@ -2,9 +2,10 @@
 
 Bounded in entries and bytes, each entry kept at most L1_TTL_SECONDS. A bump evicts the user's
 namespaces here at once and is published on a Redis channel; every process runs one subscriber
-thread that evicts on each message. If the subscription drops, messages may have been lost, so
-the whole L1 is cleared. The bound on serving an old entry in another process is therefore
-L1_TTL_SECONDS, and in practice the pub/sub delivery time (milliseconds).
+thread that evicts on each message. The L1 serves only while that thread is subscribed: when the
+subscription drops, messages may have been lost, so the whole L1 is cleared and unused until it
+is back. The bound on serving an old entry in another process is therefore L1_TTL_SECONDS, and in
+practice the pub/sub delivery time (milliseconds).
 """
 
 import logging
@@ -19,8 +20,6 @@ from utils.cache_utils.conf import cache_setting
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "resee:cache:bumps"
-
 
 class LocalCache:
     def __init__(self, *, max_entries: int, max_bytes: int, ttl_seconds: float, clock=time.monotonic):
@@ -29,6 +28,9 @@ class LocalCache:
         self._entries: OrderedDict[tuple, tuple[float, store.Entry]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        # Set only while this process is subscribed to the bump channel: an L1 that could miss
+        # another process's bump must not serve.
+        self.live = threading.Event()
 
     def get(self, key: tuple) -> store.Entry | None:
         with self._lock:
@@ -75,8 +77,8 @@ _setup_lock = threading.Lock()
 
 
 def local_cache() -> LocalCache | None:
-    """This process's L1, or None when it is off. Starts the subscriber on first use (after a
-    gunicorn fork, in each worker)."""
+    """This process's L1, or None when it is off or not (yet) subscribed to bumps. Starts the
+    subscriber on first use (after a gunicorn fork, in each worker)."""
     global _local, _subscriber
     if not cache_setting("L1_ENABLED"):
         return None
@@ -90,7 +92,7 @@ def local_cache() -> LocalCache | None:
         if _subscriber is None or not _subscriber.is_alive():
             _subscriber = threading.Thread(target=_listen, args=(_local,), name="cache-l1-bumps", daemon=True)
             _subscriber.start()
-        return _local
+        return _local if _local.live.is_set() else None
 
 
 def reset() -> None:
@@ -101,18 +103,14 @@ def reset() -> None:
         _local, _subscriber = None, None
 
 
-def publish_bump(user_id: int, namespaces) -> None:
-    message = f"{user_id}:{','.join(sorted(namespaces))}"
-    store.client().publish(CHANNEL, message)
-
-
 def _listen(cache: LocalCache) -> None:
     while _local is cache:
+        pubsub = store.client().pubsub(ignore_subscribe_messages=True)
         try:
-            pubsub = store.client().pubsub(ignore_subscribe_messages=True)
-            pubsub.subscribe(CHANNEL)
+            pubsub.subscribe(store.bumps_channel())
             # Note: messages sent while we were not subscribed are lost; start from an empty L1.
             cache.clear()
+            cache.live.set()
             while _local is cache:
                 message = pubsub.get_message(timeout=0.5)
                 if message is not None:
@@ -120,5 +118,8 @@ def _listen(cache: LocalCache) -> None:
                     cache.evict(int(user_id), set(namespaces.split(",")))
         except (RedisError, OSError, ValueError) as exc:
             logger.warning("cache: L1 subscription lost, clearing L1: %s", exc)
+            cache.live.clear()
             cache.clear()
             time.sleep(0.5)
+        finally:
+            pubsub.close()

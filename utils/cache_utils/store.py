@@ -15,6 +15,7 @@ import zlib
 from dataclasses import dataclass
 
 import orjson
+from django.conf import settings
 from django.core.cache import caches
 
 from utils.cache_utils import keys, runtime
@@ -119,6 +120,14 @@ def bump(*, user_id: int, namespaces) -> None:
     pipe.execute()
 
 
+def bumps_channel() -> str:
+    # Pub/sub channels are shared by all databases of a server: prefix like the keys.
+    return f"{settings.REDIS_KEY_NAMESPACE}:cache:bumps"
+
+
 def queue_bump(pipe, *, user_id: int, namespaces) -> None:
+    """Queue the bump, and with the L1 on, its announcement to every process's L1 (same round trip)."""
     for namespace in namespaces:
         pipe.set(keys.namespace_key(user_id, namespace), secrets.token_hex(8), ex=cache_setting("NAMESPACE_TTL"))
+    if cache_setting("L1_ENABLED"):
+        pipe.publish(bumps_channel(), f"{user_id}:{','.join(sorted(namespaces))}")
