@@ -103,6 +103,8 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 3, minimum=1)
+# django-prometheus' wrappers of the same backends count queries and errors (SQL per minute panel).
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace("django.db.", "django_prometheus.db.")
 
 # --- Redis ----------------------------------------------------------------------------------
 # One Redis server, one database per purpose, so that flushing or evicting the API cache can

@@ -17,7 +17,7 @@ DEFAULT_PASSWORD = "correct-horse-battery-9"
 
 def real_servers_missing() -> list[str]:
     missing = []
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         missing.append("PostgreSQL (set DATABASE_URL)")
     if settings.REDIS_EMBEDDED:
         missing.append("Redis (set REDIS_URL)")

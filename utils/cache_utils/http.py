@@ -27,7 +27,7 @@ from utils.cache_utils.breaker import CLOSED
 from utils.cache_utils.conf import cache_setting
 from utils.cache_utils.freshness import recompute_early
 from utils.cache_utils.guard import CacheUnavailable, breaker, guarded
-from utils.cache_utils.metrics import COMPUTE_SECONDS, LOCK_WAITS, REQUESTS
+from utils.cache_utils.metrics import COMPUTE_SECONDS, LOCK_WAITS, LOOKUP_SECONDS, REQUEST_SECONDS, REQUESTS
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,15 @@ BEFORE_STORE: list[Callable[[], None]] = []
 def cached_json(request, *, namespace: str, params: dict, compute: Callable[[], Any]) -> HttpResponse:
     """Serve `compute()` as JSON through the cache. `params` must hold everything besides the user
     that changes the answer; `compute` runs only on a miss, after the namespace token was read."""
+    started = time.perf_counter()
+    response = _serve(request, namespace, params, compute)
+    counter, seconds = _request_metrics(namespace, response["X-Cache"])
+    counter.inc()
+    seconds.observe(time.perf_counter() - started)
+    return response
+
+
+def _serve(request, namespace: str, params: dict, compute) -> HttpResponse:
     if cache_setting("ENABLED"):
         try:
             return _read_through(request, request.user.id, namespace, params, compute)
@@ -56,7 +65,7 @@ def _read_through(request, user_id: int, namespace: str, params: dict, compute) 
         if entry is not None and entry.is_fresh(now):
             return _respond(request, namespace, HIT, entry.body, entry.etag)
     try:
-        entry = guarded("lookup", lambda: store.lookup(user_id=user_id, namespace=namespace, params=params))
+        entry = guarded("lookup", lambda: _lookup(user_id, namespace, params))
     except store.CacheMiss as miss:
         version = miss.version or guarded("claim", lambda: store.claim_version(user_id=user_id, namespace=namespace))
     else:
@@ -88,6 +97,14 @@ def _read_through(request, user_id: int, namespace: str, params: dict, compute) 
             _release(lock, token)
 
 
+def _lookup(user_id: int, namespace: str, params: dict) -> store.Entry:
+    started = time.perf_counter()
+    try:
+        return store.lookup(user_id=user_id, namespace=namespace, params=params)
+    finally:
+        _lookup_seconds(namespace).observe(time.perf_counter() - started)
+
+
 def _due_early(entry: store.Entry, now: float) -> bool:
     return recompute_early(
         now=now,
@@ -106,7 +123,7 @@ def _wait_for_fresh(user_id: int, namespace: str, params: dict, version: str, *,
     deadline = time.monotonic() + wait_ms / 1000
     while True:
         try:
-            entry = guarded("wait", lambda: store.lookup(user_id=user_id, namespace=namespace, params=params))
+            entry = guarded("wait", lambda: _lookup(user_id, namespace, params))
         except store.CacheMiss:
             entry = None
         if entry is not None and entry.version == version and entry.is_fresh(runtime.current.clock()):
@@ -156,14 +173,19 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in wanted or etag.removeprefix("W/") in {tag.removeprefix("W/") for tag in wanted}
 
 
+# Note: resolving a labelled child costs a lock and a dict lookup per call; bind each once.
 @functools.cache
-def _request_counter(namespace: str, result: str):
-    # Note: resolving a labelled child costs a lock and a dict lookup per call; bind it once.
-    return REQUESTS.labels(endpoint=namespace, result=result.lower())
+def _request_metrics(namespace: str, result: str):
+    labels = {"endpoint": namespace, "result": result.lower()}
+    return REQUESTS.labels(**labels), REQUEST_SECONDS.labels(**labels)
+
+
+@functools.cache
+def _lookup_seconds(namespace: str):
+    return LOOKUP_SECONDS.labels(endpoint=namespace)
 
 
 def _respond(request, namespace: str, result: str, body: bytes, etag: str | None = None) -> HttpResponse:
-    _request_counter(namespace, result).inc()
     etag = etag or store.etag_for(body)
     if _etag_matches(request.headers.get("If-None-Match"), etag):
         response = HttpResponseNotModified()
