@@ -2,6 +2,8 @@
 with the environment variable named beside it."""
 
 import os
+import tempfile
+from pathlib import Path
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -16,3 +18,25 @@ max_requests_jitter = 500
 accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# Prometheus: each worker keeps its own counters, so without a shared directory a scrape would see
+# one random worker's. With PROMETHEUS_MULTIPROC_DIR every worker writes its samples there and
+# /metrics adds them up. The variable must be set before the workers import prometheus_client:
+# here, in the master, which they inherit it from.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="resee-prometheus-")
+
+
+def on_starting(server):
+    # Note: files left by an earlier run would add its counts to ours; start from an empty dir.
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    # A dead worker's gauges (breaker state) must not count; its counters are kept.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

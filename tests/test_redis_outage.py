@@ -1,24 +1,18 @@
 """With Redis unreachable, reads still answer 200 from the database and logout still revokes."""
 
-import socket
 from contextlib import contextmanager
 
 from django.conf import settings
 from django.test import override_settings
 
 from accounts.models import RevokedToken
-
-
-def unused_loopback_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.servers import free_loopback_port
 
 
 @contextmanager
 def redis_unreachable():
     """Point every cache alias at a loopback port nothing listens on (connection refused)."""
-    dead = f"redis://127.0.0.1:{unused_loopback_port()}"
+    dead = f"redis://127.0.0.1:{free_loopback_port()}"
     caches = {
         alias: {
             **config,

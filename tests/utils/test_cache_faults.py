@@ -13,15 +13,11 @@ stopped, paused or flushed. Faults:
 The ground truth of an endpoint is what it answers with the cache switched off.
 """
 
-import socket
 import statistics
-import subprocess
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
-import redis
 from django.conf import settings
 from django.test import override_settings
 from django_redis.pool import ConnectionFactory
@@ -30,6 +26,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from content.models import Content
 from review.models import ReviewHistory
+from tests.servers import RedisServer, free_loopback_port
 from utils.cache_utils import guard, store
 from utils.cache_utils.breaker import CLOSED, HALF_OPEN, OPEN
 from utils.cache_utils.conf import cache_setting
@@ -49,98 +46,9 @@ API_ONLY = ("api",)
 API_TIMEOUT = 0.1  # SOCKET_TIMEOUT and SOCKET_CONNECT_TIMEOUT of the `api` alias in these tests
 COOLDOWN = 0.5  # BREAKER_COOLDOWN_SECONDS unless a test needs a longer open window
 RECOVERY_SECONDS = 5.0  # how long a test polls for the first HIT after Redis is back
-START_SECONDS = 5.0
 
 
 # --- The test's own redis-server -----------------------------------------------------------------
-
-
-def free_loopback_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class RedisServer:
-    """One redis-server process of this test, restartable on the same port."""
-
-    def __init__(self, workdir: Path):
-        self.port = free_loopback_port()
-        self.workdir = workdir
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.proc: subprocess.Popen | None = None
-        self._log = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}"
-
-    def admin(self, db: int = 0, timeout: float = 5.0) -> redis.Redis:
-        """A raw client of our own, outside django-redis' pools (close it after use)."""
-        return redis.Redis(
-            host="127.0.0.1", port=self.port, db=db, socket_timeout=timeout, socket_connect_timeout=timeout
-        )
-
-    def start(self) -> None:
-        assert self.proc is None, "already running"
-        self._log = open(self.workdir / "redis.log", "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--daemonize", "no",
-                "--dir", str(self.workdir),
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            if self.proc.poll() is not None:
-                code = self.proc.returncode
-                self.stop()
-                log = (self.workdir / "redis.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"redis-server exited with {code} on port {self.port}:\n{log}")
-            try:
-                with self.admin(timeout=0.2) as client:
-                    if client.ping():
-                        return
-            except redis.RedisError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"redis-server on port {self.port} did not answer PING in {START_SECONDS} s")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-            self.proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def pause(self, milliseconds: int) -> None:
-        """Every client of this server (ours included) is held for `milliseconds`: slow, not down."""
-        with self.admin() as client:
-            client.client_pause(milliseconds, all=True)
-
-    def wait_until_unpaused(self) -> None:
-        with self.admin(timeout=10) as client:
-            client.ping()  # held by the server until the pause ends
-
-    def entries_holding(self, text: str, db: int) -> list[bytes]:
-        """Keys of `db` whose value contains `text` (our own tiny server: SCAN is cheap)."""
-        with self.admin(db=db) as client:
-            return [key for key in client.scan_iter(count=1000) if text.encode() in (client.get(key) or b"")]
 
 
 @pytest.fixture

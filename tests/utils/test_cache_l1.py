@@ -1,18 +1,17 @@
 """The optional L1 tier: bounded LRU, local read-your-writes, and cross-process eviction by
 pub/sub within a measured bound."""
 
-import os
 import subprocess
 import sys
 import time
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import override_settings
 
 from content.models import Content
 from content.services import content_create, content_update
+from tests.servers import app_env
 from tests.utils import record_client
 from utils.cache_utils import l1, store
 
@@ -141,17 +140,7 @@ def test_another_process_stops_serving_the_old_entry_within_the_bound(make_clien
     """The reader's L1 TTL is 30 s, so only the pub/sub eviction can make it see the write in time."""
     alice = make_client("alice")
     content = content_create(owner_id=alice.user.id, title="old")
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "resee.settings",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "ALLOWED_HOSTS": "testserver",
-        "REDIS_KEY_NAMESPACE": settings.REDIS_KEY_NAMESPACE,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CACHE_L1_ENABLED": "1",
-        "CACHE_L1_TTL_SECONDS": "30",
-    }
+    env = app_env(CACHE_L1_ENABLED="1", CACHE_L1_TTL_SECONDS="30")
     reader = subprocess.Popen(
         [sys.executable, "-c", READER, alice.tokens["access"]],
         env=env,

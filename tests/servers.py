@@ -1,0 +1,194 @@
+"""Real servers the tests start for themselves on free loopback ports, bounded in time, and the
+environment a subprocess of the app needs to share this test's database, Redis and keys."""
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+from django.conf import settings
+from django.db import connection
+
+START_SECONDS = 5.0
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """One redis-server process of this test, restartable on the same port."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_loopback_port()
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen | None = None
+        self._log = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def admin(self, db: int = 0, timeout: float = 5.0) -> redis.Redis:
+        """A raw client of our own, outside django-redis' pools (close it after use)."""
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, db=db, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+
+    def start(self) -> None:
+        assert self.proc is None, "already running"
+        self._log = open(self.workdir / "redis.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--save", "",
+                "--appendonly", "no",
+                "--daemonize", "no",
+                "--dir", str(self.workdir),
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            if self.proc.poll() is not None:
+                code = self.proc.returncode
+                self.stop()
+                log = (self.workdir / "redis.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"redis-server exited with {code} on port {self.port}:\n{log}")
+            try:
+                with self.admin(timeout=0.2) as client:
+                    if client.ping():
+                        return
+            except redis.RedisError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"redis-server on port {self.port} did not answer PING in {START_SECONDS} s")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+            self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def pause(self, milliseconds: int) -> None:
+        """Every client of this server (ours included) is held for `milliseconds`: slow, not down."""
+        with self.admin() as client:
+            client.client_pause(milliseconds, all=True)
+
+    def wait_until_unpaused(self) -> None:
+        with self.admin(timeout=10) as client:
+            client.ping()  # held by the server until the pause ends
+
+    def entries_holding(self, text: str, db: int) -> list[bytes]:
+        """Keys of `db` whose value contains `text` (our own tiny server: SCAN is cheap)."""
+        with self.admin(db=db) as client:
+            return [key for key in client.scan_iter(count=1000) if text.encode() in (client.get(key) or b"")]
+
+
+def app_env(**overrides: str) -> dict:
+    """The environment of a subprocess of the app that shares this test's database (PostgreSQL:
+    a test's committed rows are visible), Redis, keys and signing key."""
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "resee.settings",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "ALLOWED_HOSTS": "127.0.0.1,testserver",
+        "REDIS_KEY_NAMESPACE": settings.REDIS_KEY_NAMESPACE,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+    }
+    return {**env, **overrides}
+
+
+class GunicornServer:
+    """gunicorn as deployed (deploy/gunicorn.conf.py) on a free loopback port; the access log
+    names the worker pid that served each request."""
+
+    def __init__(self, workdir: Path, env: dict, *, workers: int = 2):
+        self.port = free_loopback_port()
+        self.log_path = workdir / "gunicorn.log"
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py",
+                "--no-control-socket",  # gunicorn 27 would otherwise share ~/.gunicorn/gunicorn.ctl
+                "--access-logformat", "pid=%(p)s %(m)s %(U)s %(s)s",
+                "resee.wsgi:application",
+            ],
+            cwd=settings.BASE_DIR,
+            env={**env, "HOST": "127.0.0.1", "PORT": str(self.port), "WEB_CONCURRENCY": str(workers)},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def __enter__(self) -> "GunicornServer":
+        deadline = time.monotonic() + 30
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            try:
+                if self.request("GET", "/api/health/")[0] == 200:
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not come up on port {self.port}:\n{self.log_tail()}")
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def request(self, method: str, path: str, *, token: str | None = None, body: str | None = None):
+        """(status, headers, body) of one request on a new connection (spread over the workers)."""
+        headers = {"Connection": "close", "Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
+
+    def worker_pids(self, path: str) -> list[int]:
+        """The pid of the worker that served each request to `path`, in order."""
+        self._log.flush()
+        pids = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            fields = line.split()
+            if fields and fields[0].startswith("pid=") and len(fields) > 2 and fields[2] == path:
+                pids.append(int(fields[0].removeprefix("pid=").strip("<>")))  # %(p)s is "<pid>"
+        return pids
+
+    def log_tail(self, lines: int = 40) -> str:
+        self._log.flush()
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=25)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        self._log.close()
