@@ -1,5 +1,10 @@
+import json
+import time
+
 import pytest
 from rest_framework.throttling import SimpleRateThrottle
+
+from tests.servers import GunicornServer, app_env
 
 
 @pytest.fixture
@@ -57,3 +62,24 @@ def test_requests_are_allowed_when_the_throttle_store_is_down(alice, tight_rates
 
     monkeypatch.setattr("redis.client.Pipeline.execute", broken)
     assert [alice.get("/api/content/categories/").status_code for _ in range(5)] == [200] * 5
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_limits_hold_across_gunicorn_workers_sharing_the_redis_counters(make_client, tmp_path):
+    """Requests on fresh connections land on both workers; the limit counts them all once."""
+    if time.time() % 3600 > 3570:  # the hourly window must not roll over during the test
+        time.sleep(3600 - time.time() % 3600 + 1)
+    token = make_client("alice").tokens["access"]
+    env = app_env(THROTTLE_USER_RATE="12/hour", THROTTLE_AUTH_RATE="4/hour", THROTTLE_ANON_RATE="100/hour")
+    with GunicornServer(tmp_path, env, workers=2) as server:
+        user = [server.request("GET", "/api/content/categories/", token=token) for _ in range(20)]
+        login = [
+            server.request("POST", "/api/auth/token/", body='{"username": "alice", "password": "x"}') for _ in range(8)
+        ]
+        served_by = set(server.worker_pids("/api/content/categories/"))
+    assert [status for status, _, _ in user] == [200] * 12 + [429] * 8
+    assert len(served_by) == 2, "both workers must have counted"
+    assert all(0 < int(headers["Retry-After"]) <= 3600 for status, headers, _ in user if status == 429)
+    assert json.loads(user[-1][2])["detail"]
+    assert [status for status, _, _ in login] == [401] * 4 + [429] * 4
