@@ -4,7 +4,12 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-RUN useradd --create-home resee && chown -R resee /app
+# Note: the code stays owned by root, read-only to the user that serves it. No collectstatic:
+# WhiteNoise serves the admin and Swagger UI assets from the installed apps (WHITENOISE_USE_FINDERS
+# in resee/settings.py, STATIC_ROOT unset). The prometheus-client multiprocess directory exists and
+# belongs to that user even without the tmpfs docker-compose.yml mounts over it, because `migrate`
+# imports prometheus-client before gunicorn.conf.py would create it.
+RUN useradd --create-home resee && install -d -o resee -g resee /tmp/prometheus-multiproc
 USER resee
 EXPOSE 8000
 CMD ["gunicorn", "resee.wsgi:application", "-c", "deploy/gunicorn.conf.py"]

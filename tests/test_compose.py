@@ -1,16 +1,74 @@
 """docker-compose.yml cannot be started here (no Docker engine), so it is checked by reading:
-services, ports, health checks, mounted files and the environment the settings actually read."""
+services, images, ports, health checks, start order, mounted files, the environment the settings
+actually read, and the files the observability services are given (Prometheus scrape targets and
+rules, Grafana data source and dashboards) against the services that exist. redis.conf is checked
+by a real redis-server started on it."""
 
+import json
+import os
 import re
-from pathlib import Path
+import resource
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 import pytest
+import redis
 import yaml
 from django.conf import settings
+from django.urls import resolve
 
 ROOT = Path(settings.BASE_DIR)
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
+PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
+GRAFANA_PROVISIONING = ROOT / "deploy" / "grafana" / "provisioning"
+
+REQUIRED_VARIABLE = re.compile(r"^\$\{(?P<name>[A-Z_][A-Z0-9_]*):\?[^}]+\}$")
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|(^|_)KEY$")
+# The password of a URL with credentials (`scheme://user:password@host`); urlsplit would stop at
+# the `?` of a `${VAR:?message}`.
+URL_PASSWORD = re.compile(r"://[^:/@]+:(.*)@")
+REDIS_START_SECONDS = 5.0
+
+
+# --- Reading the compose file ----------------------------------------------------------------------
+
+
+def interpolate(value: str) -> str:
+    """What compose makes of a value with nothing set in the environment: `${VAR:-default}` gives
+    the default, a required `${VAR:?message}` a `<VAR>` placeholder."""
+
+    def substitute(match: re.Match) -> str:
+        name, operator, argument = match.group(1), match.group(2) or "", match.group(3) or ""
+        return argument if operator.endswith("-") else f"<{name}>"
+
+    return re.sub(r"\$\{([A-Z_][A-Z0-9_]*)(:?[-?])?([^}]*)\}", substitute, str(value))
+
+
+def container_ports(name: str) -> set[int]:
+    """The ports a service listens on inside the network: published ones and `expose`d ones."""
+    service = SERVICES[name]
+    published = {int(str(mapping).split(":")[-1].split("/")[0]) for mapping in service.get("ports", [])}
+    return published | {int(port) for port in service.get("expose", [])}
+
+
+def bind_mounts(name: str) -> list[tuple[str, str]]:
+    """(host path, container path) of a service's bind mounts; named volumes are left out."""
+    mounts = []
+    for volume in SERVICES[name].get("volumes", []):
+        source, target, *_ = volume.split(":")
+        if source.startswith((".", "/")):
+            mounts.append((source, target))
+    return mounts
+
+
+def service_for_host(host: str, *, seen_from: str) -> str:
+    """The service a host name reaches from inside `seen_from`'s container."""
+    return seen_from if host in ("localhost", "127.0.0.1") else host
 
 
 def variables_read_by_settings() -> set[str]:
@@ -18,15 +76,112 @@ def variables_read_by_settings() -> set[str]:
     return set(re.findall(r'env_(?:str|bool|int|float|list)\(\s*"([A-Z_]+)"', source))
 
 
-def test_compose_defines_web_postgres_and_redis_each_with_a_health_check():
-    assert set(SERVICES) == {"web", "postgres", "redis"}
+def redis_conf_directives(path: Path = ROOT / "redis.conf") -> dict[str, str]:
+    directives = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, value = line.partition(" ")
+            directives[name.lower()] = value.strip().strip('"')
+    return directives
+
+
+def redis_bytes(value: str) -> str:
+    """redis.conf memory units as CONFIG GET reports them: 1k = 1000, 1kb = 1024, and so on."""
+    match = re.fullmatch(r"(\d+)(k|kb|m|mb|g|gb)", value.lower())
+    if not match:
+        return value
+    scale = {"k": 10**3, "kb": 2**10, "m": 10**6, "mb": 2**20, "g": 10**9, "gb": 2**30}[match.group(2)]
+    return str(int(match.group(1)) * scale)
+
+
+# --- The deploy/ files the observability services mount ---------------------------------------------
+
+
+def prometheus_config() -> dict:
+    return yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+
+
+def prometheus_targets() -> list[tuple[dict, str, int]]:
+    """(scrape job, host, port) of every static target in prometheus.yml."""
+    targets = []
+    for job in prometheus_config()["scrape_configs"]:
+        for static in job.get("static_configs", []):
+            for target in static["targets"]:
+                host, _, port = target.rpartition(":")
+                targets.append((job, host, int(port)))
+    return targets
+
+
+def grafana_provisioning(kind: str) -> list[dict]:
+    files = sorted((GRAFANA_PROVISIONING / kind).glob("*.y*ml"))
+    return [yaml.safe_load(path.read_text()) or {} for path in files]
+
+
+# --- Services, images, health checks, start order ---------------------------------------------------
+
+
+def test_compose_defines_the_app_and_the_observability_services_each_with_a_health_check():
+    assert set(SERVICES) == {"web", "postgres", "redis", "redis_exporter", "prometheus", "grafana"}
     for name, service in SERVICES.items():
-        assert service["healthcheck"]["test"], name
+        test = service["healthcheck"]["test"]
+        assert test and test[0] in ("CMD", "CMD-SHELL") and len(test) > 1, name
+        assert not service["healthcheck"].get("disable"), name
 
 
-def test_web_waits_for_healthy_postgres_and_redis():
-    depends = SERVICES["web"]["depends_on"]
-    assert depends == {"postgres": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"}}
+def health_check_urls(name: str) -> list[tuple[int, str]]:
+    """(port, path) of every loopback URL a service's health check asks."""
+    command = " ".join(SERVICES[name]["healthcheck"]["test"])
+    return [(int(port), path) for port, path in re.findall(r"http://127\.0\.0\.1:(\d+)(/[^'\" ]*)", command)]
+
+
+@pytest.mark.parametrize(
+    ("name", "port", "path"),
+    [
+        ("web", 8000, "/api/health/"),
+        ("redis_exporter", 9121, "/health"),
+        ("prometheus", 9090, "/-/healthy"),
+        ("grafana", 3000, "/api/health"),
+    ],
+)
+def test_each_http_health_check_asks_its_own_service_s_health_endpoint(name, port, path):
+    assert health_check_urls(name) == [(port, path)]
+    assert port in container_ports(name)
+
+
+def test_the_web_health_check_asks_the_readiness_view():
+    [(_, path)] = health_check_urls("web")
+    assert resolve(path).url_name == "health"
+
+
+def test_the_exporter_image_has_the_wget_its_health_check_runs():
+    # The default redis_exporter image is FROM scratch: no shell, no wget.
+    assert SERVICES["redis_exporter"]["healthcheck"]["test"][1] == "wget"
+    assert SERVICES["redis_exporter"]["image"].endswith("-alpine")
+
+
+@pytest.mark.parametrize("name", sorted(name for name in SERVICES if "image" in SERVICES[name]))
+def test_every_image_is_pinned_to_a_version(name):
+    repository, _, tag = SERVICES[name]["image"].rpartition(":")
+    assert repository and "/" not in tag, f"{name}: no tag means latest"
+    assert re.fullmatch(r"v?\d+(\.\d+)*(-[a-z0-9]+)?", tag), f"{name}: {tag!r} is not a version"
+
+
+def test_services_start_in_dependency_order_without_blocking_monitoring():
+    healthy, started = {"condition": "service_healthy"}, {"condition": "service_started"}
+    depends = {name: service.get("depends_on", {}) for name, service in SERVICES.items()}
+    assert depends == {
+        "web": {"postgres": healthy, "redis": healthy},
+        "postgres": {},
+        "redis": {},
+        # Monitoring must come up exactly when what it watches is sick.
+        "redis_exporter": {"redis": started},
+        "prometheus": {"web": started, "redis_exporter": started},
+        "grafana": {"prometheus": healthy},
+    }
+
+
+# --- Ports ------------------------------------------------------------------------------------------
 
 
 def test_web_port_matches_what_gunicorn_binds():
@@ -38,8 +193,63 @@ def test_web_port_matches_what_gunicorn_binds():
     assert "resee.wsgi:application" in web["command"]
 
 
+@pytest.mark.parametrize(("name", "port"), [("redis_exporter", 9121), ("prometheus", 9090), ("grafana", 3000)])
+def test_observability_ports_are_published_on_the_host_loopback_only(name, port):
+    assert SERVICES[name]["ports"] == [f"127.0.0.1:{port}:{port}"]
+
+
+@pytest.mark.parametrize(("name", "port"), [("postgres", 5432), ("redis", 6379)])
+def test_postgres_and_redis_are_reachable_on_the_network_but_not_published(name, port):
+    assert "ports" not in SERVICES[name]
+    assert container_ports(name) == {port}
+
+
+def test_the_web_service_reaches_postgres_and_redis_on_ports_they_listen_on():
+    env = SERVICES["web"]["environment"]
+    for url in (
+        interpolate(env["DATABASE_URL"]),
+        env["REDIS_URL"],
+        SERVICES["redis_exporter"]["environment"]["REDIS_ADDR"],
+    ):
+        parts = urlsplit(url)
+        assert parts.port in container_ports(parts.hostname), url
+
+
+# --- Mounts -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(name for name in SERVICES if bind_mounts(name)))
+def test_every_mounted_host_path_exists_in_the_repository(name):
+    for source, target in bind_mounts(name):
+        path = ROOT / source
+        assert path.exists(), f"{name} mounts {source}, which is not in the repository"
+        # A file mounted where the container expects a file, a directory where it expects one.
+        assert path.is_file() == bool(PurePosixPath(target).suffix), (name, source, target)
+
+
+def test_every_file_of_the_repository_is_mounted_read_only():
+    for name in SERVICES:
+        for volume in SERVICES[name].get("volumes", []):
+            parts = volume.split(":")
+            if parts[0].startswith((".", "/")):
+                assert parts[2:] == ["ro"], (name, volume)
+
+
+def test_every_named_volume_is_declared():
+    declared = set(COMPOSE.get("volumes") or {})
+    for service in SERVICES.values():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            assert source.startswith((".", "/")) or source in declared, volume
+
+
+# --- The web service's environment -------------------------------------------------------------------
+
+
 def test_every_web_variable_is_one_the_settings_read():
-    read = variables_read_by_settings() | {"PORT", "WEB_CONCURRENCY"}  # the last two: gunicorn.conf.py
+    # PORT and WEB_CONCURRENCY are read by deploy/gunicorn.conf.py, PROMETHEUS_MULTIPROC_DIR by
+    # prometheus-client (and gunicorn.conf.py, which empties it on start).
+    read = variables_read_by_settings() | {"PORT", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"}
     assert set(SERVICES["web"]["environment"]) <= read
 
 
@@ -58,20 +268,237 @@ def test_web_runs_with_debug_off_and_takes_secrets_from_the_environment():
     assert env["SECRET_KEY"].startswith("${SECRET_KEY")
 
 
+def test_the_prometheus_multiprocess_directory_is_a_fresh_tmpfs_of_the_web_service():
+    directory = SERVICES["web"]["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+    tmpfs = [entry.split(":")[0] for entry in SERVICES["web"]["tmpfs"]]
+    assert directory in tmpfs
+
+
+def test_the_image_the_web_service_builds_runs_as_a_user_that_owns_the_metrics_directory():
+    assert SERVICES["web"]["build"] == "."
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "requirements.txt" in dockerfile
+    user = re.findall(r"^USER (\S+)$", dockerfile, re.MULTILINE)[-1]
+    assert user != "root"
+    # Without the tmpfs, `migrate` would fail on a missing directory before gunicorn makes it.
+    directory = SERVICES["web"]["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+    assert re.search(rf"install -d -o {user} -g {user} {directory}$", dockerfile, re.MULTILINE)
+
+
+def test_the_image_never_contains_the_env_file_compose_reads_secrets_from():
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert ".env" in ignored
+
+
+def test_no_secret_is_written_in_the_compose_file():
+    for name, service in SERVICES.items():
+        for variable, value in (service.get("environment") or {}).items():
+            value = str(value)
+            if SECRET_NAME.search(variable):
+                assert REQUIRED_VARIABLE.match(value), f"{name}.{variable} must be ${{{variable}:?...}}"
+            credentials = URL_PASSWORD.search(value)
+            if credentials:
+                assert REQUIRED_VARIABLE.match(credentials.group(1)), f"{name}.{variable} has a literal password"
+
+
+def test_grafana_takes_its_admin_password_from_the_environment():
+    env = SERVICES["grafana"]["environment"]
+    assert REQUIRED_VARIABLE.match(env["GF_SECURITY_ADMIN_PASSWORD"])
+    assert env["GF_USERS_ALLOW_SIGN_UP"] == "false"
+
+
+# --- What Prometheus and Grafana are given -------------------------------------------------------------
+
+
+def test_prometheus_scrapes_services_and_ports_that_exist():
+    targets = prometheus_targets()
+    assert targets
+    for job, host, port in targets:
+        service = service_for_host(host, seen_from="prometheus")
+        assert service in SERVICES, f"job {job['job_name']}: no service {host!r}"
+        assert port in container_ports(service), f"job {job['job_name']}: {service} does not listen on {port}"
+    scraped = {service_for_host(host, seen_from="prometheus") for _, host, _ in targets}
+    assert {"web", "redis_exporter"} <= scraped
+
+
+def test_prometheus_scrapes_the_django_metrics_view_with_a_host_django_accepts():
+    allowed = interpolate(SERVICES["web"]["environment"]["ALLOWED_HOSTS"]).split(",")
+    web_jobs = [(job, host) for job, host, _ in prometheus_targets() if host == "web"]
+    assert web_jobs
+    for job, host in web_jobs:
+        assert resolve(job.get("metrics_path", "/metrics")).url_name == "prometheus-django-metrics"
+        assert host in allowed, f"Django would answer 400 to Host: {host}"
+
+
+def test_prometheus_loads_its_rules_from_the_mounted_rules_file():
+    mounted = {target for _, target in bind_mounts("prometheus")}
+    rule_files = prometheus_config()["rule_files"]
+    assert rule_files
+    for rule_file in rule_files:
+        assert str(PurePosixPath("/etc/prometheus") / rule_file) in mounted, rule_file
+
+
+def test_the_connected_clients_alert_fires_before_redis_refuses_clients():
+    rules = yaml.safe_load((PROMETHEUS_DIR / "rules.yml").read_text())
+    expressions = [rule.get("expr", "") for group in rules["groups"] for rule in group["rules"]]
+    thresholds = [
+        int(match)
+        for expr in expressions
+        if "redis_connected_clients" in expr
+        for match in re.findall(r">\s*(\d+)", expr)
+    ]
+    assert thresholds, "no alert on redis_connected_clients"
+    assert max(thresholds) < int(redis_conf_directives()["maxclients"])
+
+
+def test_grafana_reads_prometheus_at_the_prometheus_service_port():
+    sources = [ds for config in grafana_provisioning("datasources") for ds in config.get("datasources", [])]
+    prometheus = [ds for ds in sources if ds.get("type") == "prometheus"]
+    assert prometheus
+    for source in prometheus:
+        url = urlsplit(source["url"])
+        assert url.scheme == "http" and url.hostname == "prometheus", source["url"]
+        assert url.port in container_ports("prometheus"), source["url"]
+
+
+def test_grafana_loads_dashboards_from_the_mounted_dashboards_directory():
+    mounted = {PurePosixPath(target): ROOT / source for source, target in bind_mounts("grafana")}
+    providers = [p for config in grafana_provisioning("dashboards") for p in config.get("providers", [])]
+    assert providers
+    for provider in providers:
+        path = PurePosixPath(provider["options"]["path"])
+        target = next((t for t in mounted if path == t or t in path.parents), None)
+        assert target is not None, f"dashboards provider reads {path}, which nothing mounts"
+        assert list((mounted[target] / path.relative_to(target)).glob("*.json")), path
+
+
+def datasource_references(node) -> list[dict]:
+    """Every `"datasource": {...}` object anywhere in a dashboard."""
+    if isinstance(node, list):
+        return [ref for item in node for ref in datasource_references(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [node["datasource"]] if isinstance(node.get("datasource"), dict) else []
+    return own + [ref for value in node.values() for ref in datasource_references(value)]
+
+
+def test_every_dashboard_panel_uses_a_provisioned_data_source():
+    uids = {ds["uid"] for config in grafana_provisioning("datasources") for ds in config.get("datasources", [])}
+    dashboards = sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))
+    assert dashboards
+    for path in dashboards:
+        references = datasource_references(json.loads(path.read_text()))
+        assert references, path.name
+        assert {ref["uid"] for ref in references} <= uids, path.name
+
+
+# --- Redis ------------------------------------------------------------------------------------------
+
+
 def test_redis_mounts_the_repository_redis_conf_and_starts_with_it():
-    redis = SERVICES["redis"]
-    source, target, *_ = redis["volumes"][0].split(":")
+    redis_service = SERVICES["redis"]
+    source, target, *_ = redis_service["volumes"][0].split(":")
     assert (ROOT / source).resolve() == ROOT / "redis.conf"
-    assert target in redis["command"]
+    assert target in redis_service["command"]
 
 
-@pytest.mark.parametrize("directive", ["maxmemory 256mb", "maxmemory-policy allkeys-lru", 'save ""', "appendonly no"])
-def test_redis_conf_caps_memory_and_keeps_nothing_on_disk(directive):
+@pytest.mark.parametrize(
+    "directive",
+    ["maxmemory 256mb", "maxmemory-policy allkeys-lru", 'save ""', "appendonly no", "maxclients 10000"],
+)
+def test_redis_conf_caps_memory_and_clients_and_keeps_nothing_on_disk(directive):
     lines = [line.strip() for line in (ROOT / "redis.conf").read_text().splitlines()]
     assert directive in lines
 
 
-def test_the_image_the_web_service_builds_exists():
-    assert SERVICES["web"]["build"] == "."
-    dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "requirements.txt" in dockerfile
+def test_the_redis_container_may_open_as_many_files_as_maxclients_needs():
+    # Redis keeps 32 descriptors for itself and silently lowers maxclients below the limit.
+    nofile = SERVICES["redis"]["ulimits"]["nofile"]
+    assert nofile["soft"] >= int(redis_conf_directives()["maxclients"]) + 32
+
+
+def test_the_redis_conf_databases_cover_every_purpose_in_the_settings():
+    databases = int(redis_conf_directives()["databases"])
+    assert max(settings.REDIS_DB_THROTTLE, settings.REDIS_DB_CACHE, settings.REDIS_DB_REVOCATION) < databases
+
+
+def redis_server_binary() -> str:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI=true but redis-server is not installed: redis.conf is unchecked")
+        pytest.skip("redis-server is not installed")
+    return binary
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def open_files_limit_for(needed: int) -> int:
+    """The soft descriptor limit to give a child: `needed` if the hard limit allows it, else the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard >= needed:
+        return max(soft, needed)
+    return hard
+
+
+def set_open_files_limit(soft: int):
+    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+
+@pytest.fixture
+def redis_on_the_conf(tmp_path):
+    """A redis-server of this test on a copy of redis.conf, on a free loopback port (never 6379)."""
+    binary = redis_server_binary()
+    conf = tmp_path / "redis.conf"
+    shutil.copyfile(ROOT / "redis.conf", conf)
+    port = free_loopback_port()
+    # Note: the shared Redis owns 6379, and nothing of this server may land in the repository.
+    overrides = {"port": port, "bind": "127.0.0.1", "dir": tmp_path, "daemonize": "no"}
+    needed = int(redis_conf_directives()["maxclients"]) + 32
+    limit = open_files_limit_for(needed)
+    command = [binary, str(conf), *(arg for name, value in overrides.items() for arg in (f"--{name}", str(value)))]
+    with open(tmp_path / "redis.log", "wb") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=set_open_files_limit(limit)
+        )
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
+    try:
+        deadline = time.monotonic() + REDIS_START_SECONDS
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"redis-server refused redis.conf:\n{(tmp_path / 'redis.log').read_text()[-2000:]}")
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"redis-server did not answer PING within {REDIS_START_SECONDS} s")
+                time.sleep(0.02)
+        yield client, set(overrides) | (set() if limit >= needed else {"maxclients"})
+    finally:
+        client.close()
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def test_redis_server_runs_with_the_memory_policy_of_redis_conf(redis_on_the_conf):
+    client, _overridden = redis_on_the_conf
+    assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "allkeys-lru"}
+    assert client.config_get("maxmemory") == {"maxmemory": str(256 * 1024 * 1024)}
+    assert client.config_get("save") == {"save": ""}
+
+
+def test_every_directive_of_redis_conf_takes_effect(redis_on_the_conf):
+    client, overridden = redis_on_the_conf
+    for name, value in redis_conf_directives().items():
+        if name in overridden:
+            continue
+        assert client.config_get(name) == {name: redis_bytes(value)}, name
