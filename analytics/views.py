@@ -5,6 +5,7 @@ from rest_framework.views import APIView
 from analytics.selectors import stats_for
 from utils import clock
 from utils.cache_utils import STATS, cached_json
+from utils.cache_utils.warm import CachedRead
 
 StatsSchema = inline_serializer(
     "Stats",
@@ -20,13 +21,20 @@ StatsSchema = inline_serializer(
 )
 
 
+def stats_read_for(*, user_id: int) -> CachedRead:
+    """The cached stats: key parameters and computation, shared by StatsApi and
+    `manage.py cache_warm` so that a warmed entry is the one a GET looks up."""
+    today = clock.local_today()
+    return CachedRead(
+        user_id=user_id,
+        namespace=STATS,
+        params={"date": today},
+        compute=lambda: stats_for(user_id=user_id, today=today),
+    )
+
+
 class StatsApi(APIView):
     @extend_schema(responses=StatsSchema)
     def get(self, request):
-        today = clock.local_today()
-        return cached_json(
-            request,
-            namespace=STATS,
-            params={"date": today},
-            compute=lambda: stats_for(user_id=request.user.id, today=today),
-        )
+        read = stats_read_for(user_id=request.user.id)
+        return cached_json(request, namespace=read.namespace, params=read.params, compute=read.compute)

@@ -14,22 +14,28 @@ from review.serializers import (
 )
 from utils import clock
 from utils.cache_utils import TODAY, cached_json
+from utils.cache_utils.warm import CachedRead
 from utils.params import validated_query
+
+
+def today_read_for(*, user_id: int, category_slug: str | None = None) -> CachedRead:
+    """The cached today list: its key parameters and computation, shared by TodayApi and
+    `manage.py cache_warm` so that a warmed entry is the one a GET looks up."""
+    today = clock.local_today()
+    return CachedRead(
+        user_id=user_id,
+        namespace=TODAY,
+        params={"category_slug": category_slug, "date": today},
+        compute=lambda: selectors.today_reviews_for(user_id=user_id, today=today, category_slug=category_slug),
+    )
 
 
 class TodayApi(APIView):
     @extend_schema(parameters=[CategoryFilterSerializer], responses=TodaySerializer)
     def get(self, request):
         params = validated_query(CategoryFilterSerializer, request.query_params)
-        category_slug, today = params.get("category_slug"), clock.local_today()
-        return cached_json(
-            request,
-            namespace=TODAY,
-            params={"category_slug": category_slug, "date": today},
-            compute=lambda: selectors.today_reviews_for(
-                user_id=request.user.id, today=today, category_slug=category_slug
-            ),
-        )
+        read = today_read_for(user_id=request.user.id, category_slug=params.get("category_slug"))
+        return cached_json(request, namespace=read.namespace, params=read.params, compute=read.compute)
 
 
 class ReviewCompleteApi(APIView):

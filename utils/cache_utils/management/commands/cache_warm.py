@@ -1,0 +1,124 @@
+"""Precompute the cache entries that recently active users will ask for first.
+
+    manage.py cache_warm                    # today (no category filter) and stats, 7 days, 1000 users
+    manage.py cache_warm --days 2 --limit 200 --no-progress
+
+Users with review history in the last `--days` days, most recently active first, at most
+`--limit`. Each entry is written exactly as a miss would write it (utils.cache_utils.warm), so the
+next GET is a HIT, and a write racing the warm leaves a dead entry, never a stale answer. Exits
+non-zero when Redis is unreachable or the cache is off, and when an entry failed.
+"""
+
+import logging
+from collections import Counter
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Max
+from tqdm import tqdm
+
+from analytics.views import stats_read_for
+from review.models import ReviewHistory
+from review.views import today_read_for
+from utils import clock
+from utils.cache_utils import STATS, TODAY, store
+from utils.cache_utils.breaker import CLOSED
+from utils.cache_utils.conf import cache_setting
+from utils.cache_utils.guard import CacheUnavailable, breaker, guarded
+from utils.cache_utils.stats import forget_own_gauges
+from utils.cache_utils.warm import BUSY, FRESH, WARMED, CachedRead, warm
+
+logger = logging.getLogger(__name__)
+
+MAX_DAYS, MAX_LIMIT = 365, 10_000
+FAILED = "failed"
+OUTCOMES = (WARMED, FRESH, BUSY, FAILED)
+_LABELS = {WARMED: "warmed", FRESH: "already fresh", BUSY: "being computed by a request", FAILED: "failed"}
+
+
+def reads_for(user_id: int) -> list[CachedRead]:
+    """What a user's first screen asks for, built by the views' own functions."""
+    return [today_read_for(user_id=user_id), stats_read_for(user_id=user_id)]
+
+
+def recently_active_user_ids(*, days: int, limit: int) -> list[int]:
+    since = clock.now() - timedelta(days=days)
+    return list(
+        ReviewHistory.objects.filter(reviewed_at__gte=since, user__is_active=True)
+        .values("user_id")
+        .annotate(last_review=Max("reviewed_at"))
+        .order_by("-last_review", "user_id")
+        .values_list("user_id", flat=True)[:limit]
+    )
+
+
+def bounded(low: int, high: int):
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if not low <= value <= high:
+            raise ValueError(f"{value} is not within {low}..{high}")
+        return value
+
+    parse.__name__ = f"integer {low}..{high}"
+    return parse
+
+
+class Command(BaseCommand):
+    help = "Precompute today's reviews and stats of recently active users into the API cache."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--days", type=bounded(1, MAX_DAYS), default=7, help="users with a review in this many days"
+        )
+        parser.add_argument(
+            "--limit", type=bounded(1, MAX_LIMIT), default=1000, help=f"at most this many users (<= {MAX_LIMIT})"
+        )
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar (also off when not a TTY)")
+
+    def handle(self, *args, days: int, limit: int, no_progress: bool, **options):
+        try:
+            self._check_cache()
+            user_ids = recently_active_user_ids(days=days, limit=limit)
+            tally = self._warm_all(user_ids, progress=not no_progress and self.stdout.isatty())
+        finally:
+            forget_own_gauges()
+        failed = sum(tally[namespace, FAILED] for namespace in (TODAY, STATS))
+        if failed:
+            raise CommandError(f"{failed} entries could not be warmed; the log says why.")
+
+    def _check_cache(self) -> None:
+        if not cache_setting("ENABLED"):
+            raise CommandError("The cache is disabled (RESEE_CACHE['ENABLED'] / CACHE_ENABLED): nothing to warm.")
+        try:
+            guarded("ping", lambda: store.client().ping())
+        except CacheUnavailable as exc:
+            raise CommandError(
+                f"Redis of the {cache_setting('ALIAS')!r} cache is unreachable ({exc.__cause__ or exc})."
+            ) from exc
+
+    def _warm_all(self, user_ids: list[int], *, progress: bool) -> Counter:
+        tally = Counter()
+        try:
+            for user_id in tqdm(user_ids, desc="cache_warm", unit="user", disable=not progress):
+                for read in reads_for(user_id):
+                    tally[read.namespace, self._warm_one(read)] += 1
+        finally:
+            self._summarise(len(user_ids), tally)
+        return tally
+
+    def _warm_one(self, read: CachedRead) -> str:
+        try:
+            return warm(read)
+        except CacheUnavailable as exc:
+            if breaker().state != CLOSED:
+                raise CommandError(f"Redis became unreachable while warming; stopped ({exc}).") from exc
+            return FAILED  # logged by guarded; the breaker has not given up on Redis yet
+        except Exception:
+            logger.exception("cache_warm: %s of user %s failed", read.namespace, read.user_id)
+            return FAILED
+
+    def _summarise(self, users: int, tally: Counter) -> None:
+        self.stdout.write(f"cache_warm: {users} active user(s)")
+        for namespace in (TODAY, STATS):
+            counts = ", ".join(f"{tally[namespace, outcome]} {_LABELS[outcome]}" for outcome in OUTCOMES)
+            self.stdout.write(f"  {namespace:<6} {counts}")

@@ -1,0 +1,72 @@
+"""Precomputing cache entries outside a request (`manage.py cache_warm`).
+
+A cached endpoint describes what it serves one user as a `CachedRead`: the namespace, the key
+parameters and the computation. The view hands it to `cached_json`, the warm command to `warm`,
+so a warmed entry is exactly the one the next GET looks up; the two cannot drift apart.
+
+`warm` follows the protocol of a miss: the namespace token is read (or claimed) *before* the
+computation and the entry is stored under it, so a write that commits while the warm computes
+leaves the entry tagged with a dead token, never served. It takes the entry's single-flight lock
+like a request would, so a request arriving meanwhile waits for the warm's result instead of
+computing it again. Every Redis call goes through `guarded`: Redis down raises CacheUnavailable.
+"""
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from utils.cache_utils import keys, runtime, singleflight, store
+from utils.cache_utils.conf import cache_setting
+from utils.cache_utils.guard import CacheUnavailable, guarded
+
+# Note: the one way a body is rendered (orjson, timed into resee_cache_compute_seconds); sharing
+# it keeps a warmed body byte-identical to the one a miss would store.
+from utils.cache_utils.http import _render
+
+WARMED, FRESH, BUSY = "warmed", "fresh", "busy"
+
+
+# Note: a NamedTuple, not a frozen dataclass: the view builds one per request, hits included.
+class CachedRead(NamedTuple):
+    """One user's answer of one cached endpoint: `params` must hold everything besides the user
+    that changes it, `compute` builds it from the database."""
+
+    user_id: int
+    namespace: str
+    params: dict
+    compute: Callable[[], Any]
+
+
+def warm(read: CachedRead) -> str:
+    """Store `read`'s entry and say WARMED; FRESH when a fresh entry of the current token is
+    already there, BUSY when a request holds its recompute lock (it is being computed)."""
+    user_id, namespace, params = read.user_id, read.namespace, read.params
+    try:
+        entry = guarded("lookup", lambda: store.lookup(user_id=user_id, namespace=namespace, params=params))
+    except store.CacheMiss as miss:
+        version = miss.version or guarded("claim", lambda: store.claim_version(user_id=user_id, namespace=namespace))
+    else:
+        if entry.is_fresh(runtime.current.clock()):
+            return FRESH
+        version = entry.version
+    lock = keys.lock_key(user_id, namespace, version, params)
+    token = guarded("lock", lambda: singleflight.acquire(lock, ttl_ms=cache_setting("LOCK_TTL_MS")))
+    if token is None:
+        return BUSY
+    try:
+        body, seconds = _render(namespace, read.compute)
+        guarded(
+            "store",
+            lambda: store.store(
+                user_id=user_id, namespace=namespace, params=params, version=version, body=body, compute_seconds=seconds
+            ),
+        )
+    finally:
+        _release(lock, token)
+    return WARMED
+
+
+def _release(lock: str, token: str) -> None:
+    try:
+        guarded("unlock", lambda: singleflight.release(lock, token))
+    except CacheUnavailable:
+        pass  # the lock expires by itself after LOCK_TTL_MS
