@@ -53,7 +53,12 @@ INSTALLED_APPS = [
     "utils.cache_utils",
 ]
 
+# Note: the slow-request log comes first, so its duration and SQL count cover every other
+# middleware (sessions, CSRF, WhiteNoise, the Prometheus pair) and the view, where DRF runs the
+# JWT check, the revocation lookup, the throttles and the cache; only the WSGI handler's own work
+# and the streaming of the body to the client fall outside.
 MIDDLEWARE = [
+    "utils.middleware.SlowRequestLogMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -246,6 +251,9 @@ RESEE_CACHE = {
     "L1_TTL_SECONDS": env_float("CACHE_L1_TTL_SECONDS", 2.0),
 }
 
+# Requests slower than this many milliseconds are logged on `resee.slow` (0: off).
+SLOW_REQUEST_MS = env_int("SLOW_REQUEST_MS", 500)
+
 # --- Production hardening -------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY") else None
@@ -260,5 +268,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # SLOW_REQUEST_MS is the switch of the slow-request log, whatever LOG_LEVEL says.
+        "resee.slow": {"level": "WARNING"},
+    },
 }
