@@ -80,7 +80,8 @@ def trip() -> None:
 def _succeeded(circuit: CircuitBreaker) -> None:
     if circuit.record_success():
         BREAKER_OPEN.set(0)
-        logger.info("cache: Redis is back, circuit closed")
+        # Note: also the first call of every process, whose breaker starts tripped (see breaker()).
+        logger.info("cache: Redis reachable and invalidation debts settled, circuit closed")
 
 
 def _settle_before_use() -> None:

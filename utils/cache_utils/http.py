@@ -54,7 +54,7 @@ def _serve(request, namespace: str, params: dict, compute) -> HttpResponse:
             return _read_through(request, request.user.id, namespace, params, compute)
         except CacheUnavailable:
             pass
-    return _respond(request, namespace, BYPASS, _render(namespace, compute)[0])
+    return _respond(request, namespace, BYPASS, render(namespace, compute)[0])
 
 
 def _read_through(request, user_id: int, namespace: str, params: dict, compute) -> HttpResponse:
@@ -88,13 +88,13 @@ def _read_through(request, user_id: int, namespace: str, params: dict, compute) 
         # Note: the previous holder may have stored and released between our lookup and our lock.
         landed = _wait_for_fresh(user_id, namespace, params, version, wait_ms=0)
         if landed is not None:
-            _release(lock, token)
+            release(lock, token)
             return _respond(request, namespace, HIT, landed.body, landed.etag)
     try:
         return _compute_and_store(request, user_id, namespace, params, compute, version)
     finally:
         if token is not None:
-            _release(lock, token)
+            release(lock, token)
 
 
 def _lookup(user_id: int, namespace: str, params: dict) -> store.Entry:
@@ -134,7 +134,7 @@ def _wait_for_fresh(user_id: int, namespace: str, params: dict, version: str, *,
 
 
 def _compute_and_store(request, user_id: int, namespace: str, params: dict, compute, version: str) -> HttpResponse:
-    body, seconds = _render(namespace, compute)
+    body, seconds = render(namespace, compute)
     for hook in BEFORE_STORE:
         hook()
     try:
@@ -151,14 +151,15 @@ def _compute_and_store(request, user_id: int, namespace: str, params: dict, comp
     return _respond(request, namespace, MISS, body, entry.etag)
 
 
-def _release(lock: str, token: str) -> None:
+def release(lock: str, token: str) -> None:
     try:
         guarded("unlock", lambda: singleflight.release(lock, token))
     except CacheUnavailable:
         pass  # the lock expires by itself after LOCK_TTL_MS
 
 
-def _render(namespace: str, compute) -> tuple[bytes, float]:
+def render(namespace: str, compute) -> tuple[bytes, float]:
+    """The one way a body is rendered (orjson), timed into resee_cache_compute_seconds."""
     started = time.perf_counter()
     body = orjson.dumps(compute())
     seconds = time.perf_counter() - started

@@ -16,11 +16,10 @@ from typing import Any, NamedTuple
 
 from utils.cache_utils import keys, runtime, singleflight, store
 from utils.cache_utils.conf import cache_setting
-from utils.cache_utils.guard import CacheUnavailable, guarded
+from utils.cache_utils.guard import guarded
 
-# Note: the one way a body is rendered (orjson, timed into resee_cache_compute_seconds); sharing
-# it keeps a warmed body byte-identical to the one a miss would store.
-from utils.cache_utils.http import _render
+# Note: a miss's own rendering and lock release: a warmed body is byte-identical to a miss's.
+from utils.cache_utils.http import release, render
 
 WARMED, FRESH, BUSY = "warmed", "fresh", "busy"
 
@@ -53,7 +52,7 @@ def warm(read: CachedRead) -> str:
     if token is None:
         return BUSY
     try:
-        body, seconds = _render(namespace, read.compute)
+        body, seconds = render(namespace, read.compute)
         guarded(
             "store",
             lambda: store.store(
@@ -61,12 +60,5 @@ def warm(read: CachedRead) -> str:
             ),
         )
     finally:
-        _release(lock, token)
+        release(lock, token)
     return WARMED
-
-
-def _release(lock: str, token: str) -> None:
-    try:
-        guarded("unlock", lambda: singleflight.release(lock, token))
-    except CacheUnavailable:
-        pass  # the lock expires by itself after LOCK_TTL_MS
