@@ -293,7 +293,7 @@ BREAKDOWN = (
     ("DRF dispatch", "rest_framework/views.py", "dispatch"),
     ("authentication (JWT + revocation HMGET)", "rest_framework/views.py", "perform_authentication"),
     ("  revocation check", "accounts/revocation.py", "is_revoked"),
-    ("throttles (GET + SET)", "rest_framework/views.py", "check_throttles"),
+    ("throttles (INCR + EXPIRE, one round trip)", "rest_framework/views.py", "check_throttles"),
     ("view get", "{view}", "get"),
     ("  query-param serializer is_valid", "rest_framework/serializers.py", "is_valid"),
     ("  cached_json", "utils/cache_utils/http.py", "cached_json"),
