@@ -112,8 +112,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace("django.db.", "django_prometheus.db.")
 
 # --- Redis ----------------------------------------------------------------------------------
-# One Redis server, one database per purpose, so that flushing or evicting the API cache can
-# never drop throttle counters or revoked tokens.
+# One Redis server, one database per purpose, so that flushing the API cache can never drop
+# throttle counters or revoked tokens. Eviction is server-wide: see redis.conf for what it costs.
 REDIS_URL = env_str("REDIS_URL")
 REDIS_EMBEDDED = not REDIS_URL
 REDIS_DB_THROTTLE = env_int("REDIS_DB_THROTTLE", 0)
