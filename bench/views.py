@@ -50,6 +50,15 @@ def _stats_payload(request):
     return stats_for(user_id=request.user.id, today=clock.local_today())
 
 
+def _content_page(view, request):
+    """The content list the way a plain DRF view pages it (the peer's computation)."""
+    params = ContentListParamsSerializer(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    contents = content_selectors.content_list_for(user_id=request.user.id, **params.validated_data)
+    items = ContentSerializer(view.paginate_queryset(contents), many=True).data
+    return view.get_paginated_response(items)
+
+
 try:
     from rest_framework_extensions import __version__ as _drf_ext_version
     from rest_framework_extensions.cache.decorators import cache_response
@@ -87,11 +96,7 @@ if cache_response is not None:
     class PeerContentApi(ContentListCreateApi):
         @_cached("content")
         def get(self, request):
-            params = ContentListParamsSerializer(data=request.query_params)
-            params.is_valid(raise_exception=True)
-            contents = content_selectors.content_list_for(user_id=request.user.id, **params.validated_data)
-            items = ContentSerializer(self.paginate_queryset(contents), many=True).data
-            return self.get_paginated_response(items)
+            return _content_page(self, request)
 
     def peer_view(view_class):
         return view_class.as_view()
@@ -124,11 +129,7 @@ else:
         ttl = cache_conf.DEFAULTS["TTL"]["content"]
 
         def get(self, request):
-            params = ContentListParamsSerializer(data=request.query_params)
-            params.is_valid(raise_exception=True)
-            contents = content_selectors.content_list_for(user_id=request.user.id, **params.validated_data)
-            items = ContentSerializer(self.paginate_queryset(contents), many=True).data
-            return self.get_paginated_response(items)
+            return _content_page(self, request)
 
     def peer_view(view_class):
         # Note: cache_page answers before DRF runs, so a peer hit here skips authentication and
