@@ -1,12 +1,14 @@
 """Real servers the tests start for themselves on free loopback ports, bounded in time, and the
 environment a subprocess of the app needs to share this test's database, Redis and keys."""
 
+import contextlib
 import http.client
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -26,8 +28,9 @@ def free_loopback_port() -> int:
 class RedisServer:
     """One redis-server process of this test, restartable on the same port."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, *extra_args: str):
         self.port = free_loopback_port()
+        self.extra_args = extra_args  # e.g. "--maxmemory", "2mb"
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc: subprocess.Popen | None = None
@@ -55,6 +58,7 @@ class RedisServer:
                 "--appendonly", "no",
                 "--daemonize", "no",
                 "--dir", str(self.workdir),
+                *self.extra_args,
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -76,6 +80,11 @@ class RedisServer:
                 self.stop()
                 raise RuntimeError(f"redis-server on port {self.port} did not answer PING in {START_SECONDS} s")
             time.sleep(0.02)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, clients see their connections drop mid-flight."""
+        self.proc.kill()
+        self.stop()
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -103,6 +112,68 @@ class RedisServer:
         """Keys of `db` whose value contains `text` (our own tiny server: SCAN is cheap)."""
         with self.admin(db=db) as client:
             return [key for key in client.scan_iter(count=1000) if text.encode() in (client.get(key) or b"")]
+
+
+class TcpProxy:
+    """A cable to `upstream` on a free loopback port that the test can cut (every connection
+    dropped, new ones refused) and mend on the same port: the server itself is never touched."""
+
+    def __init__(self, upstream_host: str, upstream_port: int):
+        self.upstream = (upstream_host, upstream_port)
+        self.port = free_loopback_port()
+        self._listener: socket.socket | None = None
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> "TcpProxy":
+        self.mend()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cut()
+
+    def mend(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        with self._lock:
+            doomed, self._sockets = [self._listener, *self._sockets], set()
+            self._listener = None
+        for sock in doomed:
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+                upstream = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                return  # cut
+            upstream.settimeout(None)
+            with self._lock:
+                if self._listener is not listener:  # cut while this one was being accepted
+                    client.close(), upstream.close()
+                    return
+                self._sockets |= {client, upstream}
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
 
 
 def app_env(**overrides: str) -> dict:

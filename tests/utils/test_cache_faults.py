@@ -13,6 +13,8 @@ stopped, paused or flushed. Faults:
 The ground truth of an endpoint is what it answers with the cache switched off.
 """
 
+import random
+import secrets
 import statistics
 import time
 from contextlib import contextmanager
@@ -24,6 +26,7 @@ from django_redis.pool import ConnectionFactory
 from prometheus_client import REGISTRY
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from accounts import revocation
 from content.models import Content
 from review.models import ReviewHistory
 from tests.servers import RedisServer, free_loopback_port
@@ -51,9 +54,9 @@ RECOVERY_SECONDS = 5.0  # how long a test polls for the first HIT after Redis is
 # --- The test's own redis-server -----------------------------------------------------------------
 
 
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path / "redis")
+@contextmanager
+def own_redis_server(workdir, *extra_args: str):
+    server = RedisServer(workdir, *extra_args)
     server.start()
     try:
         yield server
@@ -62,6 +65,12 @@ def redis_server(tmp_path):
         # django-redis keeps one pool per URL for the process: drop the ones to this port.
         for url in [url for url in ConnectionFactory._pools if f":{server.port}/" in url]:
             ConnectionFactory._pools.pop(url).disconnect()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    with own_redis_server(tmp_path / "redis") as server:
+        yield server
 
 
 def caches_at(base_url: str, aliases=ALL_ALIASES) -> dict:
@@ -175,8 +184,8 @@ def redis_calls(monkeypatch):
 # --- Data through the API ------------------------------------------------------------------------
 
 
-def create_content(client, title: str) -> int:
-    response = client.post("/api/content/", {"title": title})
+def create_content(client, title: str, **fields) -> int:
+    response = client.post("/api/content/", {"title": title, **fields})
     assert response.status_code == 201, response.content
     return response.json()["id"]
 
@@ -522,3 +531,65 @@ def test_writes_commit_while_redis_is_down_and_are_served_after_recovery(alice, 
 
             poll_until_hit(alice, endpoint, same_as_database)
         assert debts() == 0
+
+
+# --- 6. Memory pressure --------------------------------------------------------------------------
+
+
+def deployed_eviction_policy() -> str:
+    lines = (settings.BASE_DIR / "redis.conf").read_text().splitlines()
+    return next(line.split()[1] for line in lines if line.startswith("maxmemory-policy "))
+
+
+def test_under_maxmemory_pressure_entries_are_evicted_but_never_stale_foreign_or_unrevoked(make_client, tmp_path):
+    """A server far too small for the working set, with the deployed eviction policy: entries,
+    namespace tokens and revocation hashes are evicted, and every answer is still the
+    requester's own, as the database has it now. Dave logs out, then idles while the others
+    churn, so his keys are the coldest: his logged-out token must stay out, his data current."""
+    policy = deployed_eviction_policy()
+    with own_redis_server(tmp_path / "tiny", "--maxmemory", "2mb", "--maxmemory-policy", policy) as server:
+        with pointed_at(server):
+            dave = make_client("dave")
+            dave_card = create_content(dave, "dave card")
+            logged_out = dave.login("dave")["access"]
+            assert dave.post("/api/auth/logout/").status_code == 204
+            dave.login("dave")
+            assert_own_and_current(dave, {})
+
+            users = [make_client(name) for name in ("alice", "bob", "carol")]
+            # Random bodies defeat compression: a full page is ~60 kB; the server holds ~20 such.
+            cards = {
+                client.user.id: [
+                    create_content(client, f"{client.user.username} card {n}", body=secrets.token_urlsafe(1500))
+                    for n in range(40)
+                ]
+                for client in users
+            }
+            # Each round reads a few searches only, so entries written before a rename outlive it.
+            pick = random.Random(7)
+            for round_ in range(10):
+                for client in users:
+                    rename(client, cards[client.user.id][round_], f"{client.user.username} renamed {round_}")
+                    for search in pick.sample("0123456789abcdef", 5):
+                        assert_own_and_current(client, {"search": search, "page_size": 100})
+                    for endpoint in ("today", "stats"):
+                        assert fetch(client, endpoint).json() == truth(client, endpoint)
+            with server.admin() as admin:
+                evicted = admin.info("stats")["evicted_keys"]
+            with server.admin(db=settings.REDIS_DB_REVOCATION) as admin:
+                assert not admin.exists(revocation._hash_key(dave.user.id)), "the premise: dave's hash was evicted"
+
+            rename(dave, dave_card, "dave renamed")
+            assert_own_and_current(dave, {})
+            dave.credentials(HTTP_AUTHORIZATION=f"Bearer {logged_out}")
+            assert dave.get(URLS["content"]).status_code == 401
+    assert evicted > 100, f"only {evicted} evictions: the test did not press on memory"
+
+
+def assert_own_and_current(client, params: dict) -> None:
+    answer = client.get(URLS["content"], params)
+    assert answer.status_code == 200, answer.content
+    with override_settings(RESEE_CACHE={**settings.RESEE_CACHE, "ENABLED": False}):
+        expected = client.get(URLS["content"], params).json()
+    assert answer.json() == expected, (client.user.username, params, answer["X-Cache"])
+    assert {row["title"].split()[0] for row in answer.json()["results"]} <= {client.user.username}
