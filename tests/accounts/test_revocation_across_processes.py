@@ -1,13 +1,14 @@
 """Logout is seen by every server process: other Python processes, sharing only Redis and
-PostgreSQL with this one, accept the token before the logout and reject it after."""
+PostgreSQL with this one, accept the token before the logout and reject it after; so do all
+the workers of a gunicorn."""
 
-import os
 import subprocess
 import sys
 
 import pytest
 from django.conf import settings
-from django.db import connection
+
+from tests.servers import GunicornServer, app_env
 
 CHECK_TOKEN = """
 import sys, django
@@ -26,17 +27,9 @@ except InvalidToken:
 
 
 def verdict_of_another_process(access: str) -> str:
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "resee.settings",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "REDIS_KEY_NAMESPACE": settings.REDIS_KEY_NAMESPACE,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-    }
     result = subprocess.run(
         [sys.executable, "-c", CHECK_TOKEN, access],
-        env=env,
+        env=app_env(),
         cwd=settings.BASE_DIR,
         capture_output=True,
         text=True,
@@ -56,3 +49,23 @@ def test_a_logged_out_token_is_rejected_by_every_other_process(make_client):
     assert alice.post("/api/auth/logout/").status_code == 204
 
     assert verdict_of_another_process(access) == "rejected"
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_logout_served_by_one_gunicorn_worker_is_enforced_by_every_worker(make_client, tmp_path):
+    token = make_client("alice").tokens["access"]
+    path = "/api/content/categories/"
+    with GunicornServer(tmp_path, app_env(THROTTLE_USER_RATE="100000/min"), workers=2) as server:
+        # Fresh connections land on either worker: go on until both have accepted the token.
+        for _ in range(100):
+            assert server.request("GET", path, token=token)[0] == 200
+            if len(set(server.worker_pids(path))) == 2:
+                break
+        accepted_by = set(server.worker_pids(path))
+        assert server.request("POST", "/api/auth/logout/", token=token, body="{}")[0] == 204
+        after = [server.request("GET", path, token=token)[0] for _ in range(20)]
+        served_after = server.worker_pids(path)[-len(after) :]
+    assert len(accepted_by) == 2, "one worker never got a request before the logout"
+    assert after == [401] * len(after)
+    assert set(served_after) == accepted_by, "both workers must have rejected the token"
