@@ -1,13 +1,17 @@
 """POST /api/auth/token/ (log in) and /api/auth/token/refresh/ (rotate)."""
 
 import pytest
+from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
+from accounts import services
 from accounts.models import RevokedToken
 from tests.accounts.helpers import assert_json_401, refresh, set_active, status_with
 from tests.conftest import DEFAULT_PASSWORD
+from tests.review.test_concurrency import run_in_threads
 
 TOKEN_URL = "/api/auth/token/"
+REFRESH_RACERS = 8
 
 
 def obtain(client, username: str, password: str = DEFAULT_PASSWORD):
@@ -128,3 +132,21 @@ def test_a_refresh_token_from_before_deactivation_stays_dead_after_reactivation(
     set_active(alice.user, False, django_capture_on_commit_callbacks)
     set_active(alice.user, True, django_capture_on_commit_callbacks)
     assert_json_401(refresh(alice, alice.tokens["refresh"]))
+
+
+@pytest.mark.integration
+def test_of_simultaneous_refreshes_with_one_token_exactly_one_succeeds(transactional_db, make_user):
+    """On PostgreSQL, each thread in its own connection and transaction: the unique row decides."""
+    raw = str(RefreshToken.for_user(make_user("racer")))
+    outcomes: list[str] = []
+
+    def attempt():
+        try:
+            services.token_refresh(raw_refresh=raw)
+            outcomes.append("rotated")
+        except InvalidToken:
+            outcomes.append("refused")
+
+    assert run_in_threads(REFRESH_RACERS, attempt) == []
+    assert sorted(outcomes) == ["refused"] * (REFRESH_RACERS - 1) + ["rotated"]
+    assert RevokedToken.objects.filter(jti=RefreshToken(raw)["jti"]).count() == 1
