@@ -1,13 +1,13 @@
 from rest_framework import serializers
 
 from content.models import Category, Content
-from utils.fields import id_field
+from utils.fields import UnicodeSlugField, id_field
 
 CONTENT_ORDERINGS = ["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]
 
 
 class CategorySerializer(serializers.ModelSerializer):
-    slug = serializers.SlugField(max_length=100, allow_unicode=True, required=False)
+    slug = UnicodeSlugField(max_length=100, required=False)
 
     class Meta:
         model = Category
@@ -15,7 +15,7 @@ class CategorySerializer(serializers.ModelSerializer):
 
 
 class ContentSerializer(serializers.ModelSerializer):
-    category = CategorySerializer(read_only=True)
+    category = CategorySerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Content
@@ -33,10 +33,10 @@ class ContentWriteSerializer(serializers.ModelSerializer):
 
 
 class ContentListParamsSerializer(serializers.Serializer):
-    category_slug = serializers.SlugField(max_length=100, allow_unicode=True, required=False)
+    category_slug = UnicodeSlugField(max_length=100, required=False)
     search = serializers.CharField(max_length=200, required=False, allow_blank=True)
     ordering = serializers.ChoiceField(choices=CONTENT_ORDERINGS, required=False, default="-created_at")
 
 
 class CategoryFilterSerializer(serializers.Serializer):
-    category_slug = serializers.SlugField(max_length=100, allow_unicode=True, required=False)
+    category_slug = UnicodeSlugField(max_length=100, required=False)

@@ -30,6 +30,7 @@ class CategoryListCreateApi(GenericAPIView):
         categories = selectors.category_list_for(user_id=request.user.id)
         return Response(CategorySerializer(categories, many=True).data)
 
+    @extend_schema(responses={201: CategorySerializer})
     def post(self, request):
         data = _validated(CategorySerializer, request.data)
         category = services.category_create(owner_id=request.user.id, **data)

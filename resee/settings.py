@@ -196,7 +196,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "utils.pagination.StrictPageNumberPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "utils.exceptions.json_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Note: no OPTIONS metadata (405 instead): nothing here uses it (no browsable API, no CORS), it
+    # describes every field to anyone, and on detail views it was a 500 (it calls get_object(),
+    # which views without a queryset cannot answer).
+    "DEFAULT_METADATA_CLASS": None,
+    "DEFAULT_SCHEMA_CLASS": "utils.schema.ErrorDocumentingAutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 

@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,6 +16,7 @@ from utils import clock
 from utils.cache_utils import TODAY, cached_json
 from utils.cache_utils.warm import CachedRead
 from utils.params import validated_query
+from utils.schema import ErrorSerializer
 
 
 def today_read_for(*, user_id: int, category_slug: str | None = None) -> CachedRead:
@@ -39,7 +40,10 @@ class TodayApi(APIView):
 
 
 class ReviewCompleteApi(APIView):
-    @extend_schema(request=ReviewCompleteSerializer, responses=ScheduleSerializer)
+    @extend_schema(
+        request=ReviewCompleteSerializer,
+        responses={200: ScheduleSerializer, 404: OpenApiResponse(ErrorSerializer, "No such card of yours.")},
+    )
     def post(self, request):
         serializer = ReviewCompleteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

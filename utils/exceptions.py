@@ -2,8 +2,11 @@
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -15,6 +18,14 @@ def json_exception_handler(exc, context):
     response = exception_handler(exc, context)
     if response is not None:
         return response
+    if isinstance(exc, RequestDataTooBig):
+        # Note: left to Django this is its generic 400 "Bad request." plus an ERROR on
+        # django.security; an oversized body is an ordinary client mistake: say which, and the limit.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(
+            {"detail": f"The request body is larger than {limit} bytes."},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     if isinstance(exc, (OperationalError, InterfaceError)):
         # Note: an unreachable database is an outage, not a bug: say so and let clients retry.
         logger.error("database unavailable: %s", exc)
@@ -28,6 +39,9 @@ def json_exception_handler(exc, context):
     return None
 
 
+# Note: the catch-all of unknown /api/ routes is a plain Django view, so without the exemption a
+# POST, PUT, PATCH or DELETE to a route that does not exist got the CSRF middleware's HTML 403.
+@csrf_exempt
 def not_found(request, exception=None, **kwargs):
     return JsonResponse({"detail": "Not found."}, status=404)
 

@@ -11,6 +11,7 @@ from rest_framework.settings import api_settings
 from utils.conf import resee_setting
 
 _PAGE_NUMBER = re.compile(r"[0-9]{1,9}")
+_MAX_NUMBER = 999_999_999  # the largest _PAGE_NUMBER, as the OpenAPI document states it
 
 
 def _positive_int(params, name: str) -> int | None:
@@ -20,7 +21,7 @@ def _positive_int(params, name: str) -> int | None:
     # Note: a strict ASCII pattern, checked before int(): str.isdigit() accepts "²", and int() of a
     # 5,000-digit string raises; both would otherwise be 500s.
     if not _PAGE_NUMBER.fullmatch(raw) or int(raw) < 1:
-        raise ValidationError({name: [f"Must be a positive integer, got {raw[:20]!r}."]})
+        raise ValidationError({name: [f"Must be a positive integer of at most 9 digits, got {raw[:20]!r}."]})
     return int(raw)
 
 
@@ -42,6 +43,13 @@ class StrictPageNumberPagination(PageNumberPagination):
 
     def get_page_number(self, request, paginator) -> int:
         return page_params(request, self.page_size)[0]
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        """DRF's `page` and `page_size` parameters, with the bounds that are checked."""
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"].update(minimum=1, maximum=_MAX_NUMBER)
+        return parameters
 
 
 def page_payload(queryset, *, page: int, page_size: int, base_url: str, query: dict, serialize) -> dict:

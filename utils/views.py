@@ -12,6 +12,10 @@ from rest_framework.views import APIView
 
 logger = logging.getLogger(__name__)
 
+HealthSerializer = inline_serializer(
+    "Health", {"status": serializers.CharField(), "database": serializers.CharField(), "cache": serializers.CharField()}
+)
+
 
 def _database_ok() -> bool:
     try:
@@ -39,12 +43,7 @@ class HealthApi(APIView):
     permission_classes = [AllowAny]
     throttle_classes = []
 
-    @extend_schema(
-        responses=inline_serializer(
-            "Health",
-            {"status": serializers.CharField(), "database": serializers.CharField(), "cache": serializers.CharField()},
-        )
-    )
+    @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer})
     def get(self, request):
         database, cache = _database_ok(), _cache_ok()
         body = {
