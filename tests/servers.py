@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import redis
@@ -17,6 +18,7 @@ from django.conf import settings
 from django.db import connection
 
 START_SECONDS = 5.0
+BURST = 8  # concurrent requests, twice a worker's threads
 
 
 def free_loopback_port() -> int:
@@ -197,6 +199,7 @@ class GunicornServer:
 
     def __init__(self, workdir: Path, env: dict, *, workers: int = 2):
         self.port = free_loopback_port()
+        self.workers = workers
         self.log_path = workdir / "gunicorn.log"
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -239,6 +242,19 @@ class GunicornServer:
             return response.status, dict(response.getheaders()), response.read()
         finally:
             conn.close()
+
+    def on_every_worker(self, method: str, path: str, *, token: str | None = None, rounds: int = 25) -> list[int]:
+        """Statuses of bursts of concurrent requests, sent until every worker has served at least
+        one of them (one worker can take every request of a sequential client): fails after
+        `rounds` bursts."""
+        seen_before, statuses = len(self.worker_pids(path)), []
+        with ThreadPoolExecutor(max_workers=BURST) as pool:
+            for _ in range(rounds):
+                burst = [pool.submit(self.request, method, path, token=token) for _ in range(BURST)]
+                statuses += [future.result()[0] for future in burst]
+                if len(set(self.worker_pids(path)[seen_before:])) == self.workers:
+                    return statuses
+        raise AssertionError(f"{rounds} bursts to {path} did not reach all {self.workers} workers")
 
     def worker_pids(self, path: str) -> list[int]:
         """The pid of the worker that served each request to `path`, in order."""

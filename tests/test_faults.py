@@ -158,8 +158,9 @@ def test_postgres_unreachable_is_a_clear_503_and_the_api_recovers_without_a_rest
         env = app_env(DATABASE_URL=f"postgres://{db['USER']}@127.0.0.1:{cable.port}/{db['NAME']}", **GENEROUS_RATES)
         with GunicornServer(tmp_path, env) as server:
             cached = "/api/content/"
-            for _ in range(2):
-                status, headers, before = get_json(server, cached, token)
+            # Note: a worker's first cache call pays any invalidation debts, which needs the database.
+            assert set(server.on_every_worker("GET", cached, token=token)) == {200}
+            status, headers, before = get_json(server, cached, token)
             assert (status, headers["X-Cache"]) == (200, "HIT")
 
             cable.cut()
