@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "review",
     "analytics",
     "utils.cache_utils",
+    "resee",  # the project's own system checks
 ]
 
 # Note: the slow-request log comes first, so its duration and SQL count cover every other
@@ -257,6 +258,8 @@ RESEE_CACHE = {
 
 # Requests slower than this many milliseconds are logged on `resee.slow` (0: off).
 SLOW_REQUEST_MS = env_int("SLOW_REQUEST_MS", 500)
+# Bearer token Prometheus must present on /metrics; unset, the page is open (check --deploy warns).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 
 # --- Production hardening -------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from resee.metrics import metrics
 from utils import exceptions
 from utils.converters import IdConverter
 from utils.views import HealthApi
@@ -17,7 +18,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics, name="prometheus-django-metrics"),
     # Note: unknown API routes answer JSON even with DEBUG on, where handler404 is not used.
     re_path(r"^api/", exceptions.not_found),
 ]

@@ -330,6 +330,17 @@ def test_prometheus_scrapes_the_django_metrics_view_with_a_host_django_accepts()
         assert host in allowed, f"Django would answer 400 to Host: {host}"
 
 
+def test_prometheus_presents_the_metrics_token_the_web_service_requires():
+    """The compose secret holds the same variable web reads as METRICS_TOKEN, and Prometheus reads
+    it where compose mounts it; without the token web's /metrics answers 401."""
+    assert interpolate(SERVICES["web"]["environment"]["METRICS_TOKEN"]) == "<METRICS_TOKEN>"
+    assert COMPOSE["secrets"]["metrics_token"] == {"environment": "METRICS_TOKEN"}
+    assert "metrics_token" in SERVICES["prometheus"]["secrets"]
+    web_jobs = [job for job, host, _ in prometheus_targets() if host == "web"]
+    for job in web_jobs:
+        assert job["authorization"]["credentials_file"] == "/run/secrets/metrics_token"
+
+
 def test_prometheus_loads_its_rules_from_the_mounted_rules_file():
     mounted = {target for _, target in bind_mounts("prometheus")}
     rule_files = prometheus_config()["rule_files"]

@@ -67,11 +67,16 @@ def test_the_rule_unit_tests_pass(promtool):
 
 
 def test_the_scrape_config_passes_promtool_check_config_with_the_rules_at_their_repo_path(promtool, tmp_path):
-    """The config names the rules by their path in the container, which does not exist here, so
-    a copy pointing at the repository's rules.yml is checked (rules included)."""
+    """The config names the rules and the metrics token by their paths in the container, which do
+    not exist here, so a copy pointing at the repository's rules.yml and a token file is checked."""
     config = yaml.safe_load(CONFIG.read_text())
     assert config["rule_files"] == [RULES_IN_CONTAINER]
     config["rule_files"] = [str(RULES)]
+    token = tmp_path / "metrics_token"
+    token.write_text("a-token\n")
+    for job in config["scrape_configs"]:
+        if "authorization" in job:
+            job["authorization"]["credentials_file"] = str(token)
     copy = tmp_path / "prometheus.yml"
     copy.write_text(yaml.safe_dump(config))
 

@@ -31,8 +31,12 @@ def manage(*args: str, env: dict) -> subprocess.CompletedProcess:
     )
 
 
+def secrets_of_a_deployment() -> dict:
+    return {"SECRET_KEY": secrets.token_urlsafe(50), "METRICS_TOKEN": secrets.token_urlsafe(32)}
+
+
 def test_check_deploy_is_clean_with_the_production_environment():
-    env = {**production_env(), "SECRET_KEY": secrets.token_urlsafe(50)}
+    env = {**production_env(), **secrets_of_a_deployment()}
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -43,6 +47,14 @@ def test_check_deploy_flags_a_setup_without_https_hardening():
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode != 0
     assert "security.W004" in result.stderr and "security.W008" in result.stderr
+
+
+def test_check_deploy_flags_a_public_metrics_page():
+    env = {**production_env(), **secrets_of_a_deployment()}
+    del env["METRICS_TOKEN"]
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    assert "resee.W001" in result.stderr and "METRICS_TOKEN" in result.stderr
 
 
 def test_debug_is_off_unless_the_environment_turns_it_on():

@@ -130,3 +130,31 @@ def test_under_gunicorn_the_counters_add_up_across_workers_and_survive_a_worker_
             made += 10
         assert today_total() == made
         assert parse(server.request("GET", "/metrics")[2].decode())["resee_cache_breaker_open", ()] == 0
+
+
+# --- Who may read /metrics ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer wrong-token", "Token s3cret-metrics", "Bearer s3cret-metric", "Bearer s3cret-metrics2"],
+)
+def test_with_a_metrics_token_set_a_scrape_without_exactly_that_bearer_token_is_401(anon, authorization):
+    headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+    with override_settings(METRICS_TOKEN="s3cret-metrics"):
+        response = anon.get("/metrics", **headers)
+    assert response.status_code == 401
+    assert response.json() == {"detail": "A valid metrics token is required."}
+    assert response["WWW-Authenticate"] == 'Bearer realm="metrics"'
+
+
+def test_with_a_metrics_token_set_the_scrape_presenting_it_reads_the_metrics(anon):
+    with override_settings(METRICS_TOKEN="s3cret-metrics"):
+        response = anon.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-metrics")
+    assert response.status_code == 200
+    assert "resee_cache_requests_total" in response.content.decode()
+
+
+def test_without_a_metrics_token_the_page_is_open_as_in_development(anon):
+    with override_settings(METRICS_TOKEN=None):
+        assert anon.get("/metrics").status_code == 200
