@@ -4,10 +4,12 @@ Each check runs `manage.py` in a fresh process, so the settings are read from ex
 environment given (no pytest, no test defaults)."""
 
 import os
+import re
 import secrets
 import subprocess
 import sys
 
+import yaml
 from django.conf import settings
 
 PRODUCTION_ENV = settings.BASE_DIR / "deploy" / "production.env"
@@ -61,3 +63,32 @@ def test_debug_is_off_unless_the_environment_turns_it_on():
     show = ["shell", "-c", "from django.conf import settings; print(settings.DEBUG)"]
     assert manage(*show, env={"SECRET_KEY": "x" * 50}).stdout.splitlines()[-1] == "False"
     assert manage(*show, env={"DEBUG": "1"}).stdout.splitlines()[-1] == "True"
+
+
+def test_without_a_secret_key_the_app_refuses_to_start():
+    result = manage("check", env={"DEBUG": "0"})
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off." in result.stderr
+
+
+def tracked_files() -> list[str]:
+    listing = subprocess.run(["git", "ls-files"], cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=30)
+    assert listing.returncode == 0, listing.stderr
+    return listing.stdout.splitlines()
+
+
+def test_no_secret_is_committed():
+    """No key material, no env file or generated key, and every secret the stack needs is a
+    required interpolation of the operator's environment, never a value."""
+    files = tracked_files()
+    assert not [name for name in files if name.startswith("var/") or name.rsplit("/", 1)[-1] == ".env"]
+    private_key = "PRIVATE KEY" + "-----"  # split, so this file does not match itself
+    holding_keys = [name for name in files if private_key in (settings.BASE_DIR / name).read_text(errors="replace")]
+    assert holding_keys == []
+    secret_names = re.compile(r"SECRET|PASSWORD|TOKEN")
+    assert not [name for name in production_env() if secret_names.search(name)]
+    compose = yaml.safe_load((settings.BASE_DIR / "docker-compose.yml").read_text())
+    for service in compose["services"].values():
+        for name, value in service.get("environment", {}).items():
+            if secret_names.search(name):
+                assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", str(value)), (name, value)
