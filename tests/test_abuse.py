@@ -13,17 +13,17 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.test import Client, override_settings
+from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
 
 from content.models import Category, Content
 from content.services import category_create, content_create
 from review.models import ReviewHistory, ReviewSchedule
 from review.services import review_complete
+from tests.cache import cache_off
 from tests.conftest import DEFAULT_PASSWORD
 from utils import clock
 
-CACHE_OFF = {"ENABLED": False}
 HOSTILE = {
     "10k characters": "x" * 10_000,
     "star": "*",
@@ -104,7 +104,7 @@ def owned_ids(client, path: str) -> set[int]:
 
 
 def uncached(client, url: str):
-    with override_settings(RESEE_CACHE=CACHE_OFF):
+    with cache_off():
         return client.get(url)
 
 

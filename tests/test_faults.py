@@ -12,12 +12,11 @@ import threading
 import time
 
 import pytest
-from django.conf import settings
 from django.db import connection
-from django.test import override_settings
 
 from content.models import Content
 from review.models import ReviewHistory
+from tests.cache import cache_off
 from tests.servers import GunicornServer, RedisServer, TcpProxy, app_env
 
 READS = ("/api/review/today/", "/api/analytics/stats/", "/api/content/?page_size=100")
@@ -30,7 +29,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def truth(client, path: str) -> dict:
-    with override_settings(RESEE_CACHE={**settings.RESEE_CACHE, "ENABLED": False}):
+    with cache_off():
         response = client.get(path)
     assert response.status_code == 200, response.content
     return response.json()

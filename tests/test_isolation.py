@@ -6,19 +6,18 @@ entry shared across users, or a filter leaking across owners, would show.
 """
 
 import pytest
-from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from content.models import Category, Content
 from content.serializers import CONTENT_ORDERINGS
 from review.models import ReviewHistory, ReviewSchedule
+from tests.cache import cache_off
 
 USERS = ("alice", "bob", "carol")
 TITLES = ("apple", "Apple pie", "banana", "cherry tart", "ünïcode ✓")
 CATEGORIES = ("Math", "Lang")
 SEARCHES = ("", "apple", "APPLE", "pie", "tart", "ü", "*", "%", "_", "a:b", "[x]")
-CACHE_OFF = {"ENABLED": False}
 
 writes = st.lists(
     st.tuples(st.sampled_from(range(len(USERS))), st.sampled_from(TITLES), st.sampled_from((None, *CATEGORIES))),
@@ -105,7 +104,7 @@ def test_every_answer_holds_only_the_requesters_objects_and_equals_the_uncached_
 
 def assert_isolated(client, url: str, params: dict) -> None:
     cached = client.get(url, params)
-    with override_settings(RESEE_CACHE=CACHE_OFF):
+    with cache_off():
         truth = client.get(url, params)
     assert cached.status_code == truth.status_code, (url, params, cached.content)
     assert cached.status_code in (200, 404), (url, params, cached.content)

@@ -29,6 +29,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from accounts import revocation
 from content.models import Content
 from review.models import ReviewHistory
+from tests.cache import BYPASS, ENDPOINTS, HIT, MISS, URLS, cache_off
 from tests.servers import RedisServer, free_loopback_port
 from utils.cache_utils import guard, store
 from utils.cache_utils.breaker import CLOSED, HALF_OPEN, OPEN
@@ -36,13 +37,6 @@ from utils.cache_utils.conf import cache_setting
 from utils.cache_utils.invalidation import bump_now
 from utils.cache_utils.models import InvalidationDebt
 
-URLS = {
-    "today": "/api/review/today/",
-    "stats": "/api/analytics/stats/",
-    "content": "/api/content/",
-}
-ENDPOINTS = tuple(URLS)
-HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
 ALL_ALIASES = tuple(settings.CACHES)
 API_ONLY = ("api",)
 
@@ -127,7 +121,7 @@ def timed_fetch(client, endpoint: str, *, cache: str | None = None) -> tuple[flo
 
 def truth(client, endpoint: str) -> dict:
     """What the database says: the endpoint's answer with the cache switched off."""
-    with override_settings(RESEE_CACHE={**settings.RESEE_CACHE, "ENABLED": False}):
+    with cache_off():
         return fetch(client, endpoint, cache=BYPASS).json()
 
 
@@ -243,7 +237,7 @@ def test_once_the_breaker_is_open_a_read_of_a_slow_redis_adds_no_redis_wait(alic
     failures = cache_setting("BREAKER_FAILURES")
     with pointed_at(redis_server, API_ONLY, BREAKER_COOLDOWN_SECONDS=2.0):
         warm(alice, "today")
-        with override_settings(RESEE_CACHE={**settings.RESEE_CACHE, "ENABLED": False}):
+        with cache_off():
             timed_fetch(alice, "today", cache=BYPASS)  # warm-up
             baseline = statistics.median(timed_fetch(alice, "today", cache=BYPASS)[0] for _ in range(5))
 
@@ -416,7 +410,7 @@ def test_a_write_while_the_breaker_is_open_costs_the_next_read_at_most_one_redis
     ids = seed(alice)
     with pointed_at(redis_server, API_ONLY, BREAKER_COOLDOWN_SECONDS=2.0):
         warm(alice, "today")
-        with override_settings(RESEE_CACHE={**settings.RESEE_CACHE, "ENABLED": False}):
+        with cache_off():
             timed_fetch(alice, "today", cache=BYPASS)  # warm-up
             baseline = statistics.median(timed_fetch(alice, "today", cache=BYPASS)[0] for _ in range(3))
         redis_server.pause(2500)
@@ -589,7 +583,7 @@ def test_under_maxmemory_pressure_entries_are_evicted_but_never_stale_foreign_or
 def assert_own_and_current(client, params: dict) -> None:
     answer = client.get(URLS["content"], params)
     assert answer.status_code == 200, answer.content
-    with override_settings(RESEE_CACHE={**settings.RESEE_CACHE, "ENABLED": False}):
+    with cache_off():
         expected = client.get(URLS["content"], params).json()
     assert answer.json() == expected, (client.user.username, params, answer["X-Cache"])
     assert {row["title"].split()[0] for row in answer.json()["results"]} <= {client.user.username}

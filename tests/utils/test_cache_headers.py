@@ -4,16 +4,10 @@ GETs (If-None-Match -> 304 Not Modified with no body)."""
 import re
 
 import pytest
-from django.test import override_settings
 from django.utils.cache import cc_delim_re
 
+from tests.cache import BYPASS, ENDPOINTS, HIT, MISS, URLS, cache_off
 from tests.utils.test_cached_endpoints import (
-    BYPASS,
-    CACHE_OFF,
-    ENDPOINTS,
-    HIT,
-    MISS,
-    URLS,
     api_create_category,
     api_create_content,
     fetch,
@@ -177,7 +171,7 @@ def test_conditional_gets_work_with_the_cache_off(alice):
     seed(alice)
     etag = warm(alice, "today")["ETag"]
 
-    with override_settings(RESEE_CACHE=CACHE_OFF):
+    with cache_off():
         response = conditional(alice, "today", etag)
 
     assert_not_modified(response, etag)

@@ -20,15 +20,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from content.services import category_create, content_create
 from review.services import review_complete
+from tests.cache import BYPASS, ENDPOINTS, HIT, MISS, URLS, cache_off
 
-URLS = {
-    "today": "/api/review/today/",
-    "stats": "/api/analytics/stats/",
-    "content": "/api/content/",
-}
-ENDPOINTS = list(URLS)
-HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
-CACHE_OFF = {"ENABLED": False}
 # What pytest-django's `django_capture_on_commit_callbacks` fixture is: `with committed():` runs
 # the block's on-commit callbacks at its end, as a real commit would.
 committed = functools.partial(TestCase.captureOnCommitCallbacks, execute=True)
@@ -54,7 +47,7 @@ def warm(client, endpoint: str, params: dict | None = None, **extra):
 
 def uncached(client, endpoint: str, params: dict | None = None, **extra):
     """What the endpoint answers with the cache switched off: the ground truth."""
-    with override_settings(RESEE_CACHE=CACHE_OFF):
+    with cache_off():
         return fetch(client, endpoint, params, cache=BYPASS, **extra)
 
 
