@@ -109,6 +109,19 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 3, minimum=1)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Note: a deferred transaction reads first and asks for the write lock later; when another
+    # writer holds it SQLite fails at once ("database is locked") instead of waiting, since waiting
+    # could deadlock. IMMEDIATE takes the lock at BEGIN, where the busy timeout applies, so
+    # concurrent writers queue. WAL lets reads go on beside the one writer.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        transaction_mode="IMMEDIATE",
+        timeout=env_float("DB_SQLITE_TIMEOUT", 5.0),
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    )
+    # Note: spelled out for pytest-django, which knows SQLite only by Django's own engine path
+    # (replaced below) and would otherwise make each xdist worker a file named after var/db.sqlite3.
+    DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
 # django-prometheus' wrappers of the same backends count queries and errors (SQL per minute panel).
 DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace("django.db.", "django_prometheus.db.")
 
