@@ -5,11 +5,9 @@ rules, Grafana data source and dashboards) against the services that exist. redi
 by a real redis-server started on it."""
 
 import json
-import os
 import re
 import resource
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path, PurePosixPath
@@ -20,6 +18,8 @@ import redis
 import yaml
 from django.conf import settings
 from django.urls import resolve
+
+from tests.servers import free_loopback_port, require_binary
 
 ROOT = Path(settings.BASE_DIR)
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -433,21 +433,6 @@ def test_the_redis_conf_databases_cover_every_purpose_in_the_settings():
     assert max(settings.REDIS_DB_THROTTLE, settings.REDIS_DB_CACHE, settings.REDIS_DB_REVOCATION) < databases
 
 
-def redis_server_binary() -> str:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI=true but redis-server is not installed: redis.conf is unchecked")
-        pytest.skip("redis-server is not installed")
-    return binary
-
-
-def free_loopback_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def open_files_limit_for(needed: int) -> int:
     """The soft descriptor limit to give a child: `needed` if the hard limit allows it, else the hard one."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -463,7 +448,7 @@ def set_open_files_limit(soft: int):
 @pytest.fixture
 def redis_on_the_conf(tmp_path):
     """A redis-server of this test on a copy of redis.conf, on a free loopback port (never 6379)."""
-    binary = redis_server_binary()
+    binary = require_binary("redis-server")
     conf = tmp_path / "redis.conf"
     shutil.copyfile(ROOT / "redis.conf", conf)
     port = free_loopback_port()

@@ -8,11 +8,12 @@ while beats failing every request.
 """
 
 import logging
-import time
 
 from django.core.cache import caches
 from redis.exceptions import RedisError
 from rest_framework import throttling
+
+from utils import clock
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ class FixedWindowMixin:
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        now = time.time()
+        now = clock.timestamp()
         window = int(now // self.duration)
         cache = caches[self.cache_alias]
         try:

@@ -2,10 +2,9 @@
 tests (rules_test.yml) pass, cover every rule, and notice a threshold or a rule moved by a hair.
 
 promtool comes from Debian's `prometheus` package (.ci/run installs it). Without it the promtool
-tests skip and say why, except in CI, where a missing promtool is a failure.
+tests skip and say why, except in CI, where a missing promtool is a failure (tests.servers).
 """
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,6 +14,8 @@ import yaml
 from django.db import connection
 from prometheus_client import REGISTRY
 
+from tests.servers import require_binary
+
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 RULES = PROMETHEUS_DIR / "rules.yml"
@@ -23,21 +24,9 @@ CONFIG = PROMETHEUS_DIR / "prometheus.yml"
 RULES_IN_CONTAINER = "/etc/prometheus/rules.yml"
 
 
-def find_promtool() -> str:
-    """promtool's path; skips the calling test without it, or fails it in CI (as tests/conftest.py
-    treats a missing server: any non-empty CI means CI)."""
-    path = shutil.which("promtool")
-    if path:
-        return path
-    reason = "promtool not found on PATH (Debian: apt-get install prometheus)"
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set but {reason}: the rule tests must run in CI")
-    pytest.skip(reason)
-
-
 @pytest.fixture
 def promtool() -> str:
-    return find_promtool()
+    return require_binary("promtool")
 
 
 def run(*args, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -157,17 +146,6 @@ def test_the_unit_tests_fail_when_a_rule_changes(promtool, tmp_path, rule, where
 
 
 # --- Assumptions behind the rules ----------------------------------------------------------------
-
-
-def test_without_promtool_the_tests_skip_outside_ci_and_fail_in_ci(monkeypatch, tmp_path):
-    monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.delenv("CI", raising=False)
-    with pytest.raises(pytest.skip.Exception, match="promtool not found"):
-        find_promtool()
-
-    monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="CI is set but promtool not found"):
-        find_promtool()
 
 
 def test_executemany_is_already_counted_in_django_db_execute_total(db):
