@@ -7,7 +7,6 @@ from rest_framework.throttling import SimpleRateThrottle
 from tests.servers import GunicornServer, app_env
 from utils import clock
 
-
 WINDOW_START = 1_800_000_000.0  # a minute and an hour boundary: 2027-01-15 08:00:00 UTC
 
 
