@@ -216,30 +216,24 @@ def app_env(**overrides: str) -> dict:
     return {**env, **overrides}
 
 
-class GunicornServer:
-    """gunicorn as deployed (deploy/gunicorn.conf.py) on a free loopback port; the access log
-    names the worker pid that served each request."""
+class AppServer:
+    """The app in a subprocess of this test on a free loopback port, its output in a log file;
+    up once /api/health/ answers 200."""
 
-    def __init__(self, workdir: Path, env: dict, *, workers: int = 2, config: str = "deploy/gunicorn.conf.py"):
+    def __init__(self, workdir: Path, env: dict, command: list[str], *, name: str):
         self.port = free_loopback_port()
-        self.workers = workers
-        self.log_path = workdir / "gunicorn.log"
+        self.log_path = workdir / f"{name}.log"
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "gunicorn", "-c", config,
-                "--no-control-socket",  # gunicorn 27 would otherwise share ~/.gunicorn/gunicorn.ctl
-                "--access-logformat", "pid=%(p)s %(m)s %(U)s %(s)s",
-                "resee.wsgi:application",
-            ],
+            [part.format(port=self.port) for part in command],
             cwd=settings.BASE_DIR,
-            env={**env, "HOST": "127.0.0.1", "PORT": str(self.port), "WEB_CONCURRENCY": str(workers)},
+            env={**env, "HOST": "127.0.0.1", "PORT": str(self.port)},
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
 
-    def __enter__(self) -> "GunicornServer":
+    def __enter__(self):
         deadline = time.monotonic() + 30
         while self.proc.poll() is None and time.monotonic() < deadline:
             try:
@@ -248,7 +242,7 @@ class GunicornServer:
             except OSError:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"gunicorn did not come up on port {self.port}:\n{self.log_tail()}")
+        raise RuntimeError(f"{self.log_path.stem} did not come up on port {self.port}:\n{self.log_tail()}")
 
     def __exit__(self, *exc) -> None:
         self.stop()
@@ -265,6 +259,43 @@ class GunicornServer:
             return response.status, dict(response.getheaders()), response.read()
         finally:
             conn.close()
+
+    def log_tail(self, lines: int = 40) -> str:
+        self._log.flush()
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=25)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        self._log.close()
+
+
+class RunServer(AppServer):
+    """`manage.py runserver` as `make run` starts it (threaded, no autoreloader)."""
+
+    def __init__(self, workdir: Path, env: dict):
+        command = [sys.executable, "manage.py", "runserver", "--noreload", "127.0.0.1:{port}"]
+        super().__init__(workdir, env, command, name="runserver")
+
+
+class GunicornServer(AppServer):
+    """gunicorn as deployed (deploy/gunicorn.conf.py) on a free loopback port; the access log
+    names the worker pid that served each request."""
+
+    def __init__(self, workdir: Path, env: dict, *, workers: int = 2, config: str = "deploy/gunicorn.conf.py"):
+        self.workers = workers
+        command = [
+            sys.executable, "-m", "gunicorn", "-c", config,
+            "--no-control-socket",  # gunicorn 27 would otherwise share ~/.gunicorn/gunicorn.ctl
+            "--access-logformat", "pid=%(p)s %(m)s %(U)s %(s)s",
+            "resee.wsgi:application",
+        ]  # fmt: skip
+        super().__init__(workdir, {**env, "WEB_CONCURRENCY": str(workers)}, command, name="gunicorn")
 
     def on_every_worker(self, method: str, path: str, *, token: str | None = None, rounds: int = 25) -> list[int]:
         """Statuses of bursts of concurrent requests, sent until every worker has served at least
@@ -288,17 +319,3 @@ class GunicornServer:
             if fields and fields[0].startswith("pid=") and len(fields) > 2 and fields[2] == path:
                 pids.append(int(fields[0].removeprefix("pid=").strip("<>")))  # %(p)s is "<pid>"
         return pids
-
-    def log_tail(self, lines: int = 40) -> str:
-        self._log.flush()
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=25)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-        self._log.close()
