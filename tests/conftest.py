@@ -38,6 +38,16 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(pytest.mark.skip(reason=reason))
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """In CI a skip is a failure: CI has every server and program, so a test that skips there
+    is a test that silently stopped running."""
+    report = (yield).get_result()
+    if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome, report.longrepr = "failed", f"CI runs every test, but this one skipped: {reason}"
+
+
 def delete_this_runs_keys() -> None:
     """Every key this test process wrote, in every alias and release: they all start with the
     process's own REDIS_KEY_NAMESPACE, so nobody else's keys are touched."""
