@@ -206,6 +206,8 @@ def markdown(results: dict) -> str:
             )
         )
     workload = results.get("workload", {})
+    if results.get("workload_skipped"):
+        lines += ["", f"### Workload over HTTP: skipped ({results['workload_skipped']})"]
     if workload.get("cache_on") or workload.get("cache_off"):
         meta = results["workload_meta"]
         lines += [

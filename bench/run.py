@@ -8,8 +8,8 @@ REDIS_URL (the bench's keys live under REDIS_KEY_NAMESPACE = $BENCH_REDIS_NAMESP
 "resee-bench-<pid>"; only those, and those of earlier bench runs whose process is gone, are ever
 deleted, never a flush) when set; else SQLite files and the embedded fakeredis, labelled as
 such. The workload needs a Redis shared by gunicorn's two workers: without REDIS_URL it starts a
-private redis-server on a free loopback port (one worker on fakeredis if there is no
-redis-server binary).
+private redis-server on a free loopback port, and without a redis-server binary it is skipped
+(said on stderr and in the JSON as `workload_skipped`).
 """
 
 import argparse
@@ -350,14 +350,12 @@ def _measure(args, env, database, redis_url, private, namespace, seeding) -> dic
         phase("invalidation")
     connections.close_all()
 
-    if "workload" not in args.skip:
-        workers = 2
-        if redis_url:
-            workload_redis, label = redis_url, "real"
-        elif private:
-            workload_redis, label = private.url, "private redis-server (REDIS_URL unset)"
-        else:
-            workload_redis, label, workers = None, "embedded fakeredis, 1 worker (no redis-server binary)", 1
+    workload_redis = redis_url or (private.url if private else None)
+    if "workload" not in args.skip and workload_redis is None:
+        log(args, "workload skipped: gunicorn's two workers need a shared Redis (REDIS_URL or redis-server)")
+        out["workload_skipped"] = "no REDIS_URL and no redis-server binary"
+    elif "workload" not in args.skip:
+        workers, label = 2, "real" if redis_url else "private redis-server (REDIS_URL unset)"
         users = workload.build_users(tokens)
         connections.close_all()
         out["workload_meta"] = {
@@ -382,8 +380,6 @@ def _measure(args, env, database, redis_url, private, namespace, seeding) -> dic
                     (settings.REDIS_DB_THROTTLE, settings.REDIS_DB_CACHE, settings.REDIS_DB_REVOCATION),
                 )
             log(args, f"workload {mode}: {args.warmup:g}s warm-up + {args.duration:g}s measured")
-            if workload_redis is None:
-                raise SystemExit("bench: the workload needs redis-server or REDIS_URL")
             out["workload"][mode] = workload.run(
                 mode=mode,
                 env=workload.gunicorn_env(
