@@ -3,10 +3,10 @@
 It runs `python -m bench --tiny` in a subprocess, as `make bench-quick` does (the bench needs a
 non-test process: DEBUG off, its own SECRET_KEY, settings and databases), against whatever this
 process has: the real PostgreSQL / Redis of DATABASE_URL / REDIS_URL, else SQLite and fakeredis
-(the workload then uses a private redis-server, and is skipped without one). Sizes: 3 users x 5 contents, a 1.5 s workload
-per mode with gunicorn's 2 workers, invalidation with 100 and 1,000 entries. Only targets that
-hold on any machine are asserted (no SQL and one cache round trip per hit, some hits); the
-timing targets are the bench's to report, not this test's.
+(the workload then uses a private redis-server, and is skipped without one). Sizes: 3 users x 5
+contents, a 1.5 s workload per mode with gunicorn's 2 workers, invalidation with 100 and 1,000
+entries. Only targets that hold on any machine are asserted (no SQL and one cache round trip per
+hit, some hits); the timing targets are the bench's to report, not this test's.
 """
 
 import json
