@@ -6,7 +6,8 @@ A check is one HMGET. The database is the source of truth:
 
 - hash missing or without `loaded` (Redis restarted, key evicted or expired): rebuilt from the
   database, so a restart or LRU eviction never brings a revoked token back;
-- Redis unreachable: the check asks the database instead (fail safe, not open);
+- Redis unreachable, or its breaker open (utils.redis_layer): the check asks the database instead
+  (fail safe, not open);
 - a revocation whose Redis write failed is kept in this process and replayed on its next check
   that reaches Redis. # Note: until then, other processes that still hold a `loaded` hash accept
   that token; the window is one request of this process, at most the token's remaining life.
@@ -19,12 +20,11 @@ import logging
 import threading
 from datetime import datetime
 
-from django.core.cache import caches
 from django.db import transaction
-from redis.exceptions import RedisError
 
 from accounts.models import RevokedToken, RevokedUser
-from utils import clock
+from utils import clock, redis_layer
+from utils.redis_layer import REVOCATION, RedisUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +38,11 @@ _pending_lock = threading.Lock()
 
 
 def _redis():
-    return caches["revocation"].client.get_client(write=True)
+    return redis_layer.client(REVOCATION)
 
 
 def _hash_key(user_id: int) -> str:
-    return caches["revocation"].make_key(f"user:{user_id}")
+    return redis_layer.make_key(REVOCATION, f"user:{user_id}")
 
 
 def _jti_field(jti: str) -> str:
@@ -58,8 +58,8 @@ def _write_fields(user_id: int, fields: dict) -> None:
 
 def _propagate(user_id: int, fields: dict) -> None:
     try:
-        _write_fields(user_id, fields)
-    except RedisError as exc:
+        redis_layer.call(REVOCATION, "revoke", _write_fields, user_id, fields)
+    except RedisUnavailable as exc:
         logger.error("revocation: Redis write failed, kept for replay (user %s): %s", user_id, exc)
         with _pending_lock:
             _pending.append((user_id, fields))
@@ -71,8 +71,8 @@ def _replay_pending() -> None:
         _pending.clear()
     for index, (user_id, fields) in enumerate(batch):
         try:
-            _write_fields(user_id, fields)
-        except RedisError:
+            redis_layer.call(REVOCATION, "replay", _write_fields, user_id, fields)
+        except RedisUnavailable:
             with _pending_lock:
                 _pending.extend(batch[index:])
             raise
@@ -111,19 +111,22 @@ def _revoked_by(*, jti_entry, not_after, issued_at: int) -> bool:
     return jti_entry is not None or (not_after is not None and issued_at <= int(not_after))
 
 
+def _read_fields(user_id: int, jti: str) -> list:
+    return _redis().hmget(_hash_key(user_id), [LOADED_FIELD, NOT_AFTER_FIELD, _jti_field(jti)])
+
+
 def is_revoked(*, user_id: int, jti: str, issued_at: int) -> bool:
     try:
         if _pending:
             _replay_pending()
-        loaded, not_after, jti_entry = _redis().hmget(
-            _hash_key(user_id), [LOADED_FIELD, NOT_AFTER_FIELD, _jti_field(jti)]
-        )
+        loaded, not_after, jti_entry = redis_layer.call(REVOCATION, "check", _read_fields, user_id, jti)
         if loaded is not None:
             return _revoked_by(jti_entry=jti_entry, not_after=not_after, issued_at=issued_at)
         fields = _fields_from_database(user_id)
-        _write_fields(user_id, fields)
-    except RedisError as exc:
-        logger.warning("revocation: Redis unavailable, checking the database: %s", exc)
+        redis_layer.call(REVOCATION, "rebuild", _write_fields, user_id, fields)
+    except RedisUnavailable:
+        # Note: the layer logged the failure; while the breaker is open this is silent, as the
+        # database answers every check.
         fields = _fields_from_database(user_id)
     return _revoked_by(
         jti_entry=fields.get(_jti_field(jti)), not_after=fields.get(NOT_AFTER_FIELD), issued_at=issued_at

@@ -228,10 +228,10 @@ def _clear(env, redis_url, namespace) -> None:
     if redis_url:
         clear_namespace(redis_url, namespace, dbs_used)
     else:
-        from django.core.cache import caches
+        from utils import redis_layer
 
-        for alias in settings.CACHES:
-            client = caches[alias].client.get_client(write=True)
+        for purpose in redis_layer.PURPOSES:
+            client = redis_layer.client(purpose)
             keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
             if keys:
                 client.unlink(*keys)

@@ -144,7 +144,13 @@ def _redis_location(db: int) -> str:
     return urlunsplit((base.scheme, base.netloc, f"/{db}", base.query, ""))
 
 
-def _redis_cache(db: int, prefix: str, *, socket_timeout: float, ignore_exceptions: bool) -> dict:
+# utils.redis_layer: one timeout for every purpose, and one circuit breaker per server.
+REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 0.1)
+REDIS_BREAKER_FAILURES = env_int("REDIS_BREAKER_FAILURES", 3, minimum=1)
+REDIS_BREAKER_COOLDOWN_SECONDS = env_float("REDIS_BREAKER_COOLDOWN_SECONDS", 5.0)
+
+
+def _redis_cache(db: int, prefix: str) -> dict:
     pool_kwargs = {"health_check_interval": 30}
     if REDIS_EMBEDDED:
         from fakeredis import FakeRedisConnection
@@ -155,40 +161,22 @@ def _redis_cache(db: int, prefix: str, *, socket_timeout: float, ignore_exceptio
         "LOCATION": _redis_location(db),
         "KEY_PREFIX": f"{REDIS_KEY_NAMESPACE}:{prefix}",
         "OPTIONS": {
-            "SOCKET_CONNECT_TIMEOUT": socket_timeout,
-            "SOCKET_TIMEOUT": socket_timeout,
-            "IGNORE_EXCEPTIONS": ignore_exceptions,
+            "SOCKET_CONNECT_TIMEOUT": REDIS_TIMEOUT,
+            "SOCKET_TIMEOUT": REDIS_TIMEOUT,
             "CONNECTION_POOL_KWARGS": pool_kwargs,
+            # Note: JSON, never pickle, should anything use the cache API; the project itself stores
+            # bytes of its own formats through utils.redis_layer.
+            "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
         },
     }
 
 
+# The aliases hold the purposes' connection pools; utils.redis_layer is the only user of them.
 CACHES = {
-    # Throttle counters: losing them for a while only means a looser limit, so errors are ignored
-    # (logged by django-redis) rather than turning every request into a 500.
-    "default": _redis_cache(
-        REDIS_DB_THROTTLE,
-        "throttle",
-        socket_timeout=env_float("REDIS_THROTTLE_TIMEOUT", 0.1),
-        ignore_exceptions=True,
-    ),
-    "api": _redis_cache(
-        REDIS_DB_CACHE, "api", socket_timeout=env_float("REDIS_CACHE_TIMEOUT", 0.1), ignore_exceptions=False
-    ),
-    # Revocation errors are handled in accounts.revocation, which falls back to the database.
-    "revocation": _redis_cache(
-        REDIS_DB_REVOCATION,
-        "revoked",
-        socket_timeout=env_float("REDIS_REVOCATION_TIMEOUT", 0.25),
-        ignore_exceptions=False,
-    ),
+    "default": _redis_cache(REDIS_DB_THROTTLE, "throttle"),
+    "api": _redis_cache(REDIS_DB_CACHE, "api"),
+    "revocation": _redis_cache(REDIS_DB_REVOCATION, "revoked"),
 }
-# Note: JSON, not pickle, for what django-redis stores (throttle histories); the API cache stores
-# bytes of its own format through the raw client.
-for _cache in CACHES.values():
-    _cache["OPTIONS"]["SERIALIZER"] = "django_redis.serializers.json.JSONSerializer"
-DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
-DJANGO_REDIS_LOGGER = "resee.redis"
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

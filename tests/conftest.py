@@ -2,15 +2,15 @@
 talks to the API through a client that runs on-commit hooks, as a real request's commit would."""
 
 import os
+from contextlib import ExitStack
 
 import pytest
 from django.conf import settings
-from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from accounts import revocation
+from utils import redis_layer
 from utils.cache_utils import l1
-from utils.cache_utils.guard import reset_breaker
 
 DEFAULT_PASSWORD = "correct-horse-battery-9"
 
@@ -51,8 +51,8 @@ def pytest_runtest_makereport(item, call):
 def delete_this_runs_keys() -> None:
     """Every key this test process wrote, in every alias and release: they all start with the
     process's own REDIS_KEY_NAMESPACE, so nobody else's keys are touched."""
-    for alias in settings.CACHES:
-        client = caches[alias].client.get_client(write=True)
+    for purpose in redis_layer.PURPOSES:
+        client = redis_layer.client(purpose)
         keys = list(client.scan_iter(match=f"{settings.REDIS_KEY_NAMESPACE}:*", count=1000))
         if keys:
             client.delete(*keys)
@@ -62,9 +62,17 @@ def delete_this_runs_keys() -> None:
 def empty_caches():
     delete_this_runs_keys()
     revocation._pending.clear()
-    reset_breaker()
+    redis_layer.reset()
     l1.reset()
     yield
+
+
+@pytest.fixture
+def swap_redis():
+    """`swap_redis(cache=BrokenRedis())`: stand-ins for purposes' Redis clients until the test
+    ends, through utils.redis_layer.use, the one seam."""
+    with ExitStack() as stack:
+        yield lambda **clients: stack.enter_context(redis_layer.use(**clients))
 
 
 class Api(APIClient):

@@ -49,6 +49,17 @@ def free_loopback_port() -> int:
         return sock.getsockname()[1]
 
 
+class DownRedis:
+    """A Redis client stand-in (utils.redis_layer.use) whose every command fails as one whose
+    server went away does."""
+
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise redis.ConnectionError("Connection refused (test)")
+
+        return fail
+
+
 class RedisServer:
     """One redis-server process of this test, restartable on the same port."""
 
@@ -199,6 +210,51 @@ class TcpProxy:
             pass
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)
+
+
+@contextlib.contextmanager
+def own_redis_server(workdir: Path, *extra_args: str):
+    """A RedisServer of this test, started, and stopped at the end with the connection pools
+    django-redis keeps per URL for the process."""
+    from django_redis.pool import ConnectionFactory
+
+    server = RedisServer(workdir, *extra_args)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        for url in [url for url in ConnectionFactory._pools if f":{server.port}/" in url]:
+            ConnectionFactory._pools.pop(url).disconnect()
+
+
+def caches_at(base_url: str, aliases=None) -> dict:
+    """settings.CACHES with `aliases` (default: all) pointed at `base_url`, each on its own /db,
+    with the real connection class (never fakeredis)."""
+    pointed = {}
+    for alias, config in settings.CACHES.items():
+        if aliases is not None and alias not in aliases:
+            pointed[alias] = config
+            continue
+        db = config["LOCATION"].rsplit("/", 1)[-1]
+        options = {**config["OPTIONS"], "CONNECTION_POOL_KWARGS": {}}
+        pointed[alias] = {**config, "LOCATION": f"{base_url}/{db}", "OPTIONS": options}
+    return pointed
+
+
+class Blackhole:
+    """A loopback port that takes connections (the kernel's backlog) and never answers: a Redis
+    behind a dead network path, on which every call waits out its timeout."""
+
+    def __enter__(self) -> "Blackhole":
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(128)
+        self.url = f"redis://127.0.0.1:{self._sock.getsockname()[1]}"
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._sock.close()
 
 
 def app_env(**overrides: str) -> dict:

@@ -1,27 +1,30 @@
-"""With Redis unreachable, reads still answer 200 from the database and logout still revokes."""
+"""With Redis unreachable, reads still answer 200 from the database and logout still revokes.
 
+The last tests break a redis-server of their own in three ways (paused: slow, not down;
+blackholed: a port that takes connections and never answers; killed, then restarted empty) with
+every purpose (throttle, cache, revocation) on it: once the one breaker of that server is open, no
+request waits on Redis, a revoked token is still refused, and after recovery hits resume with
+nothing stale.
+"""
+
+import statistics
+import time
 from contextlib import contextmanager
 
+import pytest
 from django.conf import settings
 from django.test import override_settings
 
 from accounts.models import RevokedToken
-from tests.servers import free_loopback_port
+from tests.cache import BYPASS, HIT, URLS, cache_off
+from tests.servers import Blackhole, caches_at, free_loopback_port, own_redis_server
+from utils import redis_layer
 
 
 @contextmanager
 def redis_unreachable():
     """Point every cache alias at a loopback port nothing listens on (connection refused)."""
-    dead = f"redis://127.0.0.1:{free_loopback_port()}"
-    caches = {
-        alias: {
-            **config,
-            "LOCATION": f"{dead}/{config['LOCATION'].rsplit('/', 1)[-1]}",
-            "OPTIONS": {**config["OPTIONS"], "CONNECTION_POOL_KWARGS": {}},
-        }
-        for alias, config in settings.CACHES.items()
-    }
-    with override_settings(CACHES=caches):
+    with override_settings(CACHES=caches_at(f"redis://127.0.0.1:{free_loopback_port()}")):
         yield
 
 
@@ -58,3 +61,91 @@ def test_health_says_degraded_when_redis_is_down(anon):
         response = anon.get("/api/health/")
     assert response.status_code == 200
     assert response.json()["cache"] == "unavailable"
+
+
+# --- A redis-server of the test's own, broken three ways -------------------------------------------
+
+COOLDOWN = 3.0  # long enough to measure the open circuit on a slow machine
+RECOVERY_SECONDS = 5.0  # the issue's bound for hits to resume once Redis is back
+
+
+class Recorder:
+    """Stands in for a purpose's client (the one the settings point at now) and records each
+    command asked of it, by purpose: every Redis round trip of the app asks for one."""
+
+    def __init__(self, purpose: str, calls: list[str]):
+        self.purpose, self.calls = purpose, calls
+
+    def __getattr__(self, name):
+        self.calls.append(f"{self.purpose}.{name}")
+        return getattr(redis_layer.connect(self.purpose), name)
+
+
+@contextmanager
+def fault(kind: str, server):
+    """Redis broken as `kind` says while inside; mended (killed: restarted empty) on the way out."""
+    if kind == "paused":
+        server.pause(int((COOLDOWN + 3) * 1000))
+        yield
+        server.wait_until_unpaused()
+    elif kind == "blackholed":
+        with Blackhole() as hole, override_settings(CACHES=caches_at(hole.url)):
+            yield
+    else:
+        server.kill()
+        yield
+        server.start()
+
+
+def timed_get(client, url: str):
+    started = time.perf_counter()
+    response = client.get(url)
+    return time.perf_counter() - started, response
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("kind", ["paused", "blackholed", "killed"])
+def test_after_the_breaker_opens_no_request_waits_on_redis_and_revoked_tokens_stay_out(
+    make_client, tmp_path, swap_redis, kind
+):
+    calls: list[str] = []
+    with (
+        own_redis_server(tmp_path / "redis") as server,
+        override_settings(CACHES=caches_at(server.url), REDIS_BREAKER_COOLDOWN_SECONDS=COOLDOWN),
+    ):
+        swap_redis(**{purpose: Recorder(purpose, calls) for purpose in redis_layer.PURPOSES})
+        alice, bob = make_client("alice"), make_client("bob")
+        alice.post("/api/content/", {"title": "before"})
+        for url in URLS.values():
+            alice.get(url), alice.get(url)  # a MISS, then a HIT: entries to go stale
+        assert bob.post("/api/auth/logout/").status_code == 204
+
+        with fault(kind, server):
+            first = [timed_get(alice, URLS["today"])[1].status_code for _ in range(3)]
+            opened_at, before = time.monotonic(), len(calls)
+            assert not redis_layer.healthy(redis_layer.CACHE)
+            created = alice.post("/api/content/", {"title": "written during the outage"})
+            timed = [timed_get(alice, url) for url in URLS.values() for _ in range(3)]
+            refused = [bob.get(url).status_code for url in URLS.values()]
+            waited = calls[before:]
+            within_cooldown = time.monotonic() - opened_at < COOLDOWN
+
+        assert first == [200] * 3 and created.status_code == 201
+        assert all(response.status_code == 200 and response["X-Cache"] == BYPASS for _, response in timed)
+        assert refused == [401] * 3, "a logged-out token is refused while Redis is away"
+        assert within_cooldown, "the measurement outlived the cool-down; machine too slow"
+        assert waited == [], f"requests called Redis with the circuit open: {waited}"
+        assert statistics.median(seconds for seconds, _ in timed) < settings.REDIS_TIMEOUT
+
+        time.sleep(max(0.0, opened_at + COOLDOWN + 0.05 - time.monotonic()))
+        for name, url in URLS.items():
+            with cache_off():
+                truth = alice.get(url).json()
+            deadline, answer = time.monotonic() + RECOVERY_SECONDS, alice.get(url)
+            while answer["X-Cache"] != HIT and time.monotonic() < deadline:
+                assert answer.json() == truth, (name, answer["X-Cache"])
+                time.sleep(0.05)
+                answer = alice.get(url)
+            assert answer["X-Cache"] == HIT, f"{name}: no HIT within {RECOVERY_SECONDS} s of recovery"
+            assert answer.json() == truth, f"{name}: a HIT from before the outage write"
+        assert [bob.get(url).status_code for url in URLS.values()] == [401] * 3

@@ -4,8 +4,9 @@ from types import SimpleNamespace
 import pytest
 from rest_framework.throttling import SimpleRateThrottle
 
-from tests.servers import GunicornServer, app_env
-from utils import clock
+from tests.servers import DownRedis, GunicornServer, app_env
+from tests.utils import RecordingClient
+from utils import clock, redis_layer
 
 WINDOW_START = 1_800_000_000.0  # a minute and an hour boundary: 2027-01-15 08:00:00 UTC
 
@@ -57,32 +58,15 @@ def test_login_attempts_are_limited_per_client(anon, make_user, tight_rates):
     assert attempts == [401, 401, 429]
 
 
-def test_a_throttle_check_is_one_redis_round_trip(alice, monkeypatch):
-    from django.core.cache import caches
-
-    client = caches["default"].client.get_client(write=True)
-    calls = []
-    real_pipeline = client.pipeline
-
-    def counting_pipeline(*args, **kwargs):
-        pipe = real_pipeline(*args, **kwargs)
-        real_execute = pipe.execute
-        pipe.execute = lambda *a, **k: calls.append("execute") or real_execute(*a, **k)
-        return pipe
-
-    monkeypatch.setattr(client, "pipeline", counting_pipeline)
-    monkeypatch.setattr(client, "get", lambda *a, **k: calls.append("get"))
+def test_a_throttle_check_is_one_redis_round_trip(alice, swap_redis):
+    recorder = RecordingClient(redis_layer.connect(redis_layer.THROTTLE))
+    swap_redis(throttle=recorder)
     alice.get("/api/analytics/stats/")
-    assert calls == ["execute"]  # the user throttle; the anon throttle skips authenticated users
+    assert recorder.commands == ["pipeline.execute"]  # the user throttle; the anon one skips users
 
 
-def test_requests_are_allowed_when_the_throttle_store_is_down(alice, tight_rates, monkeypatch):
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
-    def broken(*args, **kwargs):
-        raise RedisConnectionError("down")
-
-    monkeypatch.setattr("redis.client.Pipeline.execute", broken)
+def test_requests_are_allowed_when_the_throttle_store_is_down(alice, tight_rates, swap_redis):
+    swap_redis(throttle=DownRedis())
     assert [alice.get("/api/content/categories/").status_code for _ in range(5)] == [200] * 5
 
 

@@ -3,24 +3,24 @@ instead of DRF's GET + SET of a timestamp list.
 
 # Note: a fixed window lets a client burst up to twice the rate across a window boundary; in
 # exchange every check is one round trip and O(1) memory per client, shared by all workers.
-When the throttle Redis is unreachable the request is allowed (logged): a looser limit for a
-while beats failing every request.
+When the throttle Redis is unreachable, or its breaker open (utils.redis_layer), the request is
+allowed: a looser limit for a while beats failing every request.
 """
 
-import logging
-
-from django.core.cache import caches
-from redis.exceptions import RedisError
 from rest_framework import throttling
 
-from utils import clock
+from utils import clock, redis_layer
+from utils.redis_layer import THROTTLE, RedisUnavailable
 
-logger = logging.getLogger(__name__)
+
+def _count(key: str, ttl: int) -> int:
+    pipe = redis_layer.client(THROTTLE).pipeline(transaction=False)
+    pipe.incr(key)
+    pipe.expire(key, ttl)
+    return pipe.execute()[0]
 
 
 class FixedWindowMixin:
-    cache_alias = "default"
-
     def allow_request(self, request, view) -> bool:
         if self.rate is None:
             return True
@@ -29,15 +29,12 @@ class FixedWindowMixin:
             return True
         now = clock.timestamp()
         window = int(now // self.duration)
-        cache = caches[self.cache_alias]
         try:
-            pipe = cache.client.get_client(write=True).pipeline(transaction=False)
-            pipe.incr(cache.make_key(f"{key}:{window}"))
-            pipe.expire(cache.make_key(f"{key}:{window}"), self.duration + 1)
-            count, _ = pipe.execute()
-        except RedisError as exc:
-            logger.warning("throttle: Redis unavailable, allowing the request: %s", exc)
-            return True
+            count = redis_layer.call(
+                THROTTLE, "throttle", _count, redis_layer.make_key(THROTTLE, f"{key}:{window}"), self.duration + 1
+            )
+        except RedisUnavailable:
+            return True  # logged by the layer
         self.retry_after = (window + 1) * self.duration - now
         return count <= self.num_requests
 

@@ -5,7 +5,8 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 
-from redis.exceptions import ConnectionError as RedisConnectionError
+from tests.servers import DownRedis
+from utils import redis_layer
 
 PROTECTED_URL = "/api/review/today/"
 
@@ -24,16 +25,6 @@ def assert_json_401(response) -> None:
     assert response.status_code == 401, response.content
     assert response["Content-Type"] == "application/json"
     assert "detail" in response.json()
-
-
-class DownRedis:
-    """Stands in for the revocation Redis client: every command fails as if the server were gone."""
-
-    def __getattr__(self, name):
-        def fail(*args, **kwargs):
-            raise RedisConnectionError("Connection refused (test)")
-
-        return fail
 
 
 def utc(epoch: float) -> datetime:
@@ -60,7 +51,7 @@ def seconds_ago(seconds: float) -> datetime:
 
 def redis_down():
     """`with redis_down(): ...` makes only the revocation store unreachable."""
-    return mock.patch("accounts.revocation._redis", return_value=DownRedis())
+    return redis_layer.use(revocation=DownRedis())
 
 
 def set_active(user, active: bool, capture) -> None:

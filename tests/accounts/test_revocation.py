@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-from django.core.cache import caches
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts import revocation
@@ -17,7 +16,7 @@ from tests.accounts.helpers import (
     set_active,
     status_with,
 )
-from utils import clock
+from utils import clock, redis_layer
 
 
 def access_claims(client) -> dict:
@@ -31,7 +30,9 @@ def revocation_hash(user_id: int) -> dict:
 
 def forget_all_revocations_in_redis() -> None:
     """What a Redis restart or an eviction of the revocation keys looks like to the app."""
-    caches["revocation"].delete_pattern("*")
+    client = redis_layer.client(redis_layer.REVOCATION)
+    if found := list(client.scan_iter(match=redis_layer.make_key(redis_layer.REVOCATION, "*"))):
+        client.delete(*found)
 
 
 # --- Redis lost its keys ----------------------------------------------------------------------

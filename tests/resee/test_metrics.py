@@ -11,6 +11,7 @@ from django.test import override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.servers import GunicornServer, app_env
+from utils import redis_layer
 from utils.cache_utils.conf import NAMESPACES
 
 TODAY_URL, STATS_URL, CONTENT_URL = "/api/review/today/", "/api/analytics/stats/", "/api/content/"
@@ -68,7 +69,7 @@ def test_the_cache_counters_match_the_requests_made_with_their_results(alice, an
     assert computed - before["resee_cache_compute_seconds_count", (("endpoint", "stats"),)] == 2  # miss, bypass
     invalidations = after["resee_cache_invalidations_total", (("reason", "content"),)]
     assert invalidations - before["resee_cache_invalidations_total", (("reason", "content"),)] == 1
-    assert after["resee_cache_breaker_open", ()] == 0
+    assert after["resee_redis_breaker_open", (("server", redis_layer.route(redis_layer.CACHE).server),)] == 0
 
 
 def test_cache_metrics_are_labelled_by_endpoint_never_by_user_or_key(alice, bob, anon):
@@ -129,7 +130,8 @@ def test_under_gunicorn_the_counters_add_up_across_workers_and_survive_a_worker_
             get_today(10)
             made += 10
         assert today_total() == made
-        assert parse(server.request("GET", "/metrics")[2].decode())["resee_cache_breaker_open", ()] == 0
+        breaker = ("resee_redis_breaker_open", (("server", redis_layer.route(redis_layer.CACHE).server),))
+        assert parse(server.request("GET", "/metrics")[2].decode())[breaker] == 0
 
 
 # --- Who may read /metrics ---------------------------------------------------------------------

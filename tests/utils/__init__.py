@@ -1,6 +1,7 @@
 """Helpers shared by the cache-layer tests: put an entry in Redis, ask whether it is served, read a
 namespace token, and record the calls the code under test makes on the raw Redis client."""
 
+from utils import redis_layer
 from utils.cache_utils import keys, store
 from utils.cache_utils.conf import TODAY
 
@@ -29,7 +30,7 @@ def token_of(user_id: int, namespace: str = TODAY) -> str | None:
 
 
 class RecordingClient:
-    """Stands in for `store.client()`: forwards everything to the real client and records each
+    """Stands in for the cache's Redis client: forwards everything to the real client and records each
     command as one round trip. A pipeline counts once, when it is executed."""
 
     def __init__(self, real):
@@ -67,7 +68,8 @@ class _RecordingPipeline:
         return getattr(self._real, name)
 
 
-def record_client(monkeypatch) -> RecordingClient:
-    recorder = RecordingClient(store.client())
-    monkeypatch.setattr(store, "client", lambda: recorder)
+def record_client(swap_redis) -> RecordingClient:
+    """The cache's client swapped for a recorder of the real one (`swap_redis`: the fixture)."""
+    recorder = RecordingClient(redis_layer.connect(redis_layer.CACHE))
+    swap_redis(cache=recorder)
     return recorder

@@ -23,7 +23,8 @@ from django.test import override_settings
 
 from review import selectors as review_selectors
 from tests.review.factories import NOW, TODAY, clock, days, make_card, make_history  # noqa: F401  (clock: autouse)
-from tests.utils.test_cached_endpoints import HIT, MISS, BrokenRedis, committed, fetch, titles, uncached
+from tests.servers import DownRedis
+from tests.utils.test_cached_endpoints import HIT, MISS, committed, fetch, titles, uncached
 from utils.cache_utils import store
 from utils.cache_utils.conf import STATS
 
@@ -171,11 +172,11 @@ def test_a_write_committed_while_the_warm_computes_leaves_a_dead_entry(alice, mo
     assert response.json() == uncached(alice, "today").json()
 
 
-def test_with_redis_down_cache_warm_fails_with_a_message(alice, monkeypatch):
+def test_with_redis_down_cache_warm_fails_with_a_message(alice, swap_redis):
     active(alice)
-    monkeypatch.setattr(store, "client", lambda: BrokenRedis())
+    swap_redis(cache=DownRedis())
 
-    with pytest.raises(CommandError, match="Redis of the 'api' cache is unreachable"):
+    with pytest.raises(CommandError, match="Redis of the API cache is unreachable"):
         run("cache_warm")
 
 
@@ -276,8 +277,8 @@ def test_cache_stats_adds_up_the_counters_of_a_multiprocess_directory(db, tmp_pa
     }
 
 
-def test_with_redis_down_cache_stats_fails_with_a_message_after_the_counters(db, monkeypatch):
-    monkeypatch.setattr(store, "client", lambda: BrokenRedis())
+def test_with_redis_down_cache_stats_fails_with_a_message_after_the_counters(db, swap_redis):
+    swap_redis(cache=DownRedis())
     out = StringIO()
 
     with pytest.raises(CommandError, match="Redis of the 'api' cache at .* is unreachable"):
@@ -302,16 +303,17 @@ def test_cache_stats_run_against_a_dead_redis_exits_1_without_a_traceback():
     assert "today" in result.stdout  # the counters are still printed
 
 
-def test_redis_lost_in_the_middle_of_a_warm_stops_it_with_a_summary_and_a_message(alice, bob, make_client, monkeypatch):
+class GoneAfterPing(DownRedis):
+    """A Redis that answers the command's ping, then every command fails: it went away."""
+
+    def ping(self):
+        return True
+
+
+def test_redis_lost_in_the_middle_of_a_warm_stops_it_with_a_summary_and_a_message(alice, bob, make_client, swap_redis):
     for client in (alice, bob, make_client("carol")):
         active(client)
-    real_client, calls = store.client, []
-
-    def first_call_only():
-        calls.append(1)
-        return real_client() if len(calls) == 1 else BrokenRedis()  # the ping succeeds, then Redis is gone
-
-    monkeypatch.setattr(store, "client", first_call_only)
+    swap_redis(cache=GoneAfterPing())
     out = StringIO()
 
     with pytest.raises(CommandError, match="Redis became unreachable while warming"):

@@ -54,7 +54,7 @@ def metric(name: str, labels: dict) -> float:
 
 
 def invalidate_errors() -> float:
-    return metric("resee_cache_errors_total", {"operation": "invalidate"})
+    return metric("resee_redis_errors_total", {"purpose": "cache", "operation": "invalidate"})
 
 
 @pytest.fixture
@@ -208,8 +208,8 @@ def test_an_inner_savepoint_that_commits_keeps_its_invalidations_and_the_outer_o
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_redis_error_during_an_immediate_bump_is_logged_and_counted_not_raised(monkeypatch, caplog):
-    monkeypatch.setattr(store, "client", UnreachableRedis)
+def test_a_redis_error_during_an_immediate_bump_is_logged_and_counted_not_raised(swap_redis, caplog):
+    swap_redis(cache=UnreachableRedis())
     errors = invalidate_errors()
     with caplog.at_level(logging.ERROR, logger="utils.cache_utils.invalidation"):
         invalidate(42, TODAY)
@@ -219,14 +219,14 @@ def test_a_redis_error_during_an_immediate_bump_is_logged_and_counted_not_raised
 
 
 def test_a_redis_error_at_commit_is_logged_and_counted_per_user_not_raised(
-    db, django_capture_on_commit_callbacks, monkeypatch, caplog
+    db, django_capture_on_commit_callbacks, swap_redis, caplog
 ):
     errors = invalidate_errors()
     with caplog.at_level(logging.ERROR, logger="utils.cache_utils.invalidation"):
         with django_capture_on_commit_callbacks(execute=True):
             invalidate(1, TODAY)
             invalidate(2, TODAY)
-            monkeypatch.setattr(store, "client", UnreachableRedis)
+            swap_redis(cache=UnreachableRedis())
     assert invalidate_errors() == errors + 2
     assert len([record for record in caplog.records if record.levelno == logging.ERROR]) == 2
 
@@ -299,7 +299,7 @@ def small_scan_batches(settings):
     settings.RESEE_CACHE = {**django_settings.RESEE_CACHE, "SCAN_BATCH": 7}
 
 
-def test_a_user_pattern_deletes_that_users_entries_in_scan_batches_and_no_one_elses(small_scan_batches, monkeypatch):
+def test_a_user_pattern_deletes_that_users_entries_in_scan_batches_and_no_one_elses(small_scan_batches, swap_redis):
     for n in range(50):
         put_entry(42, NAMESPACES[n % 3], entry_params(n))
     for user_id in (4, 420, 142, 24):
@@ -308,7 +308,7 @@ def test_a_user_pattern_deletes_that_users_entries_in_scan_batches_and_no_one_el
     users_keys = keys_of_user(42, everything)
     assert len(users_keys) == 53  # 50 entries and 3 namespace tokens
 
-    recorder = record_client(monkeypatch)
+    recorder = record_client(swap_redis)
     assert invalidate_pattern("{u42}:*") == len(users_keys)
 
     assert this_releases_keys() == everything - users_keys

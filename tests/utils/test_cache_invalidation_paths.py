@@ -13,11 +13,11 @@ from prometheus_client import REGISTRY
 
 from content.models import Category, Content
 from review.models import ReviewSchedule
+from tests.servers import DownRedis
 from tests.utils.test_cached_endpoints import (
     ENDPOINTS,
     HIT,
     MISS,
-    BrokenRedis,
     api_complete,
     api_create_category,
     api_create_content,
@@ -28,6 +28,7 @@ from tests.utils.test_cached_endpoints import (
     uncached,
     warm,
 )
+from utils import redis_layer
 from utils.cache_utils import keys, store
 
 User = get_user_model()
@@ -477,15 +478,15 @@ def test_an_evicted_entry_is_recomputed(alice, monkeypatch):
 # --- A bump that cannot reach Redis --------------------------------------------------------------
 
 
-def test_a_write_commits_and_the_failed_invalidation_is_counted_when_redis_is_down(alice, monkeypatch):
+def test_a_write_commits_and_the_failed_invalidation_is_counted_when_redis_is_down(alice):
     """README, "Known limit": the bump is not retried, so it must at least be counted."""
     seed(alice)
-    failures = REGISTRY.get_sample_value("resee_cache_errors_total", {"operation": "invalidate"}) or 0.0
+    labels = {"purpose": "cache", "operation": "invalidate"}
+    failures = REGISTRY.get_sample_value("resee_redis_errors_total", labels) or 0.0
 
-    with monkeypatch.context() as patch:
-        patch.setattr("utils.cache_utils.store.client", lambda: BrokenRedis())
+    with redis_layer.use(cache=DownRedis()):
         created = api_create_content(alice, "written during the outage")
 
     assert Content.objects.filter(pk=created["id"]).exists()
-    assert REGISTRY.get_sample_value("resee_cache_errors_total", {"operation": "invalidate"}) == failures + 1
+    assert REGISTRY.get_sample_value("resee_redis_errors_total", labels) == failures + 1
     assert "written during the outage" in titles(fetch(alice, "content"))

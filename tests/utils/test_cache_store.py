@@ -120,10 +120,10 @@ def test_an_entry_is_only_returned_for_its_own_user_namespace_and_parameters():
 
 
 @pytest.mark.parametrize("stored", [False, True], ids=["miss", "hit"])
-def test_a_lookup_is_one_round_trip(monkeypatch, stored):
+def test_a_lookup_is_one_round_trip(swap_redis, stored):
     if stored:
         put_entry(42, TODAY, PARAMS)
-    recorder = record_client(monkeypatch)
+    recorder = record_client(swap_redis)
     assert is_served(42, TODAY, PARAMS) is stored
     assert recorder.commands == ["mget"]
 

@@ -21,6 +21,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from content.services import category_create, content_create
 from review.services import review_complete
 from tests.cache import BYPASS, ENDPOINTS, HIT, MISS, URLS, cache_off
+from tests.servers import DownRedis
+from utils import redis_layer
 
 # What pytest-django's `django_capture_on_commit_callbacks` fixture is: `with committed():` runs
 # the block's on-commit callbacks at its end, as a real commit would.
@@ -396,21 +398,11 @@ def test_the_content_list_does_not_depend_on_the_date(alice, clock):
 # --- Redis failures ------------------------------------------------------------------------------
 
 
-class BrokenRedis:
-    """The API cache's Redis client, with every command failing as if the server were gone."""
-
-    def __getattr__(self, name):
-        def fail(*args, **kwargs):
-            raise RedisConnectionError("Connection refused (test)")
-
-        return fail
-
-
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
-def test_with_the_cache_redis_down_the_endpoint_answers_from_the_database(alice, endpoint, monkeypatch):
+def test_with_the_cache_redis_down_the_endpoint_answers_from_the_database(alice, endpoint, swap_redis):
     seed(alice)
     truth = uncached(alice, endpoint).json()
-    monkeypatch.setattr("utils.cache_utils.store.client", lambda: BrokenRedis())
+    swap_redis(cache=DownRedis())
 
     first = fetch(alice, endpoint, cache=BYPASS)
     second = fetch(alice, endpoint, cache=BYPASS)
@@ -439,21 +431,17 @@ def test_a_failed_store_still_answers_the_computed_data(alice, endpoint, monkeyp
     fetch(alice, endpoint, cache=HIT)
 
 
-def test_with_both_the_cache_and_the_revocation_redis_down_reads_still_work(alice, monkeypatch):
-    from tests.accounts.helpers import DownRedis
-
+def test_with_both_the_cache_and_the_revocation_redis_down_reads_still_work(alice, swap_redis):
     seed(alice)
     truth = uncached(alice, "today").json()
-    monkeypatch.setattr("utils.cache_utils.store.client", lambda: BrokenRedis())
-    monkeypatch.setattr("accounts.revocation._redis", lambda: DownRedis())
+    swap_redis(cache=DownRedis(), revocation=DownRedis())
 
     assert fetch(alice, "today", cache=BYPASS).json() == truth
 
 
-def test_the_cache_resumes_when_redis_comes_back(alice, monkeypatch):
+def test_the_cache_resumes_when_redis_comes_back(alice):
     seed(alice)
-    with monkeypatch.context() as patch:
-        patch.setattr("utils.cache_utils.store.client", lambda: BrokenRedis())
+    with redis_layer.use(cache=DownRedis()):
         fetch(alice, "today", cache=BYPASS)
     fetch(alice, "today", cache=MISS)
     fetch(alice, "today", cache=HIT)

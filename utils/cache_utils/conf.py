@@ -15,7 +15,6 @@ ENTRY_FORMAT = 1
 
 DEFAULTS: dict[str, Any] = {
     "ENABLED": True,
-    "ALIAS": "api",
     "TTL": {TODAY: 3600, STATS: 300, CONTENT: 600},
     # A namespace token only has to outlive the entries tagged with it; when it goes (TTL, LRU,
     # restart) a fresh random one replaces it and every older entry becomes a miss.
@@ -36,9 +35,6 @@ DEFAULTS: dict[str, Any] = {
     "LOCK_POLL_MS": 15,
     # Bodies this large or larger are stored zlib-compressed.
     "COMPRESS_MIN_BYTES": 16384,
-    # Circuit breaker: open after this many Redis failures in a row, probe again after COOLDOWN.
-    "BREAKER_FAILURES": 3,
-    "BREAKER_COOLDOWN_SECONDS": 5.0,
     # L1: an in-process LRU in front of Redis. Off by default: it saves one loopback round trip
     # per hit, but another process may serve an entry up to L1_TTL_SECONDS older than a write
     # that has already returned (pub/sub usually closes that window in milliseconds).
@@ -54,7 +50,6 @@ _POSITIVE_INTS = (
     "LOCK_TTL_MS",
     "LOCK_WAIT_MS",
     "LOCK_POLL_MS",
-    "BREAKER_FAILURES",
     "L1_MAX_ENTRIES",
     "L1_MAX_BYTES",
 )
@@ -62,7 +57,6 @@ _NON_NEGATIVE_NUMBERS = (
     "XFETCH_BETA",
     "STALE_SECONDS",
     "COMPRESS_MIN_BYTES",
-    "BREAKER_COOLDOWN_SECONDS",
     "L1_TTL_SECONDS",
 )
 

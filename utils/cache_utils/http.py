@@ -22,12 +22,13 @@ from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
 
+from utils import redis_layer
 from utils.cache_utils import keys, l1, runtime, singleflight, store
-from utils.cache_utils.breaker import CLOSED
 from utils.cache_utils.conf import cache_setting
 from utils.cache_utils.freshness import recompute_early
-from utils.cache_utils.guard import CacheUnavailable, breaker, guarded
 from utils.cache_utils.metrics import COMPUTE_SECONDS, LOCK_WAITS, LOOKUP_SECONDS, REQUEST_SECONDS, REQUESTS
+from utils.cache_utils.store import guarded
+from utils.redis_layer import RedisUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def _serve(request, namespace: str, params: dict, compute) -> HttpResponse:
     if cache_setting("ENABLED"):
         try:
             return _read_through(request, request.user.id, namespace, params, compute)
-        except CacheUnavailable:
+        except RedisUnavailable:
             pass
     return _respond(request, namespace, BYPASS, render(namespace, compute)[0])
 
@@ -60,14 +61,14 @@ def _serve(request, namespace: str, params: dict, compute) -> HttpResponse:
 def _read_through(request, user_id: int, namespace: str, params: dict, compute) -> HttpResponse:
     now, stale = runtime.current.clock(), None
     local, local_key = l1.local_cache(), (user_id, namespace, keys.entry_key(user_id, namespace, params))
-    if local is not None and breaker().state == CLOSED:
+    if local is not None and redis_layer.healthy(redis_layer.CACHE):
         entry = local.get(local_key)
         if entry is not None and entry.is_fresh(now):
             return _respond(request, namespace, HIT, entry.body, entry.etag)
     try:
-        entry = guarded("lookup", lambda: _lookup(user_id, namespace, params))
+        entry = guarded("lookup", _lookup, user_id, namespace, params)
     except store.CacheMiss as miss:
-        version = miss.version or guarded("claim", lambda: store.claim_version(user_id=user_id, namespace=namespace))
+        version = miss.version or guarded("claim", store.claim_version, user_id=user_id, namespace=namespace)
     else:
         if entry.is_fresh(now) and not _due_early(entry, now):
             if local is not None:
@@ -76,7 +77,7 @@ def _read_through(request, user_id: int, namespace: str, params: dict, compute) 
         version, stale = entry.version, entry
 
     lock = keys.lock_key(user_id, namespace, version, params)
-    token = guarded("lock", lambda: singleflight.acquire(lock, ttl_ms=cache_setting("LOCK_TTL_MS")))
+    token = guarded("lock", singleflight.acquire, lock, ttl_ms=cache_setting("LOCK_TTL_MS"))
     if token is None:
         if stale is not None:
             # Another request is recomputing; the entry still carries the current token.
@@ -123,7 +124,7 @@ def _wait_for_fresh(user_id: int, namespace: str, params: dict, version: str, *,
     deadline = time.monotonic() + wait_ms / 1000
     while True:
         try:
-            entry = guarded("wait", lambda: _lookup(user_id, namespace, params))
+            entry = guarded("wait", _lookup, user_id, namespace, params)
         except store.CacheMiss:
             entry = None
         if entry is not None and entry.version == version and entry.is_fresh(runtime.current.clock()):
@@ -140,11 +141,15 @@ def _compute_and_store(request, user_id: int, namespace: str, params: dict, comp
     try:
         entry = guarded(
             "store",
-            lambda: store.store(
-                user_id=user_id, namespace=namespace, params=params, version=version, body=body, compute_seconds=seconds
-            ),
+            store.store,
+            user_id=user_id,
+            namespace=namespace,
+            params=params,
+            version=version,
+            body=body,
+            compute_seconds=seconds,
         )
-    except CacheUnavailable:
+    except RedisUnavailable:
         return _respond(request, namespace, MISS, body)
     if (local := l1.local_cache()) is not None:
         local.put((user_id, namespace, keys.entry_key(user_id, namespace, params)), entry)
@@ -153,8 +158,8 @@ def _compute_and_store(request, user_id: int, namespace: str, params: dict, comp
 
 def release(lock: str, token: str) -> None:
     try:
-        guarded("unlock", lambda: singleflight.release(lock, token))
-    except CacheUnavailable:
+        guarded("unlock", singleflight.release, lock, token)
+    except RedisUnavailable:
         pass  # the lock expires by itself after LOCK_TTL_MS
 
 

@@ -7,10 +7,11 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
+from utils import redis_layer
 from utils.cache_utils import keys, l1, store
 from utils.cache_utils.conf import NAMESPACES, cache_setting
-from utils.cache_utils.guard import CacheUnavailable, guarded, trip
 from utils.cache_utils.metrics import INVALIDATIONS
+from utils.redis_layer import RedisUnavailable
 
 logger = logging.getLogger(__name__)
 _local = threading.local()
@@ -75,10 +76,10 @@ def bump_now(*, user_id: int, namespaces: Iterable[str], reasons: Iterable[str])
     if (local := l1.local_cache()) is not None:
         local.evict(user_id, namespaces)  # this process reads its own writes at once
     try:
-        guarded("invalidate", lambda: store.bump(user_id=user_id, namespaces=namespaces))
-    except CacheUnavailable:
+        store.guarded("invalidate", store.bump, user_id=user_id, namespaces=namespaces)
+    except RedisUnavailable:
         InvalidationDebt.objects.create(user_id=user_id, namespaces=",".join(namespaces))
-        trip()
+        redis_layer.owe(redis_layer.CACHE)
         logger.error("cache: invalidation of user %s %s kept as a debt until Redis is back", user_id, namespaces)
         return
     for reason in reasons:
@@ -86,8 +87,9 @@ def bump_now(*, user_id: int, namespaces: Iterable[str], reasons: Iterable[str])
 
 
 def settle_debts(*, batch_size: int = 1000) -> int:
-    """Send the bumps that could not reach Redis, then forget them. Runs before a process uses
-    Redis again after an outage (and at its first use); Redis or database errors propagate."""
+    """Send the bumps that could not reach Redis, then forget them. The cache's recovery hook
+    (utils.redis_layer.on_recovery): runs before a process uses Redis again after an outage, and
+    at its first use; Redis or database errors propagate to the layer."""
     from utils.cache_utils.models import InvalidationDebt
 
     settled, oldest_first = 0, InvalidationDebt.objects.order_by("id")

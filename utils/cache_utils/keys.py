@@ -13,8 +13,7 @@ import re
 from datetime import date
 from urllib.parse import quote
 
-from django.core.cache import caches
-
+from utils import redis_layer
 from utils.cache_utils.conf import ENTRY_FORMAT, cache_setting
 
 MAX_KEY_LENGTH = 200
@@ -57,7 +56,7 @@ def user_tag(user_id: int) -> str:
 
 def full_key(key: str) -> str:
     """Prefix and release: `resee:api:<format>.<release>:<key>`; a new release reads no old entry."""
-    return caches[cache_setting("ALIAS")].make_key(key, version=f"{ENTRY_FORMAT}.{cache_setting('RELEASE')}")
+    return redis_layer.make_key(redis_layer.CACHE, key, version=f"{ENTRY_FORMAT}.{cache_setting('RELEASE')}")
 
 
 def namespace_key(user_id: int, namespace: str) -> str:

@@ -15,6 +15,7 @@ from collections import OrderedDict
 
 from redis.exceptions import RedisError
 
+from utils import redis_layer
 from utils.cache_utils import store
 from utils.cache_utils.conf import cache_setting
 
@@ -107,7 +108,7 @@ def _listen(cache: LocalCache) -> None:
     while _local is cache:
         pubsub = store.client().pubsub(ignore_subscribe_messages=True)
         try:
-            pubsub.subscribe(store.bumps_channel())
+            redis_layer.call(redis_layer.CACHE, "l1-subscribe", pubsub.subscribe, store.bumps_channel())
             # Note: messages sent while we were not subscribed are lost; start from an empty L1.
             cache.clear()
             cache.live.set()
@@ -116,7 +117,7 @@ def _listen(cache: LocalCache) -> None:
                 if message is not None:
                     user_id, _, namespaces = message["data"].decode().partition(":")
                     cache.evict(int(user_id), set(namespaces.split(",")))
-        except (RedisError, OSError, ValueError) as exc:
+        except (redis_layer.RedisUnavailable, RedisError, OSError, ValueError) as exc:
             logger.warning("cache: L1 subscription lost, clearing L1: %s", exc)
             cache.live.clear()
             cache.clear()

@@ -4,7 +4,7 @@ Under gunicorn, set PROMETHEUS_MULTIPROC_DIR (deploy/gunicorn.conf.py prepares i
 writes its samples there and /metrics adds them up, so counters are the whole server's.
 """
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 # Note: a hit takes about a millisecond end to end; the buckets resolve that and a slow miss.
 _FAST_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -28,10 +28,4 @@ COMPUTE_SECONDS = Histogram(
     buckets=_FAST_BUCKETS,
 )
 INVALIDATIONS = Counter("resee_cache_invalidations", "Namespace bumps by reason", ["reason"])
-ERRORS = Counter("resee_cache_errors", "Failed Redis calls of the cache layer by operation", ["operation"])
 LOCK_WAITS = Counter("resee_cache_lock_waits", "Requests that waited for another request's recomputation", ["endpoint"])
-BREAKER_OPEN = Gauge(
-    "resee_cache_breaker_open",
-    "1 while the circuit to the api Redis is not closed (in any live worker)",
-    multiprocess_mode="livemax",
-)

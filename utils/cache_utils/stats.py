@@ -12,13 +12,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.cache import caches
 from prometheus_client import REGISTRY
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from redis.exceptions import ResponseError
 
+from utils import redis_layer
 from utils.cache_utils import store
-from utils.cache_utils.conf import NAMESPACES, cache_setting
+from utils.cache_utils.conf import NAMESPACES
 
 RESULTS = ("hit", "stale", "miss", "bypass")
 INFO_FIELDS = ("keyspace_hits", "keyspace_misses", "used_memory", "maxmemory", "evicted_keys", "connected_clients")
@@ -52,8 +52,9 @@ def _add(counters: Counters, name: str, labels: dict, value: float) -> None:
     if name == "resee_cache_requests_total":
         by_result = counters.requests.setdefault(labels["endpoint"], dict.fromkeys(RESULTS, 0.0))
         by_result[labels["result"]] = by_result.get(labels["result"], 0.0) + value
-    elif name == "resee_cache_errors_total":
-        counters.errors[labels["operation"]] = counters.errors.get(labels["operation"], 0.0) + value
+    elif name == "resee_redis_errors_total":
+        where = f"{labels['purpose']} {labels['operation']}"
+        counters.errors[where] = counters.errors.get(where, 0.0) + value
     elif name == "resee_cache_invalidations_total":
         counters.invalidations[labels["reason"]] = counters.invalidations.get(labels["reason"], 0.0) + value
 
@@ -69,7 +70,7 @@ def redis_address() -> str:
     """host:port/db of the `api` alias, without credentials."""
     if settings.REDIS_EMBEDDED:
         return "embedded fakeredis, in this process only"
-    location = urlsplit(settings.CACHES[cache_setting("ALIAS")]["LOCATION"])
+    location = urlsplit(settings.CACHES[redis_layer.PURPOSES[redis_layer.CACHE]]["LOCATION"])
     return f"{location.hostname}:{location.port or 6379}{location.path}"
 
 
@@ -96,8 +97,8 @@ def redis_report() -> dict:
 
 def _dbsizes() -> dict[str, int]:
     sizes = {}
-    for alias in settings.CACHES:
-        client = caches[alias].client.get_client(write=True)
+    for purpose in redis_layer.PURPOSES:
+        client = redis_layer.client(purpose)
         sizes[f"db{client.connection_pool.connection_kwargs.get('db', 0)}"] = client.dbsize()
     return dict(sorted(sizes.items()))
 
@@ -106,6 +107,6 @@ def forget_own_gauges() -> None:
     """For management commands, before they exit."""
     # Note: under PROMETHEUS_MULTIPROC_DIR, importing the metrics made this process write live
     # gauge files there (the breaker state). A command is not a worker: left behind, a dead
-    # command's "breaker open" would count in the server's resee_cache_breaker_open forever.
+    # command's "breaker open" would count in the server's resee_redis_breaker_open forever.
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         mark_process_dead(os.getpid())

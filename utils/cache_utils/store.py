@@ -8,6 +8,7 @@ keeps an entry for its TTL plus the stale-while-revalidate window, so an expired
 served (as STALE) while one request recomputes it.
 """
 
+import functools
 import hashlib
 import math
 import secrets
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 
 import orjson
 from django.conf import settings
-from django.core.cache import caches
 
+from utils import redis_layer
 from utils.cache_utils import keys, runtime
 from utils.cache_utils.conf import cache_setting, ttl_for
 
@@ -45,7 +46,12 @@ class CacheMiss(Exception):
 
 
 def client():
-    return caches[cache_setting("ALIAS")].client.get_client(write=True)
+    return redis_layer.client(redis_layer.CACHE)
+
+
+# `guarded("lookup", lookup, user_id=...)`: a call of the cache behind the Redis layer's breaker;
+# RedisUnavailable when Redis is down or the circuit open (the caller serves from the database).
+guarded = functools.partial(redis_layer.call, redis_layer.CACHE)
 
 
 def etag_for(body: bytes) -> str:

@@ -8,7 +8,7 @@ so a warmed entry is exactly the one the next GET looks up; the two cannot drift
 computation and the entry is stored under it, so a write that commits while the warm computes
 leaves the entry tagged with a dead token, never served. It takes the entry's single-flight lock
 like a request would, so a request arriving meanwhile waits for the warm's result instead of
-computing it again. Every Redis call goes through `guarded`: Redis down raises CacheUnavailable.
+computing it again. Every Redis call goes through `guarded`: Redis down raises RedisUnavailable.
 """
 
 from collections.abc import Callable
@@ -16,10 +16,10 @@ from typing import Any, NamedTuple
 
 from utils.cache_utils import keys, runtime, singleflight, store
 from utils.cache_utils.conf import cache_setting
-from utils.cache_utils.guard import guarded
 
 # Note: a miss's own rendering and lock release: a warmed body is byte-identical to a miss's.
 from utils.cache_utils.http import release, render
+from utils.cache_utils.store import guarded
 
 WARMED, FRESH, BUSY = "warmed", "fresh", "busy"
 
@@ -40,24 +40,28 @@ def warm(read: CachedRead) -> str:
     already there, BUSY when a request holds its recompute lock (it is being computed)."""
     user_id, namespace, params = read.user_id, read.namespace, read.params
     try:
-        entry = guarded("lookup", lambda: store.lookup(user_id=user_id, namespace=namespace, params=params))
+        entry = guarded("lookup", store.lookup, user_id=user_id, namespace=namespace, params=params)
     except store.CacheMiss as miss:
-        version = miss.version or guarded("claim", lambda: store.claim_version(user_id=user_id, namespace=namespace))
+        version = miss.version or guarded("claim", store.claim_version, user_id=user_id, namespace=namespace)
     else:
         if entry.is_fresh(runtime.current.clock()):
             return FRESH
         version = entry.version
     lock = keys.lock_key(user_id, namespace, version, params)
-    token = guarded("lock", lambda: singleflight.acquire(lock, ttl_ms=cache_setting("LOCK_TTL_MS")))
+    token = guarded("lock", singleflight.acquire, lock, ttl_ms=cache_setting("LOCK_TTL_MS"))
     if token is None:
         return BUSY
     try:
         body, seconds = render(namespace, read.compute)
         guarded(
             "store",
-            lambda: store.store(
-                user_id=user_id, namespace=namespace, params=params, version=version, body=body, compute_seconds=seconds
-            ),
+            store.store,
+            user_id=user_id,
+            namespace=namespace,
+            params=params,
+            version=version,
+            body=body,
+            compute_seconds=seconds,
         )
     finally:
         release(lock, token)

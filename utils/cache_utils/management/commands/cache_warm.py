@@ -20,13 +20,13 @@ from tqdm import tqdm
 from analytics.views import stats_read_for
 from review.models import ReviewHistory
 from review.views import today_read_for
-from utils import clock
+from utils import clock, redis_layer
+from utils.breaker import CLOSED
 from utils.cache_utils import STATS, TODAY, store
-from utils.cache_utils.breaker import CLOSED
 from utils.cache_utils.conf import cache_setting
-from utils.cache_utils.guard import CacheUnavailable, breaker, guarded
 from utils.cache_utils.stats import forget_own_gauges
 from utils.cache_utils.warm import BUSY, FRESH, WARMED, CachedRead, warm
+from utils.redis_layer import RedisUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -90,11 +90,9 @@ class Command(BaseCommand):
         if not cache_setting("ENABLED"):
             raise CommandError("The cache is disabled (RESEE_CACHE['ENABLED'] / CACHE_ENABLED): nothing to warm.")
         try:
-            guarded("ping", lambda: store.client().ping())
-        except CacheUnavailable as exc:
-            raise CommandError(
-                f"Redis of the {cache_setting('ALIAS')!r} cache is unreachable ({exc.__cause__ or exc})."
-            ) from exc
+            store.guarded("ping", store.client().ping)
+        except RedisUnavailable as exc:
+            raise CommandError(f"Redis of the API cache is unreachable ({exc.__cause__ or exc}).") from exc
 
     def _warm_all(self, user_ids: list[int], *, progress: bool) -> Counter:
         tally = Counter()
@@ -109,10 +107,10 @@ class Command(BaseCommand):
     def _warm_one(self, read: CachedRead) -> str:
         try:
             return warm(read)
-        except CacheUnavailable as exc:
-            if breaker().state != CLOSED:
+        except RedisUnavailable as exc:
+            if redis_layer.breaker(redis_layer.CACHE).state != CLOSED:
                 raise CommandError(f"Redis became unreachable while warming; stopped ({exc}).") from exc
-            return FAILED  # logged by guarded; the breaker has not given up on Redis yet
+            return FAILED  # logged by the Redis layer; the breaker has not given up on Redis yet
         except Exception:
             logger.exception("cache_warm: %s of user %s failed", read.namespace, read.user_id)
             return FAILED

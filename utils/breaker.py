@@ -1,10 +1,12 @@
-"""A per-process circuit breaker in front of the `api` Redis.
+"""A per-process circuit breaker in front of one Redis server (utils.redis_layer keeps one per
+server, shared by every purpose on it).
 
 closed ──(FAILURE_THRESHOLD failures in a row)──▶ open;  a lost invalidation ──▶ probe at once
 open ──(COOLDOWN seconds)──▶ half-open: one request probes Redis
-half-open ──probe succeeds──▶ closed (after settling invalidation debts) / fails ──▶ open
+half-open ──probe succeeds──▶ closed (after the recovery hooks, e.g. settling invalidation debts)
+          / fails ──▶ open
 
-While open no request waits on Redis at all: reads go straight to the database (BYPASS).
+While open no request waits on that Redis at all.
 """
 
 import threading

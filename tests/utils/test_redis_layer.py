@@ -1,0 +1,130 @@
+"""utils.redis_layer: one breaker per server shared by every purpose on it, recovery hooks that run
+before a purpose uses Redis again, and failures counted by purpose and operation."""
+
+from unittest import mock
+
+import pytest
+from django.db import OperationalError
+from prometheus_client import REGISTRY
+
+from tests.servers import DownRedis
+from utils import redis_layer
+from utils.breaker import CLOSED, OPEN
+from utils.cache_utils import keys, store
+from utils.cache_utils.models import InvalidationDebt
+from utils.redis_layer import CACHE, REVOCATION, THROTTLE, RedisUnavailable
+
+# Note: the cache's recovery hook reads the debts table, on each test's first cache call.
+pytestmark = pytest.mark.django_db
+
+
+class CountingDownRedis(DownRedis):
+    """A Redis that is gone, counting the commands asked of it."""
+
+    def __init__(self):
+        self.asked = 0
+
+    def __getattr__(self, name):
+        self.asked += 1
+        return super().__getattr__(name)
+
+
+def errors(purpose: str, operation: str) -> float:
+    return REGISTRY.get_sample_value("resee_redis_errors_total", {"purpose": purpose, "operation": operation}) or 0.0
+
+
+def ping(purpose: str):
+    return redis_layer.call(purpose, "ping", lambda: redis_layer.client(purpose).ping())
+
+
+def open_the_breaker(purpose: str, settings) -> None:
+    for _ in range(settings.REDIS_BREAKER_FAILURES):
+        with pytest.raises(RedisUnavailable):
+            ping(purpose)
+
+
+def test_failures_of_one_purpose_open_the_circuit_for_every_purpose_on_that_server(swap_redis, settings):
+    down = CountingDownRedis()
+    swap_redis(cache=down, throttle=down, revocation=down)  # one server
+    open_the_breaker(CACHE, settings)
+    asked = down.asked
+
+    for purpose in (THROTTLE, REVOCATION, CACHE):
+        with pytest.raises(RedisUnavailable, match="circuit .* open"):
+            ping(purpose)
+    assert down.asked == asked, "nobody may wait on a server whose circuit is open"
+    assert redis_layer.breaker(THROTTLE) is redis_layer.breaker(CACHE)
+
+
+def test_a_purpose_on_another_server_keeps_its_own_circuit(swap_redis, settings):
+    swap_redis(cache=DownRedis())
+    open_the_breaker(CACHE, settings)
+    assert redis_layer.breaker(CACHE).state == OPEN
+    assert ping(REVOCATION) is True
+    assert redis_layer.breaker(REVOCATION).state == CLOSED
+
+
+def test_each_failed_call_is_counted_by_purpose_and_operation(swap_redis):
+    swap_redis(throttle=DownRedis())
+    before = errors("throttle", "ping"), errors("cache", "ping")
+    with pytest.raises(RedisUnavailable):
+        ping(THROTTLE)
+    assert (errors("throttle", "ping"), errors("cache", "ping")) == (before[0] + 1, before[1])
+
+
+def test_an_exception_that_is_not_a_redis_error_is_an_answer_and_passes_through(settings):
+    def answered_then_raised():
+        redis_layer.client(CACHE).ping()
+        raise LookupError("the caller's logic")
+
+    for _ in range(settings.REDIS_BREAKER_FAILURES + 1):
+        with pytest.raises(LookupError):
+            redis_layer.call(CACHE, "lookup", answered_then_raised)
+    assert redis_layer.breaker(CACHE).state == CLOSED
+
+
+def test_a_debt_left_by_another_process_is_paid_before_the_first_cache_answer_is_used():
+    token = store.claim_version(user_id=7, namespace="today")
+    InvalidationDebt.objects.create(user_id=7, namespaces="today")
+    redis_layer.reset()  # as a process starting up
+
+    redis_layer.call(CACHE, "lookup", store.client().get, keys.namespace_key(7, "today"))
+
+    assert not InvalidationDebt.objects.exists()
+    assert store.client().get(keys.namespace_key(7, "today")).decode() != token
+    assert redis_layer.healthy(CACHE)
+
+
+def test_the_circuit_opening_makes_the_cache_owe_its_recovery_again(swap_redis, settings):
+    swap_redis(cache=DownRedis())
+    with pytest.raises(RedisUnavailable):
+        ping(CACHE)  # first pays what a new process owes (no debts: no Redis call), then fails
+    assert redis_layer.healthy(CACHE)
+    open_the_breaker(CACHE, settings)
+    assert not redis_layer.healthy(CACHE)
+
+
+def test_a_database_error_while_recovering_fails_the_call_without_counting_against_redis():
+    redis_layer.reset()
+    before = errors("cache", "ping")
+    with mock.patch.object(InvalidationDebt.objects, "order_by", side_effect=OperationalError("database down")):
+        with pytest.raises(RedisUnavailable, match="recovery"):
+            ping(CACHE)
+    assert errors("cache", "ping") == before
+    assert redis_layer.breaker(CACHE).state == CLOSED
+    assert not redis_layer.healthy(CACHE), "the debts are still owed"
+
+    assert ping(CACHE) is True
+    assert redis_layer.healthy(CACHE)
+
+
+def test_the_throttle_and_the_revocation_check_owe_nothing_and_never_touch_the_database(django_assert_num_queries):
+    redis_layer.reset()
+    with django_assert_num_queries(0):
+        assert ping(THROTTLE) is True
+        assert ping(REVOCATION) is True
+
+
+def test_only_known_purposes_can_be_swapped():
+    with pytest.raises(ValueError, match="unknown Redis purposes"), redis_layer.use(sessions=DownRedis()):
+        pass
