@@ -1,4 +1,5 @@
-"""Stateless JWT authentication with a Redis revocation check: no SQL query per request."""
+"""Stateless JWT authentication with a Redis revocation check: no SQL query per request, and the
+check's HMGET travels with the request's throttle counters and cache lookup (utils.prefetch)."""
 
 from functools import cached_property
 
@@ -6,7 +7,9 @@ from rest_framework_simplejwt.authentication import JWTStatelessUserAuthenticati
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.models import TokenUser as SimpleTokenUser
 
-from accounts.revocation import is_revoked
+from accounts import revocation
+from utils import prefetch
+from utils.redis_layer import REVOCATION
 
 
 class TokenUser(SimpleTokenUser):
@@ -21,9 +24,21 @@ class RevocableJWTAuthentication(JWTStatelessUserAuthentication):
     def get_validated_token(self, raw_token):
         token = super().get_validated_token(raw_token)
         try:
-            user_id, issued_at = int(token["user_id"]), int(token["iat"])
+            int(token["user_id"]), int(token["iat"])
         except (KeyError, TypeError, ValueError):
             raise InvalidToken("Token lacks a valid user_id or iat claim.") from None
-        if is_revoked(user_id=user_id, jti=token["jti"], issued_at=issued_at):
-            raise InvalidToken("Token has been revoked.")
         return token
+
+    def authenticate(self, request):
+        found = super().authenticate(request)
+        if found is None:
+            return None
+        user, token = found
+        user_id, jti = int(token["user_id"]), token["jti"]
+        check = revocation.check_command(user_id=user_id, jti=jti)
+        replies = prefetch.ask(request, user=user, commands={REVOCATION: [check]})
+        reply = replies[REVOCATION][0] if REVOCATION in replies else None
+        if revocation.is_revoked(user_id=user_id, jti=jti, issued_at=int(token["iat"]), reply=reply):
+            prefetch.refund(request)
+            raise InvalidToken("Token has been revoked.")
+        return user, token

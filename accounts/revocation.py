@@ -2,7 +2,8 @@
 
 Each user has one Redis hash in the revocation DB: `jti:<jti>` fields for revoked access tokens,
 `not_after` for a user-wide cut-off, and `loaded` once the hash was filled from the database.
-A check is one HMGET. The database is the source of truth:
+A check is one HMGET, sent with the request's other Redis commands (utils.prefetch) when it
+comes from the authentication. The database is the source of truth:
 
 - hash missing or without `loaded` (Redis restarted, key evicted or expired): rebuilt from the
   database, so a restart or LRU eviction never brings a revoked token back;
@@ -111,15 +112,30 @@ def _revoked_by(*, jti_entry, not_after, issued_at: int) -> bool:
     return jti_entry is not None or (not_after is not None and issued_at <= int(not_after))
 
 
+def check_command(*, user_id: int, jti: str) -> tuple:
+    """The HMGET of a check, to send with other commands; its reply goes to `is_revoked`."""
+    return ("HMGET", _hash_key(user_id), LOADED_FIELD, NOT_AFTER_FIELD, _jti_field(jti))
+
+
 def _read_fields(user_id: int, jti: str) -> list:
-    return _redis().hmget(_hash_key(user_id), [LOADED_FIELD, NOT_AFTER_FIELD, _jti_field(jti)])
+    return _redis().execute_command(*check_command(user_id=user_id, jti=jti))
 
 
-def is_revoked(*, user_id: int, jti: str, issued_at: int) -> bool:
+_ASK = object()
+
+
+def is_revoked(*, user_id: int, jti: str, issued_at: int, reply=_ASK) -> bool:
+    """`reply`: the check's HMGET reply when it was already sent, None when that round trip
+    could not reach Redis; left out, the check asks Redis itself."""
     try:
         if _pending:
             _replay_pending()
-        loaded, not_after, jti_entry = redis_layer.call(REVOCATION, "check", _read_fields, user_id, jti)
+            reply = _ASK  # Note: an answer read before the replay may miss what it wrote
+        if reply is None:
+            raise RedisUnavailable("the request's round trip failed")
+        if reply is _ASK:
+            reply = redis_layer.call(REVOCATION, "check", _read_fields, user_id, jti)
+        loaded, not_after, jti_entry = reply
         if loaded is not None:
             return _revoked_by(jti_entry=jti_entry, not_after=not_after, issued_at=issued_at)
         fields = _fields_from_database(user_id)

@@ -4,8 +4,8 @@ from rest_framework.views import APIView
 
 from analytics.selectors import stats_for
 from utils import clock
-from utils.cache_utils import STATS, cached_json
-from utils.cache_utils.warm import CachedRead
+from utils.cache_utils import STATS, serve
+from utils.cache_utils.reads import CachedRead
 
 StatsSchema = inline_serializer(
     "Stats",
@@ -34,7 +34,9 @@ def stats_read_for(*, user_id: int) -> CachedRead:
 
 
 class StatsApi(APIView):
+    def cached_read(self, request) -> CachedRead:
+        return stats_read_for(user_id=request.user.id)
+
     @extend_schema(responses=StatsSchema)
     def get(self, request):
-        read = stats_read_for(user_id=request.user.id)
-        return cached_json(request, namespace=read.namespace, params=read.params, compute=read.compute)
+        return serve(self, request)

@@ -3,9 +3,12 @@
 ENDPOINTS = ("today", "stats", "content")  # as in bench.hitpath, without importing Django
 
 TARGET_HIT_OVER_FLOOR = 1.3
-TARGET_UNCACHED_OVER_HIT = 10.0
-TARGET_PEER_OVER_HIT = 1.5
-TARGET_CACHE_ROUND_TRIPS = 1
+TARGET_HIT_OVER_LIMIT = 1.3
+TARGET_UNCACHED_OVER_HIT = 10.0  # today, with its full list (an earlier issue's target)
+# uncached / hit by endpoint (issue 13): a cache must pay for itself several times over.
+TARGET_UNCACHED_OVER_HIT_BY_ENDPOINT = {"today": 5.0, "stats": 15.0, "content": 5.0}
+TARGET_PEER_OVER_HIT = 2.0
+TARGET_ROUND_TRIPS = 1  # the whole request: revocation, throttles and the cache lookup together
 TARGET_HIT_RATE = 0.90
 TARGET_SQL_REDUCTION = 0.90
 # "Within noise": the 100k median is at most 10% above the 1k one, or the difference is below the
@@ -17,9 +20,32 @@ def _target(name, target, measured, met, note=""):
     return {"name": name, "target": target, "measured": measured, "met": bool(met), "note": note}
 
 
+def _at_most(name: str, ratio: float, bound: float, detail: str) -> dict:
+    met = ratio <= bound
+    return _target(
+        name, f"<= {bound}x", f"{ratio:.2f}x ({detail})", met, "" if met else f"over by {ratio / bound - 1:.0%}"
+    )
+
+
+def _at_least(name: str, ratio: float, bound: float, detail: str) -> dict:
+    met = ratio >= bound
+    return _target(
+        name, f">= {bound:g}x", f"{ratio:.2f}x ({detail})", met, "" if met else f"short by {1 - ratio / bound:.0%}"
+    )
+
+
 def evaluate(results: dict) -> list[dict]:
     targets = []
     hit = results.get("hit_path", {})
+    for endpoint in ENDPOINTS:
+        row = hit.get(endpoint)
+        if not row:
+            continue
+        hit_vs = f"{row['hit_us']:.0f} vs {row['limit_us']:.0f} us"
+        targets.append(_at_most(f"hit / limit ({endpoint})", row["hit_over_limit"], TARGET_HIT_OVER_LIMIT, hit_vs))
+        bound = TARGET_UNCACHED_OVER_HIT_BY_ENDPOINT[endpoint]
+        detail = f"{row['uncached_us']:.0f} vs {row['hit_us']:.0f} us"
+        targets.append(_at_least(f"uncached / hit ({endpoint})", row["uncached_over_hit"], bound, detail))
     for endpoint in ENDPOINTS:
         row = hit.get(endpoint)
         if not row:
@@ -67,13 +93,13 @@ def evaluate(results: dict) -> list[dict]:
         row = hit.get(endpoint)
         if not row:
             continue
-        trips = row["hit_cache_round_trips"]
+        trips = row["hit_redis_round_trips"]["total"]
         targets.append(
             _target(
-                f"cache round trips per hit ({endpoint})",
-                f"<= {TARGET_CACHE_ROUND_TRIPS}",
-                f"{trips:g} (all Redis: {row['hit_redis_round_trips']['total']:g})",
-                trips <= TARGET_CACHE_ROUND_TRIPS,
+                f"Redis round trips per hit ({endpoint})",
+                f"<= {TARGET_ROUND_TRIPS}",
+                f"{trips:g}",
+                trips <= TARGET_ROUND_TRIPS,
             )
         )
         targets.append(
@@ -176,20 +202,21 @@ def markdown(results: dict) -> str:
             f"{results['hit_path_meta']['rounds']} rounds x {results['hit_path_meta']['batch']}; peer = "
             f"{results['hit_path_meta']['peer_impl']})",
             "",
-            "| endpoint | floor | hit | uncached | peer | miss | hit/floor | uncached/hit | peer/hit | miss/uncached | "
-            "SQL per hit | Redis round trips per hit (cache) | body bytes |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| endpoint | limit | stack floor | hit | uncached | peer | miss | hit/limit | hit/floor | uncached/hit | "
+            "peer/hit | miss/uncached | SQL per hit | Redis round trips per hit | body bytes |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for endpoint, row in hit.items():
             name = f"{endpoint} ({row['items']} items)" if row.get("items") is not None else endpoint
             lines.append(
-                f"| {name} | {_us(row['floor_us'])} / {_us(row['floor_p99_us'])} | {_us(row['hit_us'])} / "
+                f"| {name} | {_us(row['limit_us'])} / {_us(row['limit_p99_us'])} | "
+                f"{_us(row['floor_us'])} / {_us(row['floor_p99_us'])} | {_us(row['hit_us'])} / "
                 f"{_us(row['hit_p99_us'])} | {_us(row['uncached_us'])} / {_us(row['uncached_p99_us'])} | "
                 f"{_us(row['peer_us'])} / {_us(row['peer_p99_us'])} | {_us(row['miss_us'])} / "
-                f"{_us(row['miss_p99_us'])} | {row['hit_over_floor']:.2f}x | "
+                f"{_us(row['miss_p99_us'])} | {row['hit_over_limit']:.2f}x | {row['hit_over_floor']:.2f}x | "
                 f"{row['uncached_over_hit']:.1f}x | {row['peer_over_hit']:.2f}x | {row['miss_over_uncached']:.2f}x | "
                 f"{row['hit_sql_queries']:g} | "
-                f"{row['hit_redis_round_trips']['total']:g} ({row['hit_cache_round_trips']:g}) | "
+                f"{row['hit_redis_round_trips']['total']:g} | "
                 f"{row['body_bytes']:,} |"
             )
         lines.append("")

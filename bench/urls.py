@@ -17,6 +17,7 @@ urlpatterns = [
     path("bench/floor/today/", _floor("today")),
     path("bench/floor/stats/", _floor("stats")),
     path("bench/floor/content/", _floor("content")),
+    path("bench/limit/<str:endpoint>/", views.limit_view),
     path("bench/peer/today/", views.peer_view(views.PeerTodayApi)),
     path("bench/peer/stats/", views.peer_view(views.PeerStatsApi)),
     path("bench/peer/content/", views.peer_view(views.PeerContentApi)),

@@ -4,6 +4,10 @@
   (with its revocation HMGET), permission and throttle classes run; the view answers bytes
   computed beforehand (the very body a hit serves) as an HttpResponse. Nothing a cached endpoint
   could skip: the cost any authenticated endpoint pays.
+- limit: a plain Django view behind no middleware (bench.hitpath's bare handler): it verifies the
+  same JWT, sends the same Redis commands a hit sends (revocation HMGET, throttle INCR + EXPIRE,
+  namespace token + entry MGET) in one pipeline, and answers the stored body. What no
+  implementation of a strictly fresh, authenticated, rate-limited hit can go below.
 - peer: the real views subclassed, `get` computing the same payload from the same selectors and
   returning a DRF Response, wrapped by drf-extensions' `cache_response` keyed per user + query
   parameters (alias `bench_peer`, see bench/settings.py). The project's own cache is not on this
@@ -11,10 +15,16 @@
   `cache_page` + `vary_on_headers("Authorization")` stand in, and PEER_IMPL says so.
 """
 
+import time
+import zlib
+
+import orjson
+from django.conf import settings
 from django.http import HttpResponse
 from django.utils.cache import patch_vary_headers
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.tokens import AccessToken
 
 from analytics.selectors import stats_for
 from analytics.views import StatsApi
@@ -23,7 +33,7 @@ from content.serializers import CategoryFilterSerializer, ContentListParamsSeria
 from content.views import ContentListCreateApi
 from review import selectors as review_selectors
 from review.views import TodayApi
-from utils import clock
+from utils import clock, redis_layer
 from utils.cache_utils import conf as cache_conf
 
 PEER_ALIAS = "bench_peer"
@@ -36,6 +46,36 @@ class FloorApi(APIView):
 
     def get(self, request):
         return HttpResponse(FLOOR_BODIES[(self.endpoint, request.user.id)], content_type="application/json")
+
+
+# (endpoint, user id) -> (revocation hash key, throttle key prefix, MGET keys), from the app's own
+# key functions; filled by bench.hitpath before measuring.
+LIMIT_KEYS: dict[tuple[str, int], tuple[str, str, tuple[str, str]]] = {}
+
+
+def limit_view(request, endpoint: str):
+    token = AccessToken(request.META["HTTP_AUTHORIZATION"][7:])  # signature, expiry, type
+    user_id = int(token["user_id"])
+    revocation_key, throttle_key, lookup = LIMIT_KEYS[(endpoint, user_id)]
+    window = f"{throttle_key}:{int(time.time())}"  # the bench's rates are per second
+    pipe = redis_layer.client(redis_layer.REVOCATION).pipeline(transaction=False)
+    pipe.execute_command("HMGET", revocation_key, "loaded", "not_after", f"jti:{token['jti']}")
+    pipe.execute_command("SELECT", settings.REDIS_DB_THROTTLE)
+    pipe.execute_command("INCR", window)
+    pipe.execute_command("EXPIRE", window, 2)
+    pipe.execute_command("SELECT", settings.REDIS_DB_CACHE)
+    pipe.execute_command("MGET", *lookup)
+    pipe.execute_command("SELECT", settings.REDIS_DB_REVOCATION)
+    (loaded, not_after, revoked), _, count, _, _, (version, raw), _ = pipe.execute()
+    if loaded is None or revoked is not None or (not_after is not None and int(token["iat"]) <= int(not_after)):
+        return HttpResponse(status=401)
+    if count > 1_000_000:
+        return HttpResponse(status=429)
+    header, _, body = raw.partition(b"\n")
+    meta = orjson.loads(header)
+    if meta["v"] != version.decode():
+        return HttpResponse(status=503)
+    return HttpResponse(zlib.decompress(body) if meta.get("z") else body, content_type="application/json")
 
 
 def _today_payload(request):
@@ -84,16 +124,22 @@ if cache_response is not None:
         return cache_response(timeout=cache_conf.DEFAULTS["TTL"][namespace], key_func=_key, cache=PEER_ALIAS)
 
     class PeerTodayApi(TodayApi):
+        cached_read = None  # Note: the peer is not served by our cache: no lookup in its round trip
+
         @_cached("today")
         def get(self, request):
             return Response(_today_payload(request))
 
     class PeerStatsApi(StatsApi):
+        cached_read = None
+
         @_cached("stats")
         def get(self, request):
             return Response(_stats_payload(request))
 
     class PeerContentApi(ContentListCreateApi):
+        cached_read = None
+
         @_cached("content")
         def get(self, request):
             return _content_page(self, request)
@@ -115,18 +161,21 @@ else:
 
     class PeerTodayApi(_VaryAuthorization, TodayApi):
         ttl = cache_conf.DEFAULTS["TTL"]["today"]
+        cached_read = None
 
         def get(self, request):
             return Response(_today_payload(request))
 
     class PeerStatsApi(_VaryAuthorization, StatsApi):
         ttl = cache_conf.DEFAULTS["TTL"]["stats"]
+        cached_read = None
 
         def get(self, request):
             return Response(_stats_payload(request))
 
     class PeerContentApi(_VaryAuthorization, ContentListCreateApi):
         ttl = cache_conf.DEFAULTS["TTL"]["content"]
+        cached_read = None
 
         def get(self, request):
             return _content_page(self, request)

@@ -10,7 +10,8 @@ from content.serializers import (
     ContentSerializer,
     ContentWriteSerializer,
 )
-from utils.cache_utils import CONTENT, cached_json
+from utils.cache_utils import CONTENT, serve
+from utils.cache_utils.reads import CachedRead
 from utils.pagination import page_params, page_payload
 from utils.params import validated_query
 
@@ -59,15 +60,15 @@ class CategoryDetailApi(GenericAPIView):
 class ContentListCreateApi(GenericAPIView):
     serializer_class = ContentSerializer
 
-    @extend_schema(parameters=[ContentListParamsSerializer], responses=ContentSerializer(many=True))
-    def get(self, request):
+    def cached_read(self, request) -> CachedRead:
         params = validated_query(ContentListParamsSerializer, request.query_params)
         page, page_size = page_params(request)
         base_url = request.build_absolute_uri(request.path)
+        user_id = request.user.id
 
         def compute():
             return page_payload(
-                selectors.content_list_for(user_id=request.user.id, **params),
+                selectors.content_list_for(user_id=user_id, **params),
                 page=page,
                 page_size=page_size,
                 base_url=base_url,
@@ -77,7 +78,11 @@ class ContentListCreateApi(GenericAPIView):
 
         # Note: next/previous are absolute URLs, so the URL the client used is part of the key.
         key_params = {**params, "page": page, "page_size": page_size, "base_url": base_url}
-        return cached_json(request, namespace=CONTENT, params=key_params, compute=compute)
+        return CachedRead(user_id=user_id, namespace=CONTENT, params=key_params, compute=compute)
+
+    @extend_schema(parameters=[ContentListParamsSerializer], responses=ContentSerializer(many=True))
+    def get(self, request):
+        return serve(self, request)
 
     @extend_schema(request=ContentWriteSerializer, responses={201: ContentSerializer})
     def post(self, request):

@@ -13,8 +13,8 @@ from review.serializers import (
     TodaySerializer,
 )
 from utils import clock
-from utils.cache_utils import TODAY, cached_json
-from utils.cache_utils.warm import CachedRead
+from utils.cache_utils import TODAY, serve
+from utils.cache_utils.reads import CachedRead
 from utils.params import validated_query
 from utils.schema import ErrorSerializer
 
@@ -32,11 +32,13 @@ def today_read_for(*, user_id: int, category_slug: str | None = None) -> CachedR
 
 
 class TodayApi(APIView):
+    def cached_read(self, request) -> CachedRead:
+        params = validated_query(CategoryFilterSerializer, request.query_params)
+        return today_read_for(user_id=request.user.id, category_slug=params.get("category_slug"))
+
     @extend_schema(parameters=[CategoryFilterSerializer], responses=TodaySerializer)
     def get(self, request):
-        params = validated_query(CategoryFilterSerializer, request.query_params)
-        read = today_read_for(user_id=request.user.id, category_slug=params.get("category_slug"))
-        return cached_json(request, namespace=read.namespace, params=read.params, compute=read.compute)
+        return serve(self, request)
 
 
 class ReviewCompleteApi(APIView):

@@ -212,20 +212,25 @@ class TcpProxy:
             sink.shutdown(socket.SHUT_WR)
 
 
-@contextlib.contextmanager
-def own_redis_server(workdir: Path, *extra_args: str):
-    """A RedisServer of this test, started, and stopped at the end with the connection pools
-    django-redis keeps per URL for the process."""
+def forget_pools(fragment: str = "") -> None:
+    """Drop the connection pools django-redis keeps per URL for the process (those whose URL
+    holds `fragment`): the next client builds its pool from the settings of the moment."""
     from django_redis.pool import ConnectionFactory
 
+    for url in [url for url in ConnectionFactory._pools if fragment in url]:
+        ConnectionFactory._pools.pop(url).disconnect()
+
+
+@contextlib.contextmanager
+def own_redis_server(workdir: Path, *extra_args: str):
+    """A RedisServer of this test, started, and stopped at the end with its connection pools."""
     server = RedisServer(workdir, *extra_args)
     server.start()
     try:
         yield server
     finally:
         server.stop()
-        for url in [url for url in ConnectionFactory._pools if f":{server.port}/" in url]:
-            ConnectionFactory._pools.pop(url).disconnect()
+        forget_pools(f":{server.port}/")
 
 
 def caches_at(base_url: str, aliases=None) -> dict:

@@ -151,6 +151,69 @@ def call(purpose: str, operation: str, fn: Callable[..., T], *args, **kwargs) ->
     return result
 
 
+def gather(operation: str, commands: dict[str, list[tuple]]) -> dict[str, list]:
+    """Several purposes' commands, `{purpose: [("HMGET", key, field, ...), ...]}`, in one round
+    trip per server: the purposes on one server share a connection, a pipeline switching
+    databases with SELECT (and back), so a request's revocation check, throttle counters and
+    cache lookup cost one round trip together. The replies, by purpose; a purpose whose server
+    could not be asked (as `call` would raise RedisUnavailable) has none: the others still answer.
+    """
+    by_server: dict[str, list[str]] = defaultdict(list)
+    for purpose in commands:
+        by_server[route(purpose).server].append(purpose)
+    replies: dict[str, list] = {}
+    for lead, *others in by_server.values():
+        try:
+            for purpose in others:
+                if purpose in _owing:
+                    call(purpose, "recover", _nothing)  # the lead's call runs only the lead's hooks
+            replies.update(call(lead, operation, _send, {purpose: commands[purpose] for purpose in [lead, *others]}))
+        except RedisUnavailable:
+            continue  # counted and logged by `call`
+    return replies
+
+
+def _nothing() -> None:
+    return None
+
+
+def _send(commands: dict[str, list[tuple]]) -> dict[str, list]:
+    clients = [route(purpose).client for purpose in commands]
+    if not all(isinstance(client, Redis) for client in clients):
+        # Stand-ins of tests cannot switch databases: a pipeline each.
+        return {purpose: _pipeline(route(purpose).client, {purpose: cmds}) for purpose, cmds in commands.items()}
+    return _split(_pipeline(clients[0], commands, switch=True), commands)
+
+
+def _pipeline(client: Redis, commands: dict[str, list[tuple]], *, switch: bool = False) -> list:
+    pipe = client.pipeline(transaction=False)
+    home = current = _db(client)
+    for purpose, cmds in commands.items():
+        if switch and (db := _db(route(purpose).client)) != current:
+            pipe.execute_command("SELECT", db)
+            current = db
+        for command in cmds:
+            pipe.execute_command(*command)
+    if current != home:
+        pipe.execute_command("SELECT", home)  # Note: the pooled connection must go back as it came
+    return pipe.execute()
+
+
+def _split(replies: list, commands: dict[str, list[tuple]]) -> dict[str, list]:
+    """Each purpose's replies, without the SELECTs' (a SELECT precedes a purpose whose database
+    differs from the one before)."""
+    out, at, current = {}, 0, _db(route(next(iter(commands))).client)
+    for purpose, cmds in commands.items():
+        if (db := _db(route(purpose).client)) != current:
+            at, current = at + 1, db
+        out[purpose], at = replies[at : at + len(cmds)], at + len(cmds)
+    return out
+
+
+def _db(client: Redis) -> int:
+    return int(client.connection_pool.connection_kwargs.get("db") or 0)
+
+
 def on_recovery(purpose: str, hook: Callable[[], object]) -> None:
     """Run `hook` before the purpose's next answer whenever it owes recovery (see the module
     docstring). A Redis error in the hook fails the call like any other; a database error fails

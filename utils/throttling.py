@@ -1,5 +1,6 @@
 """Rate limits in one Redis round trip: a fixed-window counter (INCR + EXPIRE in one pipeline)
-instead of DRF's GET + SET of a timestamp list.
+instead of DRF's GET + SET of a timestamp list. For an authenticated request the counters are
+sent with the revocation check (utils.prefetch): no round trip of their own.
 
 # Note: a fixed window lets a client burst up to twice the rate across a window boundary; in
 # exchange every check is one round trip and O(1) memory per client, shared by all workers.
@@ -9,7 +10,7 @@ allowed: a looser limit for a while beats failing every request.
 
 from rest_framework import throttling
 
-from utils import clock, redis_layer
+from utils import clock, prefetch, redis_layer
 from utils.redis_layer import THROTTLE, RedisUnavailable
 
 
@@ -21,21 +22,30 @@ def _count(key: str, ttl: int) -> int:
 
 
 class FixedWindowMixin:
-    def allow_request(self, request, view) -> bool:
+    def window_key(self, request, view) -> tuple[str, int, float] | None:
+        """(Redis key, TTL, now) of this request's counter; None when this throttle does not
+        apply. utils.prefetch asks for it with the request's other Redis commands."""
         if self.rate is None:
-            return True
+            return None
         key = self.get_cache_key(request, view)
         if key is None:
-            return True
+            return None
         now = clock.timestamp()
         window = int(now // self.duration)
+        return redis_layer.make_key(THROTTLE, f"{key}:{window}"), self.duration + 1, now
+
+    def allow_request(self, request, view) -> bool:
+        found = self.window_key(request, view)
+        if found is None:
+            return True
+        key, ttl, now = found
         try:
-            count = redis_layer.call(
-                THROTTLE, "throttle", _count, redis_layer.make_key(THROTTLE, f"{key}:{window}"), self.duration + 1
-            )
+            count = prefetch.throttle_count(request, key)
+            if count is None:  # not asked with the authentication (anonymous, or a new window)
+                count = redis_layer.call(THROTTLE, "throttle", _count, key, ttl)
         except RedisUnavailable:
             return True  # logged by the layer
-        self.retry_after = (window + 1) * self.duration - now
+        self.retry_after = ttl - 1 - now % self.duration
         return count <= self.num_requests
 
     def wait(self) -> float:
@@ -51,11 +61,11 @@ class UserRateThrottle(FixedWindowMixin, throttling.UserRateThrottle):
 
 
 class ScopedRateThrottle(FixedWindowMixin, throttling.ScopedRateThrottle):
-    def allow_request(self, request, view) -> bool:
-        # DRF's ScopedRateThrottle resolves the view's scope and rate here, before counting.
+    def window_key(self, request, view):
+        # DRF's ScopedRateThrottle resolves the view's scope and rate in allow_request, before counting.
         self.scope = getattr(view, self.scope_attr, None)
         if not self.scope:
-            return True
+            return None
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
+        return super().window_key(request, view)

@@ -415,7 +415,7 @@ def test_a_write_while_the_breaker_is_open_costs_the_next_reads_no_redis_wait(al
 
 @pytest.mark.parametrize("state_during_the_read", [CLOSED, HALF_OPEN])
 def test_a_bump_lost_while_a_read_is_in_flight_is_settled_before_a_hit(
-    alice, redis_server, monkeypatch, state_during_the_read
+    alice, redis_server, monkeypatch, swap_redis, state_during_the_read
 ):
     """A lost bump writes a debt the cache owes; a Redis call admitted before it that succeeds
     afterwards (and closes the breaker) must not forgive it: the next read pays it first, and the
@@ -429,29 +429,48 @@ def test_a_bump_lost_while_a_read_is_in_flight_is_settled_before_a_hit(
     create_content(alice, "pi")
     with pointed_at(redis_server, API_ONLY):
         warm(alice, "content")
-        if state_during_the_read == HALF_OPEN:
-            cache_breaker().trip()  # Redis was away: the next call is the half-open probe
-
-        real_lookup, real_bump = store.lookup, store.bump
         states = []
 
-        def lookup_racing_a_write(**kwargs):
-            if not states:
-                states.append(cache_breaker().state)
-                Content.objects.filter(pk=content_id).update(title="new")  # the other request's commit
-                with monkeypatch.context() as patch:
-                    if state_during_the_read == CLOSED:
-                        patch.setattr(store, "bump", _failing_bump)
-                    bump_now(user_id=alice.user.id, namespaces=["content", "stats", "today"], reasons={"test"})
-            return real_lookup(**kwargs)
+        def the_other_requests_write():
+            states.append(cache_breaker().state)
+            Content.objects.filter(pk=content_id).update(title="new")
+            with monkeypatch.context() as patch:
+                if state_during_the_read == CLOSED:
+                    patch.setattr(store, "bump", _failing_bump)
+                bump_now(user_id=alice.user.id, namespaces=["content", "stats", "today"], reasons={"test"})
 
-        monkeypatch.setattr(store, "lookup", lookup_racing_a_write)
+        swap_redis(cache=LookupRacing(the_other_requests_write))
+        if state_during_the_read == HALF_OPEN:
+            cache_breaker().trip()  # Redis was away: the next call is the half-open probe
         fetch(alice, "content")  # concurrent with the write: may show either title
         assert states == [state_during_the_read]
-        assert store.bump is real_bump
 
         _never_old(fetch(alice, "content"))
         assert debts() == 0
+
+
+class LookupRacing:
+    """Stands in for the cache's client, and runs `race` while the first lookup (an MGET) is in
+    flight: after it was asked for, before Redis answers."""
+
+    def __init__(self, race):
+        self.race, self.raced = race, False
+
+    def pipeline(self, *args, **kwargs):
+        pipe = redis_layer.connect(redis_layer.CACHE).pipeline(*args, **kwargs)
+        execute = pipe.execute
+
+        def racing_execute(*a, **k):
+            if not self.raced and any(command[0] == "MGET" for command, _ in pipe.command_stack):
+                self.raced = True
+                self.race()
+            return execute(*a, **k)
+
+        pipe.execute = racing_execute
+        return pipe
+
+    def __getattr__(self, name):
+        return getattr(redis_layer.connect(redis_layer.CACHE), name)
 
 
 def _failing_bump(**kwargs):

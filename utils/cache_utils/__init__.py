@@ -1,10 +1,12 @@
 """The one home of cache policy: keys, TTLs, invalidation and the read-through path.
 
-Views call `cached_json(...)`; services and signals call `invalidate_on_commit(...)`; operators
+Views describe their answer in `cached_read(request)` and call `serve(self, request)` (or
+`cached_json(...)`); services and signals call `invalidate_on_commit(...)`; operators
 use `invalidate_cache(...)` and `invalidate_pattern(...)`. Nothing else in the project builds a
 cache key or talks to the `api` Redis database.
 
-    request ──▶ MGET {u42}:ns:today, {u42}:today:<params>      (one round trip)
+    request ──▶ MGET {u42}:ns:today, {u42}:today:<params>   (in the request's one round trip,
+                  │                                           with its revocation and throttle)
                   │ entry.version == namespace version ──▶ HIT: stored bytes, no SQL
                   │ otherwise ─▶ compute from the database ─▶ SET entry tagged with the version
                   │              read *before* computing                        ──▶ MISS
@@ -13,7 +15,7 @@ cache key or talks to the `api` Redis database.
 """
 
 from utils.cache_utils.conf import CONTENT, NAMESPACES, STATS, TODAY
-from utils.cache_utils.http import cached_json
+from utils.cache_utils.http import cached_json, serve
 from utils.cache_utils.invalidation import invalidate_cache, invalidate_on_commit, invalidate_pattern
 from utils.cache_utils.keys import generate_cache_key
 
@@ -27,4 +29,5 @@ __all__ = [
     "invalidate_cache",
     "invalidate_on_commit",
     "invalidate_pattern",
+    "serve",
 ]

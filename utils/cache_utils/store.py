@@ -82,10 +82,21 @@ def decode(raw: bytes) -> Entry:
     )
 
 
+def lookup_command(*, user_id: int, namespace: str, params: dict) -> tuple:
+    """The one MGET of a lookup (namespace token, entry): both keys share the user's hash tag."""
+    return ("MGET", keys.namespace_key(user_id, namespace), keys.entry_key(user_id, namespace, params))
+
+
 def lookup(*, user_id: int, namespace: str, params: dict) -> Entry:
     """The entry of the current namespace token (fresh or, within the stale window, expired), or
-    CacheMiss. One round trip: both keys share the user's hash tag."""
-    version, raw = client().mget(keys.namespace_key(user_id, namespace), keys.entry_key(user_id, namespace, params))
+    CacheMiss. One round trip."""
+    _, *wanted = lookup_command(user_id=user_id, namespace=namespace, params=params)
+    return entry_from(client().mget(*wanted))
+
+
+def entry_from(replies: list) -> Entry:
+    """The entry of a lookup's replies, or CacheMiss."""
+    version, raw = replies
     version = version.decode() if version is not None else None
     if version is not None and raw is not None:
         entry = decode(raw)

@@ -11,28 +11,15 @@ like a request would, so a request arriving meanwhile waits for the warm's resul
 computing it again. Every Redis call goes through `guarded`: Redis down raises RedisUnavailable.
 """
 
-from collections.abc import Callable
-from typing import Any, NamedTuple
-
 from utils.cache_utils import keys, runtime, singleflight, store
 from utils.cache_utils.conf import cache_setting
 
 # Note: a miss's own rendering and lock release: a warmed body is byte-identical to a miss's.
 from utils.cache_utils.http import release, render
+from utils.cache_utils.reads import CachedRead
 from utils.cache_utils.store import guarded
 
 WARMED, FRESH, BUSY = "warmed", "fresh", "busy"
-
-
-# Note: a NamedTuple, not a frozen dataclass: the view builds one per request, hits included.
-class CachedRead(NamedTuple):
-    """One user's answer of one cached endpoint: `params` must hold everything besides the user
-    that changes it, `compute` builds it from the database."""
-
-    user_id: int
-    namespace: str
-    params: dict
-    compute: Callable[[], Any]
 
 
 def warm(read: CachedRead) -> str:

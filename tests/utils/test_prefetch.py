@@ -1,0 +1,92 @@
+"""utils.prefetch: an authenticated request asks Redis once for its revocation check, its throttle
+counters and its cache lookup, and every part keeps its own rules."""
+
+import pytest
+import redis
+from django.conf import settings
+from django.test import override_settings
+from fakeredis import FakeRedisConnection
+from rest_framework.throttling import SimpleRateThrottle
+
+from tests.cache import HIT, MISS, URLS
+from tests.servers import forget_pools
+
+CATEGORIES_URL = "/api/content/categories/"
+
+
+def counting(sent: list):
+    """settings.CACHES with a connection class that records every packet it sends: one per
+    round trip (a pipeline is sent in one go), whatever the purpose or database. A new
+    connection's handshake (CLIENT SETINFO, SELECT) is counted too: tests count after a warm-up."""
+    base = FakeRedisConnection if settings.REDIS_EMBEDDED else redis.Connection
+
+    class Counting(base):
+        def send_packed_command(self, command, check_health=True):
+            sent.append(self.db)
+            return super().send_packed_command(command, check_health=False)
+
+    pointed = {}
+    for alias, config in settings.CACHES.items():
+        pool = {"connection_class": Counting}
+        pointed[alias] = {**config, "OPTIONS": {**config["OPTIONS"], "CONNECTION_POOL_KWARGS": pool}}
+    return override_settings(CACHES=pointed)
+
+
+@pytest.fixture
+def round_trips():
+    sent: list = []
+    forget_pools()
+    try:
+        with counting(sent):
+            yield sent
+    finally:
+        forget_pools()
+
+
+@pytest.mark.parametrize("endpoint", URLS)
+def test_a_cache_hit_is_one_redis_round_trip_for_revocation_throttle_and_lookup(alice, endpoint, round_trips):
+    url = URLS[endpoint]
+    assert alice.get(url)["X-Cache"] == MISS
+    round_trips.clear()
+    response = alice.get(url)
+    assert response.status_code == 200 and response["X-Cache"] == HIT
+    assert len(round_trips) == 1, round_trips
+
+
+def test_an_authenticated_request_without_the_cache_is_one_round_trip(alice, round_trips):
+    alice.get(CATEGORIES_URL)
+    round_trips.clear()
+    assert alice.get(CATEGORIES_URL).status_code == 200
+    assert len(round_trips) == 1, round_trips
+
+
+def test_bad_parameters_are_a_400_after_the_round_trip_of_the_checks(alice, round_trips):
+    alice.get(URLS["content"])
+    round_trips.clear()  # the connections' own handshakes are done
+    response = alice.get(URLS["content"], {"page": "abc"})
+    assert response.status_code == 400 and "page" in response.json()
+    assert len(round_trips) == 1, round_trips
+
+
+@pytest.fixture
+def three_per_minute(monkeypatch):
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "user", "3/min")
+
+
+def test_a_revoked_token_does_not_use_up_its_users_rate(alice, three_per_minute):
+    """Its counters were sent with its revocation check, then taken back."""
+    revoked = alice.tokens["access"]
+    assert alice.post("/api/auth/logout/").status_code == 204  # 1 of 3 (the user throttle)
+    assert [alice.get(URLS["today"]).status_code for _ in range(5)] == [401] * 5
+    alice.login("alice")
+    assert [alice.get(URLS["today"]).status_code for _ in range(3)] == [200, 200, 429]
+    alice.credentials(HTTP_AUTHORIZATION=f"Bearer {revoked}")
+    assert alice.get(URLS["today"]).status_code == 401  # revoked beats throttled
+
+
+def test_a_revoked_token_is_refused_before_the_cache_answers(alice):
+    alice.get(URLS["today"]), alice.get(URLS["today"])  # warm: the next GET would be a HIT
+    assert alice.post("/api/auth/logout/").status_code == 204
+    response = alice.get(URLS["today"])
+    assert response.status_code == 401
+    assert "X-Cache" not in response

@@ -1,0 +1,126 @@
+"""One Redis round trip for everything a request asks Redis before its view answers.
+
+The authentication learns the user first. It hands its own commands (the revocation HMGET) to
+`ask`, which adds the counter of each of the view's throttles (INCR + EXPIRE) and, for a view
+served through the cache, the lookup of its entry (namespace token and entry in one MGET), and
+sends them together (`redis_layer.gather`: one pipeline per server, SELECT between databases).
+The replies wait on the request: the throttles and the cache take theirs instead of asking again.
+
+    HMGET revoked:user:42 ...   INCR throttle:user_42:<window>   MGET api:{u42}:ns:today api:{u42}:today:...
+    └──────────────────────────── one pipeline, one round trip ───────────────────────────────┘
+
+When Redis is down or its circuit open, every part degrades as it would on its own: the
+revocation check asks the database, the throttles allow, the cache bypasses.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+from rest_framework.exceptions import APIException
+
+from utils import redis_layer
+from utils.cache_utils import store
+from utils.cache_utils.conf import cache_setting
+from utils.cache_utils.reads import CachedRead
+from utils.redis_layer import CACHE, THROTTLE, RedisUnavailable
+
+_DOWN = object()  # what a reply is when its server could not be asked
+
+
+@dataclass
+class Prefetch:
+    """What was asked with the authentication: throttle counts by key, the cached read, and its
+    lookup (the MGET, its replies, the round trip's seconds). A reply is _DOWN when its Redis
+    could not be asked."""
+
+    counts: dict[str, object] = field(default_factory=dict)
+    read: CachedRead | None = None
+    lookup: tuple | None = None
+    replies: object = None
+    seconds: float = 0.0
+
+
+def ask(request, *, user, commands: dict[str, list[tuple]]) -> dict[str, list]:
+    """Send `commands` with the throttles' and the cache's, in one round trip; the replies of
+    `commands` by purpose (a purpose is missing when its Redis could not be asked). The rest
+    waits on the request for `throttle_count` and `lookup_replies`."""
+    view = (request.parser_context or {}).get("view")
+    # Note: the throttles' keys and the cached read come from request.user, which DRF sets only
+    # once the authentication returns; this is that user, a moment earlier.
+    request.user = user
+    counters = _throttle_counters(request, view)
+    prefetch = request._request.resee_prefetch = Prefetch(read=_cached_read(request, view))
+    commands = dict(commands)
+    if counters:
+        commands[THROTTLE] = [command for key, ttl in counters for command in (("INCR", key), ("EXPIRE", key, ttl))]
+    if prefetch.read is not None:
+        read = prefetch.read
+        prefetch.lookup = store.lookup_command(user_id=read.user_id, namespace=read.namespace, params=read.params)
+        commands[CACHE] = [prefetch.lookup]
+    started = time.perf_counter()
+    replies = redis_layer.gather("request", commands)
+    prefetch.seconds = time.perf_counter() - started
+    throttled = replies.get(THROTTLE)
+    prefetch.counts = {key: throttled[2 * n] if throttled else _DOWN for n, (key, _) in enumerate(counters)}
+    prefetch.replies = replies[CACHE][0] if CACHE in replies else _DOWN
+    return replies
+
+
+def refund(request) -> None:
+    """Take back the throttle counts of a request that turned out unauthenticated (a revoked
+    token): a revoked token must not use up its user's rate."""
+    prefetch = getattr(request, "resee_prefetch", None)
+    counted = [key for key, count in prefetch.counts.items() if count is not _DOWN] if prefetch else []
+    if counted:
+        redis_layer.gather("refund", {THROTTLE: [("DECR", key) for key in counted]})
+        prefetch.counts.clear()  # Note: not refunded if Redis went away: a looser limit, as when it is down
+
+
+def throttle_count(request, key: str) -> int | None:
+    """This counter's value after the request's INCR; None if it was not asked with the request.
+    RedisUnavailable if its Redis could not be asked."""
+    prefetch = getattr(request, "resee_prefetch", None)
+    count = prefetch.counts.get(key) if prefetch is not None else None
+    if count is _DOWN:
+        raise RedisUnavailable("the throttle counters of the request's round trip")
+    return count
+
+
+def planned_read(request) -> CachedRead | None:
+    prefetch = getattr(request, "resee_prefetch", None)
+    return prefetch.read if prefetch is not None else None
+
+
+def lookup_replies(request, command: tuple) -> tuple[list, float] | None:
+    """The replies of this lookup and the seconds its round trip took, if it was asked with the
+    request, else None. RedisUnavailable if its Redis could not be asked."""
+    prefetch = getattr(request, "resee_prefetch", None)
+    if prefetch is None or prefetch.lookup != command:
+        return None
+    if prefetch.replies is _DOWN:
+        raise RedisUnavailable("the cache lookup of the request's round trip")
+    return prefetch.replies, prefetch.seconds
+
+
+def _throttle_counters(request, view) -> list[tuple[str, int]]:
+    if view is None:
+        return []
+    counters = []
+    for throttle in view.get_throttles():
+        window = getattr(throttle, "window_key", None)
+        found = window(request, view) if window is not None else None
+        if found is not None:
+            counters.append(found[:2])
+    return counters
+
+
+def _cached_read(request, view) -> CachedRead | None:
+    describe = getattr(view, "cached_read", None)
+    if describe is None or request.method != "GET" or not cache_setting("ENABLED"):
+        return None
+    if cache_setting("L1_ENABLED"):
+        return None  # Note: the L1 may answer without Redis; its own path decides
+    try:
+        return describe(request)
+    except APIException:
+        return None  # bad parameters: the view says so once the request is authenticated
