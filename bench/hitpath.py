@@ -326,20 +326,19 @@ BREAKDOWN = (
     ("whole request", "bench/hitpath.py", "timed"),
     ("middleware + Django handler", "django/core/handlers/wsgi.py", "__call__"),
     ("DRF dispatch", "rest_framework/views.py", "dispatch"),
-    ("authentication (JWT + revocation HMGET)", "rest_framework/views.py", "perform_authentication"),
-    ("  revocation check", "accounts/revocation.py", "is_revoked"),
-    ("throttles (INCR + EXPIRE, one round trip)", "rest_framework/views.py", "check_throttles"),
+    ("authentication (JWT + the request's one round trip)", "rest_framework/views.py", "perform_authentication"),
+    ("  JWT verification", "rest_framework_simplejwt/authentication.py", "get_validated_token"),
+    ("  prefetch: keys, then revocation + throttle + lookup", "utils/prefetch.py", "ask"),
+    ("    the round trip (one pipeline)", "redis/client.py", "execute"),
+    ("  revocation verdict", "accounts/revocation.py", "is_revoked"),
+    ("throttles (counts from the prefetch)", "rest_framework/views.py", "check_throttles"),
     ("view get", "{view}", "get"),
-    ("  query-param serializer is_valid", "rest_framework/serializers.py", "is_valid"),
     ("  cached_json", "utils/cache_utils/http.py", "cached_json"),
-    ("    store.lookup (MGET + decode)", "utils/cache_utils/store.py", "lookup"),
+    ("    entry decode", "utils/cache_utils/store.py", "entry_from"),
     ("    _respond (headers, metrics)", "utils/cache_utils/http.py", "_respond"),
-    ("all Redis round trips", "redis/client.py", "_execute_command"),
     ("prometheus middleware", "django_prometheus/middleware.py", "process_response"),
     ("response close (request_finished)", "django/http/response.py", "close"),
 )
-
-
 VIEW_FILES = {"today": "review/views.py", "stats": "analytics/views.py", "content": "content/views.py"}
 
 

@@ -91,11 +91,14 @@ def planned_read(request) -> CachedRead | None:
     return prefetch.read if prefetch is not None else None
 
 
-def lookup_replies(request, command: tuple) -> tuple[list, float] | None:
-    """The replies of this lookup and the seconds its round trip took, if it was asked with the
-    request, else None. RedisUnavailable if its Redis could not be asked."""
+def lookup_replies(request, namespace: str, params: dict) -> tuple[list, float] | None:
+    """The replies of the lookup of (namespace, params) and the seconds its round trip took, if
+    it was asked with the request, else None. RedisUnavailable if its Redis could not be asked."""
     prefetch = getattr(request, "resee_prefetch", None)
-    if prefetch is None or prefetch.lookup != command:
+    read = prefetch.read if prefetch is not None else None
+    # Note: `serve` passes the very read that was planned: its params are the same object, and
+    # its keys need not be built again.
+    if read is None or read.params is not params or read.namespace != namespace or prefetch.lookup is None:
         return None
     if prefetch.replies is _DOWN:
         raise RedisUnavailable("the cache lookup of the request's round trip")

@@ -100,8 +100,7 @@ def _read_through(request, user_id: int, namespace: str, params: dict, compute) 
 
 def _first_lookup(request, user_id: int, namespace: str, params: dict) -> store.Entry:
     """The lookup the request's one round trip made (utils.prefetch), else one of its own."""
-    command = store.lookup_command(user_id=user_id, namespace=namespace, params=params)
-    asked = prefetch.lookup_replies(request, command)
+    asked = prefetch.lookup_replies(request, namespace, params)
     if asked is None:
         return guarded("lookup", _lookup, user_id, namespace, params)
     replies, seconds = asked
