@@ -303,7 +303,8 @@ def _measure(args, env, database, redis_url, private, namespace, seeding) -> dic
     if "hit" not in args.skip:
         log(
             args,
-            f"hit path: {args.rounds} rounds x {args.batch} requests x 5 modes x 3 endpoints, {len(rotation)} users",
+            f"hit path: {args.rounds} rounds x {args.batch} requests x {len(hitpath.MODES)} modes x 3 endpoints, "
+            f"{len(rotation)} users",
         )
         hit = hitpath.measure(
             tokens=rotation,

@@ -62,7 +62,8 @@ def ask(request, *, user, commands: dict[str, list[tuple]]) -> dict[str, list]:
     prefetch.seconds = time.perf_counter() - started
     throttled = replies.get(THROTTLE)
     prefetch.counts = {key: throttled[2 * n] if throttled else _DOWN for n, (key, _) in enumerate(counters)}
-    prefetch.replies = replies[CACHE][0] if CACHE in replies else _DOWN
+    if prefetch.lookup is not None:
+        prefetch.replies = replies[CACHE][0] if CACHE in replies else _DOWN
     return replies
 
 
@@ -72,8 +73,9 @@ def refund(request) -> None:
     prefetch = getattr(request, "resee_prefetch", None)
     counted = [key for key, count in prefetch.counts.items() if count is not _DOWN] if prefetch else []
     if counted:
+        # Note: should Redis be gone by now, the counts stay: one window a little tighter.
         redis_layer.gather("refund", {THROTTLE: [("DECR", key) for key in counted]})
-        prefetch.counts.clear()  # Note: not refunded if Redis went away: a looser limit, as when it is down
+        prefetch.counts.clear()
 
 
 def throttle_count(request, key: str) -> int | None:

@@ -156,21 +156,26 @@ def _compute_and_store(request, user_id: int, namespace: str, params: dict, comp
     for hook in BEFORE_STORE:
         hook()
     try:
-        entry = guarded(
-            "store",
-            store.store,
-            user_id=user_id,
-            namespace=namespace,
-            params=params,
-            version=version,
-            body=body,
-            compute_seconds=seconds,
-        )
+        entry = store_body(user_id, namespace, params, version, body, seconds)
     except RedisUnavailable:
         return _respond(request, namespace, MISS, body)
     if (local := l1.local_cache()) is not None:
         local.put((user_id, namespace, keys.entry_key(user_id, namespace, params)), entry)
     return _respond(request, namespace, MISS, body, entry.etag)
+
+
+def store_body(user_id: int, namespace: str, params: dict, version: str, body: bytes, seconds: float) -> store.Entry:
+    """Store a rendered body under `version`, behind the breaker (RedisUnavailable if not)."""
+    return guarded(
+        "store",
+        store.store,
+        user_id=user_id,
+        namespace=namespace,
+        params=params,
+        version=version,
+        body=body,
+        compute_seconds=seconds,
+    )
 
 
 def release(lock: str, token: str) -> None:

@@ -15,7 +15,7 @@ from utils.cache_utils import keys, runtime, singleflight, store
 from utils.cache_utils.conf import cache_setting
 
 # Note: a miss's own rendering and lock release: a warmed body is byte-identical to a miss's.
-from utils.cache_utils.http import release, render
+from utils.cache_utils.http import release, render, store_body
 from utils.cache_utils.reads import CachedRead
 from utils.cache_utils.store import guarded
 
@@ -40,16 +40,7 @@ def warm(read: CachedRead) -> str:
         return BUSY
     try:
         body, seconds = render(namespace, read.compute)
-        guarded(
-            "store",
-            store.store,
-            user_id=user_id,
-            namespace=namespace,
-            params=params,
-            version=version,
-            body=body,
-            compute_seconds=seconds,
-        )
+        store_body(user_id, namespace, params, version, body, seconds)
     finally:
         release(lock, token)
     return WARMED
