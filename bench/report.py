@@ -10,6 +10,8 @@ TARGET_UNCACHED_OVER_HIT_BY_ENDPOINT = {"today": 5.0, "stats": 15.0, "content": 
 TARGET_PEER_OVER_HIT = 2.0
 TARGET_ROUND_TRIPS = 1  # the whole request: revocation, throttles and the cache lookup together
 TARGET_HIT_RATE = 0.90
+TARGET_OUTAGE_P99_MS = 50.0  # reads after the first 3 requests of a Redis outage
+TARGET_RECOVERY_SECONDS = 5.0  # from the mend to the first HIT
 TARGET_SQL_REDUCTION = 0.90
 # "Within noise": the 100k median is at most 10% above the 1k one, or the difference is below the
 # spread (p90 - p10) of the 1k samples.
@@ -105,6 +107,25 @@ def evaluate(results: dict) -> list[dict]:
         targets.append(
             _target(
                 f"SQL queries per hit ({endpoint})", "0", f"{row['hit_sql_queries']:g}", row["hit_sql_queries"] == 0
+            )
+        )
+    for fault, row in results.get("outage", {}).items():
+        p99, reads = row["p99_ms"], f"{row['ok']}/{row['reads']} reads 200"
+        targets.append(
+            _target(
+                f"outage reads p99 ({fault})",
+                f"< {TARGET_OUTAGE_P99_MS:g} ms, all 200, revoked 401",
+                f"{p99:g} ms, {reads}, revoked {row['revoked_status']}",
+                p99 < TARGET_OUTAGE_P99_MS and row["ok"] == row["reads"] and row["revoked_status"] == 401,
+            )
+        )
+        seconds = row["recovery_seconds"]
+        targets.append(
+            _target(
+                f"first HIT after the mend ({fault})",
+                f"<= {TARGET_RECOVERY_SECONDS:g} s",
+                "none" if seconds is None else f"{seconds:g} s",
+                seconds is not None and seconds <= TARGET_RECOVERY_SECONDS,
             )
         )
     workload = results.get("workload", {})
@@ -233,6 +254,22 @@ def markdown(results: dict) -> str:
             )
         )
     workload = results.get("workload", {})
+    if results.get("outage"):
+        lines += [
+            "",
+            "### Redis outage, in-process (every purpose on the bench's own redis-server; reads after the first 3)",
+            "",
+            "| fault | first 3 statuses | reads 200 | p50 / p99 / max ms | revoked token | first HIT after the mend |",
+            "|---|---|---|---|---|---|",
+        ]
+        for fault, row in results["outage"].items():
+            recovery = "none" if row["recovery_seconds"] is None else f"{row['recovery_seconds']:g} s"
+            lines.append(
+                f"| {fault} | {', '.join(map(str, row['first_statuses']))} | {row['ok']}/{row['reads']} | "
+                f"{row['p50_ms']:g} / {row['p99_ms']:g} / {row['max_ms']:g} | {row['revoked_status']} | {recovery} |"
+            )
+    if results.get("outage_skipped"):
+        lines += ["", f"### Redis outage: skipped ({results['outage_skipped']})"]
     if results.get("workload_skipped"):
         lines += ["", f"### Workload over HTTP: skipped ({results['workload_skipped']})"]
     if workload.get("cache_on") or workload.get("cache_off"):

@@ -43,6 +43,7 @@ SIZES = {
         duration=1.5,
         processes=1,
         connections=2,
+        outage_reads=0,  # Note: each fault waits out a breaker cool-down; the tests have their own
     ),
     "quick": dict(
         users=40,
@@ -58,6 +59,7 @@ SIZES = {
         duration=6,
         processes=2,
         connections=4,
+        outage_reads=100,
     ),
     "full": dict(
         users=500,
@@ -73,6 +75,7 @@ SIZES = {
         duration=60,
         processes=2,
         connections=4,
+        outage_reads=300,
     ),
 }
 
@@ -93,6 +96,7 @@ def parse_args(argv):
     parser.add_argument("--profile", type=int, help="hit requests profiled")
     parser.add_argument("--inv-sizes", help="comma-separated entry counts for the invalidation bench")
     parser.add_argument("--inv-reps", type=int, help="timed invalidations per size")
+    parser.add_argument("--outage-reads", type=int, help="reads timed per Redis fault (0: no outage phase)")
     parser.add_argument("--warmup", type=float, help="workload warm-up seconds")
     parser.add_argument("--duration", type=float, help="workload measured seconds")
     parser.add_argument("--mix", help="workload mix, e.g. today=55,content=20,stats=15,complete=5,edit=5 (default)")
@@ -100,7 +104,7 @@ def parse_args(argv):
     parser.add_argument("--processes", type=int, help="load generator processes")
     parser.add_argument("--connections", type=int, help="keep-alive connections per load process")
     parser.add_argument(
-        "--skip", default="", help="comma-separated parts to skip: hit,profile,memory,invalidation,workload"
+        "--skip", default="", help="comma-separated parts to skip: hit,profile,memory,invalidation,outage,workload"
     )
     parser.add_argument("--json", type=Path, help="where to write the JSON (default bench/results/latest.json)")
     parser.add_argument("--results-dir", type=Path, default=REPO / "bench" / "results", help="profiles and JSON")
@@ -207,6 +211,32 @@ def _setup_django(env: dict, database_url: str) -> None:
     import django
 
     django.setup()
+
+
+def _outage(args, out: dict, tokens: dict[int, str]) -> None:
+    from bench import outage
+    from bench.workload import PrivateRedis
+
+    if not PrivateRedis.available():
+        out["outage_skipped"] = "no redis-server binary"
+        return
+    log(args, f"Redis outage: {', '.join(outage.FAULTS)}, {args.outage_reads} reads each")
+    out["outage"] = outage.measure(
+        tokens=tokens, revoked=_revoked_token(), work_dir=args.work_dir, reads=args.outage_reads
+    )
+
+
+def _revoked_token() -> str:
+    """An access token of a bench user, logged out."""
+    from django.contrib.auth import get_user_model
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.services import user_logout
+
+    user = get_user_model().objects.filter(username__startswith="bench-").order_by("id").first()
+    token = AccessToken.for_user(user)
+    user_logout(user_id=user.id, access=token)
+    return str(token)
 
 
 def _tokens(user_limit: int | None = None) -> dict[int, str]:
@@ -349,6 +379,9 @@ def _measure(args, env, database, redis_url, private, namespace, seeding) -> dic
         )
         out.update(cachecost.invalidation(sizes=args.inv_sizes, reps=args.inv_reps))
         phase("invalidation")
+    if "outage" not in args.skip and args.outage_reads:
+        _outage(args, out, dict(list(rotation.items())[:5]))
+        phase("outage")
     connections.close_all()
 
     workload_redis = redis_url or (private.url if private else None)

@@ -50,6 +50,10 @@ class PrivateRedis:
     def __init__(self, work_dir: Path):
         self.dir = Path(tempfile.mkdtemp(prefix="redis-", dir=work_dir))
         self.port = free_port()
+        self.start()
+
+    def start(self) -> None:
+        """(Re)start on the same port, empty."""
         self.process = subprocess.Popen(
             [
                 "redis-server",
@@ -84,6 +88,11 @@ class PrivateRedis:
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}"
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown; clients see their connections drop."""
+        self.process.kill()
+        self.process.wait(10)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -223,6 +232,11 @@ class Gunicorn:
     def log_tail(self, lines: int = 30) -> str:
         self.log.flush()
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown; clients see their connections drop."""
+        self.process.kill()
+        self.process.wait(10)
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from rest_framework.exceptions import APIException
 
-from utils import redis_layer
+from utils import clock, redis_layer
 from utils.cache_utils import store
 from utils.cache_utils.conf import cache_setting
 from utils.cache_utils.reads import CachedRead
@@ -38,6 +38,7 @@ class Prefetch:
     lookup: tuple | None = None
     replies: object = None
     seconds: float = 0.0
+    at: float | None = None  # the clock the throttle windows were cut at
 
 
 def ask(request, *, user, commands: dict[str, list[tuple]]) -> dict[str, list]:
@@ -48,8 +49,9 @@ def ask(request, *, user, commands: dict[str, list[tuple]]) -> dict[str, list]:
     # Note: the throttles' keys and the cached read come from request.user, which DRF sets only
     # once the authentication returns; this is that user, a moment earlier.
     request.user = user
-    counters = _throttle_counters(request, view)
-    prefetch = request._request.resee_prefetch = Prefetch(read=_cached_read(request, view))
+    at = clock.timestamp()
+    counters = _throttle_counters(request, view, at)
+    prefetch = request._request.resee_prefetch = Prefetch(read=_cached_read(request, view), at=at)
     commands = dict(commands)
     if counters:
         commands[THROTTLE] = [command for key, ttl in counters for command in (("INCR", key), ("EXPIRE", key, ttl))]
@@ -88,6 +90,11 @@ def throttle_count(request, key: str) -> int | None:
     return count
 
 
+def counted_at(request) -> float | None:
+    prefetch = getattr(request, "resee_prefetch", None)
+    return prefetch.at if prefetch is not None else None
+
+
 def planned_read(request) -> CachedRead | None:
     prefetch = getattr(request, "resee_prefetch", None)
     return prefetch.read if prefetch is not None else None
@@ -107,13 +114,13 @@ def lookup_replies(request, namespace: str, params: dict) -> tuple[list, float] 
     return prefetch.replies, prefetch.seconds
 
 
-def _throttle_counters(request, view) -> list[tuple[str, int]]:
+def _throttle_counters(request, view, at: float) -> list[tuple[str, int]]:
     if view is None:
         return []
     counters = []
     for throttle in view.get_throttles():
         window = getattr(throttle, "window_key", None)
-        found = window(request, view) if window is not None else None
+        found = window(request, view, at) if window is not None else None
         if found is not None:
             counters.append(found[:2])
     return counters

@@ -22,26 +22,28 @@ def _count(key: str, ttl: int) -> int:
 
 
 class FixedWindowMixin:
-    def window_key(self, request, view) -> tuple[str, int, float] | None:
-        """(Redis key, TTL, now) of this request's counter; None when this throttle does not
-        apply. utils.prefetch asks for it with the request's other Redis commands."""
+    def window_key(self, request, view, now: float | None = None) -> tuple[str, int, float] | None:
+        """(Redis key, TTL, now) of this request's counter at `now` (default: the clock); None
+        when this throttle does not apply. utils.prefetch asks for it with the request's other
+        Redis commands."""
         if self.rate is None:
             return None
         key = self.get_cache_key(request, view)
         if key is None:
             return None
-        now = clock.timestamp()
+        now = clock.timestamp() if now is None else now
         window = int(now // self.duration)
         return redis_layer.make_key(THROTTLE, f"{key}:{window}"), self.duration + 1, now
 
     def allow_request(self, request, view) -> bool:
-        found = self.window_key(request, view)
+        # Note: the window the request's prefetch counted in, even if the clock has moved on since.
+        found = self.window_key(request, view, prefetch.counted_at(request))
         if found is None:
             return True
         key, ttl, now = found
         try:
             count = prefetch.throttle_count(request, key)
-            if count is None:  # not asked with the authentication (anonymous, or a new window)
+            if count is None:  # not asked with the authentication (anonymous requests)
                 count = redis_layer.call(THROTTLE, "throttle", _count, key, ttl)
         except RedisUnavailable:
             return True  # logged by the layer
@@ -61,11 +63,11 @@ class UserRateThrottle(FixedWindowMixin, throttling.UserRateThrottle):
 
 
 class ScopedRateThrottle(FixedWindowMixin, throttling.ScopedRateThrottle):
-    def window_key(self, request, view):
+    def window_key(self, request, view, now=None):
         # DRF's ScopedRateThrottle resolves the view's scope and rate in allow_request, before counting.
         self.scope = getattr(view, self.scope_attr, None)
         if not self.scope:
             return None
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().window_key(request, view)
+        return super().window_key(request, view, now)

@@ -10,6 +10,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from tests.cache import HIT, MISS, URLS
 from tests.servers import forget_pools
+from utils import clock
 
 CATEGORIES_URL = "/api/content/categories/"
 
@@ -90,3 +91,13 @@ def test_a_revoked_token_is_refused_before_the_cache_answers(alice):
     response = alice.get(URLS["today"])
     assert response.status_code == 401
     assert "X-Cache" not in response
+
+
+def test_a_window_that_turns_between_the_round_trip_and_the_check_costs_no_second_trip(alice, round_trips, monkeypatch):
+    alice.get(CATEGORIES_URL)
+    round_trips.clear()
+    times = iter([1_800_000_059.999])  # the prefetch's reading, then the next window
+
+    monkeypatch.setattr(clock, "timestamp", lambda: next(times, 1_800_000_060.5))
+    assert alice.get(CATEGORIES_URL).status_code == 200
+    assert len(round_trips) == 1, round_trips
