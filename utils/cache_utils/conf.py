@@ -1,10 +1,12 @@
-"""The RESEE_CACHE settings block: defaults, validated and read at call time so tests can
-override them with `override_settings`."""
+"""The RESEE_CACHE settings block: defaults, validated once (a system check at start-up),
+cached, and reloaded when the settings change so tests can use `override_settings`."""
 
 from typing import Any
 
 from django.conf import settings
+from django.core.checks import Error, register
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
 # Namespaces: one per cached endpoint; a write bumps the ones whose answers it changes.
 TODAY, STATS, CONTENT = "today", "stats", "content"
@@ -61,18 +63,50 @@ _NON_NEGATIVE_NUMBERS = (
 )
 
 
+_merged: dict[str, Any] | None = None
+
+
 def cache_setting(name: str) -> Any:
-    value = {**DEFAULTS, **getattr(settings, "RESEE_CACHE", {})}[name]
-    if name == "TTL":
-        value = {**DEFAULTS["TTL"], **value}
-        bad = {k: v for k, v in value.items() if not isinstance(v, int) or v <= 0}
-        if bad:
-            raise ImproperlyConfigured(f"RESEE_CACHE['TTL'] values must be positive integers: {bad}")
-    elif name in _POSITIVE_INTS and (not isinstance(value, int) or value <= 0):
-        raise ImproperlyConfigured(f"RESEE_CACHE[{name!r}]={value!r} must be a positive integer.")
-    elif name in _NON_NEGATIVE_NUMBERS and (not isinstance(value, int | float) or value < 0):
-        raise ImproperlyConfigured(f"RESEE_CACHE[{name!r}]={value!r} must be a number >= 0.")
-    return value
+    """RESEE_CACHE[name], or its default. Merged and validated once, like DRF's api_settings,
+    and again after a settings change (override_settings in tests): a hit asks for ten of them."""
+    merged = _merged if _merged is not None else _load()
+    return merged[name]
+
+
+def _load() -> dict[str, Any]:
+    global _merged
+    merged = {**DEFAULTS, **getattr(settings, "RESEE_CACHE", {})}
+    merged["TTL"] = {**DEFAULTS["TTL"], **merged["TTL"]}
+    bad = {k: v for k, v in merged["TTL"].items() if not isinstance(v, int) or v <= 0}
+    if bad:
+        raise ImproperlyConfigured(f"RESEE_CACHE['TTL'] values must be positive integers: {bad}")
+    for name in _POSITIVE_INTS:
+        if not isinstance(merged[name], int) or merged[name] <= 0:
+            raise ImproperlyConfigured(f"RESEE_CACHE[{name!r}]={merged[name]!r} must be a positive integer.")
+    for name in _NON_NEGATIVE_NUMBERS:
+        if not isinstance(merged[name], int | float) or merged[name] < 0:
+            raise ImproperlyConfigured(f"RESEE_CACHE[{name!r}]={merged[name]!r} must be a number >= 0.")
+    _merged = merged
+    return merged
+
+
+def _reload(*, setting: str, **kwargs) -> None:
+    global _merged
+    if setting == "RESEE_CACHE":
+        _merged = None
+
+
+setting_changed.connect(_reload)
+
+
+@register()
+def check_cache_settings(app_configs, **kwargs) -> list[Error]:
+    """A bad RESEE_CACHE stops `manage.py check` and every start-up, not the first cached GET."""
+    try:
+        _load()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="resee.E001")]
+    return []
 
 
 def ttl_for(namespace: str) -> int:
