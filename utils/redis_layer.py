@@ -73,7 +73,9 @@ _routes: dict[str, Route] = {}
 _breakers: dict[str, CircuitBreaker] = {}
 _swapped: dict[str, tuple[Redis, str]] = {}  # purpose -> (stand-in client, its server's name)
 _hooks: dict[str, list[Callable[[], object]]] = defaultdict(list)
-_owing: set[str] = set()
+# purpose -> the number of its latest debt: recovery forgets only the debts it has seen.
+_owing: dict[str, int] = {}
+_debts = itertools.count(1)
 _lock = threading.Lock()
 _stand_ins = itertools.count(1)
 
@@ -220,29 +222,34 @@ def on_recovery(purpose: str, hook: Callable[[], object]) -> None:
     only this call (RedisUnavailable), is not counted against Redis, and the hook stays owed."""
     if hook not in _hooks[purpose]:
         _hooks[purpose].append(hook)
-    _owing.add(purpose)
+    owe(purpose)
 
 
 def owe(purpose: str) -> None:
     """Something meant for this purpose's Redis was lost (an invalidation): none of its answers
     may be used until its recovery hooks have run."""
-    _owing.add(purpose)
+    _owing[purpose] = next(_debts)
 
 
 def _owe_server(server: str) -> None:
     # Note: while a server is away, other processes may lose writes meant for it (kept in the
     # database as debts): whatever used it pays them before trusting it again.
-    _owing.update(purpose for purpose in list(_hooks) if route(purpose).server == server)
+    for purpose in [purpose for purpose in list(_hooks) if route(purpose).server == server]:
+        owe(purpose)
 
 
 def _recover(purpose: str) -> None:
+    seen = _owing.get(purpose)
     try:
         for hook in _hooks[purpose]:
             hook()
     except DatabaseError as exc:
         logger.warning("redis: %s recovery waits for the database: %s", purpose, exc)
         raise RedisUnavailable(f"{purpose} recovery") from exc
-    _owing.discard(purpose)
+    # Note: a debt owed while the hooks ran (another thread's lost bump) stays owed.
+    with _lock:
+        if _owing.get(purpose) == seen:
+            del _owing[purpose]
 
 
 def _succeeded(found: Route) -> None:
@@ -268,7 +275,8 @@ def reset() -> None:
     with _lock:
         _routes.clear()
         _breakers.clear()
-        _owing.update(_hooks)
+        for purpose in _hooks:
+            _owing[purpose] = next(_debts)
 
 
 @contextmanager

@@ -128,3 +128,19 @@ def test_the_throttle_and_the_revocation_check_owe_nothing_and_never_touch_the_d
 def test_only_known_purposes_can_be_swapped():
     with pytest.raises(ValueError, match="unknown Redis purposes"), redis_layer.use(sessions=DownRedis()):
         pass
+
+
+def test_a_debt_owed_while_the_recovery_runs_stays_owed():
+    """Another thread's bump lost while this one pays the debts it saw: it must be paid too."""
+    redis_layer.reset()
+    real_order_by = InvalidationDebt.objects.order_by
+
+    def a_bump_lost_meanwhile(*args):
+        redis_layer.owe(CACHE)
+        return real_order_by(*args)
+
+    with mock.patch.object(InvalidationDebt.objects, "order_by", side_effect=a_bump_lost_meanwhile):
+        assert ping(CACHE) is True
+    assert not redis_layer.healthy(CACHE)
+    assert ping(CACHE) is True
+    assert redis_layer.healthy(CACHE)
