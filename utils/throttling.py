@@ -47,7 +47,7 @@ class FixedWindowMixin:
                 count = redis_layer.call(THROTTLE, "throttle", _count, key, ttl)
         except RedisUnavailable:
             return True  # logged by the layer
-        self.retry_after = ttl - 1 - now % self.duration
+        self.retry_after = self.duration - now % self.duration
         return count <= self.num_requests
 
     def wait(self) -> float:

@@ -60,7 +60,9 @@ def _serve(request, namespace: str, params: dict, compute) -> HttpResponse:
 
 def _read_through(request, user_id: int, namespace: str, params: dict, compute) -> HttpResponse:
     now, stale = runtime.current.clock(), None
-    local, local_key = l1.local_cache(), (user_id, namespace, keys.entry_key(user_id, namespace, params))
+    local = l1.local_cache()
+    # Note: the entry key is built only for the L1; the lookup's keys came with the prefetch.
+    local_key = (user_id, namespace, keys.entry_key(user_id, namespace, params)) if local is not None else None
     if local is not None and redis_layer.healthy(redis_layer.CACHE):
         entry = local.get(local_key)
         if entry is not None and entry.is_fresh(now):
