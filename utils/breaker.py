@@ -1,10 +1,11 @@
 """A per-process circuit breaker in front of one Redis server (utils.redis_layer keeps one per
 server, shared by every purpose on it).
 
-closed ──(FAILURE_THRESHOLD failures in a row)──▶ open;  a lost invalidation ──▶ probe at once
+closed ──(FAILURE_THRESHOLD failures in a row)──▶ open
 open ──(COOLDOWN seconds)──▶ half-open: one request probes Redis
-half-open ──probe succeeds──▶ closed (after the recovery hooks, e.g. settling invalidation debts)
-          / fails ──▶ open
+half-open ──probe succeeds──▶ closed / fails ──▶ open
+(What was lost while a server was away is not the breaker's business: utils.redis_layer keeps
+it as a debt its purpose owes, paid before that purpose's next answer is used.)
 
 While open no request waits on that Redis at all.
 """
@@ -39,8 +40,7 @@ class CircuitBreaker:
 
     def record_success(self) -> bool:
         """True when this success is the probe's and closes the breaker. Only a half-open probe
-        closes it: a call let through before a trip() must not undo the trip (its debt would then
-        never be settled)."""
+        closes it: a call let through before the breaker opened must not close it again."""
         with self._lock:
             self._failures = 0
             if self.state != HALF_OPEN:
@@ -53,12 +53,6 @@ class CircuitBreaker:
             self._failures += 1
             if self.state == HALF_OPEN or self._failures >= self.failure_threshold:
                 self._set(OPEN)
-
-    def trip(self) -> None:
-        """Something was lost (an invalidation): stop using Redis until a probe has settled it.
-        The very next call is that probe; if Redis is still down it opens for a cool-down."""
-        with self._lock:
-            self.state, self._changed_at = OPEN, float("-inf")
 
     def _set(self, state: str) -> None:
         self.state = state

@@ -441,7 +441,10 @@ def test_a_bump_lost_while_a_read_is_in_flight_is_settled_before_a_hit(
 
         swap_redis(cache=LookupRacing(the_other_requests_write))
         if state_during_the_read == HALF_OPEN:
-            cache_breaker().trip()  # Redis was away: the next call is the half-open probe
+            # Redis was away: the breaker opened, and its cool-down is over: the next call probes.
+            for _ in range(settings.REDIS_BREAKER_FAILURES):
+                cache_breaker().record_failure()
+            sleep_past_cooldown(time.monotonic())
         fetch(alice, "content")  # concurrent with the write: may show either title
         assert states == [state_during_the_read]
 
