@@ -22,7 +22,7 @@ from tests.servers import GunicornServer, RedisServer, TcpProxy, app_env
 READS = ("/api/review/today/", "/api/analytics/stats/", "/api/content/?page_size=100")
 LOAD_THREADS = 4
 LOAD_ROUNDS = 25  # per thread; each round is the three reads, one create and one completion
-RECOVERY_SECONDS = 15.0  # BREAKER_COOLDOWN_SECONDS (5 s) and then some
+RECOVERY_SECONDS = 15.0  # REDIS_BREAKER_COOLDOWN_SECONDS (5 s) and then some
 GENEROUS_RATES = {"THROTTLE_USER_RATE": "100000/min", "THROTTLE_ANON_RATE": "100000/min"}
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

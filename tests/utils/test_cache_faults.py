@@ -372,7 +372,7 @@ def test_the_breaker_opens_after_consecutive_failures_and_a_probe_closes_it_afte
         assert redis_calls and redis_calls[0] == HALF_OPEN
         assert cache_breaker().state == CLOSED
         fetch(alice, "today", cache=HIT)
-        assert breaker_gauge() == 0.0, "resee_cache_breaker_open still says open while the breaker is closed"
+        assert breaker_gauge() == 0.0, "resee_redis_breaker_open still says open while the breaker is closed"
 
 
 def test_a_write_while_the_breaker_is_open_costs_the_next_reads_no_redis_wait(alice, redis_server, redis_calls):
