@@ -58,18 +58,21 @@ INSTALLED_APPS = [
 # middleware (sessions, CSRF, WhiteNoise, the Prometheus pair) and the view, where DRF runs the
 # JWT check, the revocation lookup, the throttles and the cache; only the WSGI handler's own work
 # and the streaming of the body to the client fall outside.
+# Note: FreshHitMiddleware answers a fresh cache hit; what lies above it applies to every answer,
+# what lies below (the admin's session, CSRF, auth and messages) never changes a hit's.
 MIDDLEWARE = [
     "utils.middleware.SlowRequestLogMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "utils.cache_utils.middleware.FreshHitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "utils.middleware.PrometheusAfterMiddleware",
 ]
 
 # Note: an API has no use for slash redirects; a missing slash is a 404 JSON like any unknown route.

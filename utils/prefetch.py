@@ -11,6 +11,9 @@ The replies wait on the request: the throttles and the cache take theirs instead
 
 When Redis is down or its circuit open, every part degrades as it would on its own: the
 revocation check asks the database, the throttles allow, the cache bypasses.
+
+A request authenticated twice (utils.cache_utils.middleware answers fresh hits before DRF's
+dispatch and hands everything else on) is asked once: the second time takes the first's replies.
 """
 
 import time
@@ -33,12 +36,15 @@ class Prefetch:
     lookup (the MGET, its replies, the round trip's seconds). A reply is _DOWN when its Redis
     could not be asked."""
 
+    user_id: int
+    answers: dict[str, list]  # the replies of the authentication's own commands, by purpose
     counts: dict[str, object] = field(default_factory=dict)
     read: CachedRead | None = None
     lookup: tuple | None = None
     replies: object = None
     seconds: float = 0.0
     at: float | None = None  # the clock the throttle windows were cut at
+    hit: bool | None = None  # the cache's verdict on the entry (fresh, not due early), once judged
 
 
 def ask(request, *, user, commands: dict[str, list[tuple]]) -> dict[str, list]:
@@ -49,14 +55,17 @@ def ask(request, *, user, commands: dict[str, list[tuple]]) -> dict[str, list]:
     # Note: the throttles' keys and the cached read come from request.user, which DRF sets only
     # once the authentication returns; this is that user, a moment earlier.
     request.user = user
+    done = getattr(request._request, "resee_prefetch", None)
+    if done is not None and done.user_id == user.id:
+        return done.answers
     at = clock.timestamp()
     counters = _throttle_counters(request, view, at)
-    prefetch = request._request.resee_prefetch = Prefetch(read=_cached_read(request, view), at=at)
-    commands = dict(commands)
+    read = _cached_read(request, view)
+    prefetch = request._request.resee_prefetch = Prefetch(user_id=user.id, answers={}, read=read, at=at)
+    own, commands = tuple(commands), dict(commands)
     if counters:
         commands[THROTTLE] = [command for key, ttl in counters for command in (("INCR", key), ("EXPIRE", key, ttl))]
-    if prefetch.read is not None:
-        read = prefetch.read
+    if read is not None:
         prefetch.lookup = store.lookup_command(user_id=read.user_id, namespace=read.namespace, params=read.params)
         commands[CACHE] = [prefetch.lookup]
     started = time.perf_counter()
@@ -66,7 +75,8 @@ def ask(request, *, user, commands: dict[str, list[tuple]]) -> dict[str, list]:
     prefetch.counts = {key: throttled[2 * n] if throttled else _DOWN for n, (key, _) in enumerate(counters)}
     if prefetch.lookup is not None:
         prefetch.replies = replies[CACHE][0] if CACHE in replies else _DOWN
-    return replies
+    prefetch.answers = {purpose: replies[purpose] for purpose in own if purpose in replies}
+    return prefetch.answers
 
 
 def refund(request) -> None:
@@ -112,6 +122,18 @@ def lookup_replies(request, namespace: str, params: dict) -> tuple[list, float] 
     if prefetch.replies is _DOWN:
         raise RedisUnavailable("the cache lookup of the request's round trip")
     return prefetch.replies, prefetch.seconds
+
+
+def verdict(request) -> bool | None:
+    """The cache's verdict on the prefetched entry (a hit or not), if it was judged already."""
+    prefetch = getattr(request, "resee_prefetch", None)
+    return prefetch.hit if prefetch is not None else None
+
+
+def keep_verdict(request, hit: bool) -> None:
+    prefetch = getattr(request, "resee_prefetch", None)
+    if prefetch is not None:
+        prefetch.hit = hit
 
 
 def _throttle_counters(request, view, at: float) -> list[tuple[str, int]]:

@@ -2,46 +2,12 @@
 counters and its cache lookup, and every part keeps its own rules."""
 
 import pytest
-import redis
-from django.conf import settings
-from django.test import override_settings
-from fakeredis import FakeRedisConnection
 from rest_framework.throttling import SimpleRateThrottle
 
 from tests.cache import HIT, MISS, URLS
-from tests.servers import forget_pools
 from utils import clock
 
 CATEGORIES_URL = "/api/content/categories/"
-
-
-def counting(sent: list):
-    """settings.CACHES with a connection class that records every packet it sends: one per
-    round trip (a pipeline is sent in one go), whatever the purpose or database. A new
-    connection's handshake (CLIENT SETINFO, SELECT) is counted too: tests count after a warm-up."""
-    base = FakeRedisConnection if settings.REDIS_EMBEDDED else redis.Connection
-
-    class Counting(base):
-        def send_packed_command(self, command, check_health=True):
-            sent.append(self.db)
-            return super().send_packed_command(command, check_health=False)
-
-    pointed = {}
-    for alias, config in settings.CACHES.items():
-        pool = {"connection_class": Counting}
-        pointed[alias] = {**config, "OPTIONS": {**config["OPTIONS"], "CONNECTION_POOL_KWARGS": pool}}
-    return override_settings(CACHES=pointed)
-
-
-@pytest.fixture
-def round_trips():
-    sent: list = []
-    forget_pools()
-    try:
-        with counting(sent):
-            yield sent
-    finally:
-        forget_pools()
 
 
 @pytest.mark.parametrize("endpoint", URLS)

@@ -43,10 +43,33 @@ def cached_json(request, *, namespace: str, params: dict, compute: Callable[[], 
     that changes the answer; `compute` runs only on a miss, after the namespace token was read."""
     started = time.perf_counter()
     response = _serve(request, namespace, params, compute)
-    counter, seconds = _request_metrics(namespace, response["X-Cache"])
+    _count(namespace, response["X-Cache"], started)
+    return response
+
+
+def serve_fresh(request) -> HttpResponse | None:
+    """The hit `serve` would answer, straight from the request's prefetch; None when anything
+    more is needed (nothing planned, Redis not asked or down, a miss, an entry stale or due for
+    early recompute), and `serve` then goes on from this verdict."""
+    started = time.perf_counter()
+    read = prefetch.planned_read(request)
+    try:
+        asked = prefetch.lookup_replies(request, read.namespace, read.params) if read is not None else None
+        entry = store.entry_from(asked[0]) if asked is not None else None
+    except (RedisUnavailable, store.CacheMiss):
+        return None
+    if entry is None or not _is_hit(request, entry, runtime.current.clock()):
+        return None
+    _lookup_seconds(read.namespace).observe(asked[1])
+    response = _respond(request, read.namespace, HIT, entry.body, entry.etag)
+    _count(read.namespace, HIT, started)
+    return response
+
+
+def _count(namespace: str, result: str, started: float) -> None:
+    counter, seconds = _request_metrics(namespace, result)
     counter.inc()
     seconds.observe(time.perf_counter() - started)
-    return response
 
 
 def _serve(request, namespace: str, params: dict, compute) -> HttpResponse:
@@ -72,7 +95,7 @@ def _read_through(request, user_id: int, namespace: str, params: dict, compute) 
     except store.CacheMiss as miss:
         version = miss.version or guarded("claim", store.claim_version, user_id=user_id, namespace=namespace)
     else:
-        if entry.is_fresh(now) and not _due_early(entry, now):
+        if _is_hit(request, entry, now):
             if local is not None:
                 local.put(local_key, entry)
             return _respond(request, namespace, HIT, entry.body, entry.etag)
@@ -123,6 +146,16 @@ def _lookup(user_id: int, namespace: str, params: dict) -> store.Entry:
         return store.lookup(user_id=user_id, namespace=namespace, params=params)
     finally:
         _lookup_seconds(namespace).observe(time.perf_counter() - started)
+
+
+def _is_hit(request, entry: store.Entry, now: float) -> bool:
+    """Fresh and not due for early recompute, judged once per request: `serve_fresh` may have
+    judged this very entry already, and a second XFetch draw would halve its chances."""
+    hit = prefetch.verdict(request)
+    if hit is None:
+        hit = entry.is_fresh(now) and not _due_early(entry, now)
+        prefetch.keep_verdict(request, hit)
+    return hit
 
 
 def _due_early(entry: store.Entry, now: float) -> bool:
