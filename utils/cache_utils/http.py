@@ -19,7 +19,6 @@ from typing import Any
 
 import orjson
 from django.http import HttpResponse, HttpResponseNotModified
-from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
 
 from utils import prefetch, redis_layer
@@ -258,5 +257,5 @@ def _respond(request, namespace: str, result: str, body: bytes, etag: str | None
     response["X-Cache"] = result
     # Per-user answers: a browser may keep them but must revalidate; no shared proxy may store them.
     response["Cache-Control"] = "private, no-cache"
-    patch_vary_headers(response, ["Authorization"])
+    response["Vary"] = "Authorization"  # a response of our own making: no Vary to merge with yet
     return response
