@@ -2,12 +2,16 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from utils.cache_utils.policy import PolicedQuerySet
+
 
 class Category(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="categories")
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100, allow_unicode=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PolicedQuerySet.as_manager()  # bulk writes bump what utils.cache_utils.policy says
 
     class Meta:
         ordering = ["name", "id"]
@@ -24,6 +28,8 @@ class Content(models.Model):
     body = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PolicedQuerySet.as_manager()  # bulk writes bump what utils.cache_utils.policy says
 
     class Meta:
         ordering = ["-created_at", "-id"]

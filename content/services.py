@@ -1,4 +1,5 @@
-"""Writes of content and categories. Creating content also creates its review schedule."""
+"""Writes of content and categories. Creating content also creates its review schedule. Each write
+says what it changes (utils.cache_utils.policy: the answers it makes stale follow from the table)."""
 
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
@@ -6,6 +7,7 @@ from rest_framework.exceptions import ValidationError
 
 from content.models import Category, Content
 from review.services import schedule_create_for
+from utils.cache_utils.policy import CREATED, DELETED, invalidates
 
 
 def _slug_for(name: str, slug: str | None) -> str:
@@ -15,30 +17,31 @@ def _slug_for(name: str, slug: str | None) -> str:
     return derived
 
 
-def _save_category(category: Category) -> Category:
+def _save_category(category: Category, *, change: list[str]) -> Category:
     try:
-        with transaction.atomic():
-            category.save()
+        with invalidates(Category, owner_id=category.owner_id, change=change, reason="category"), transaction.atomic():
+            category.save(update_fields=None if change == [CREATED] else change)
     except IntegrityError:
         raise ValidationError({"slug": [f"You already have a category with the slug {category.slug!r}."]}) from None
     return category
 
 
 def category_create(*, owner_id: int, name: str, slug: str | None = None) -> Category:
-    return _save_category(Category(owner_id=owner_id, name=name, slug=_slug_for(name, slug)))
+    return _save_category(Category(owner_id=owner_id, name=name, slug=_slug_for(name, slug)), change=[CREATED])
 
 
 def category_update(*, category: Category, name: str | None = None, slug: str | None = None) -> Category:
     """Renaming keeps the slug: clients filter by it, so it changes only when asked to."""
-    if name is not None:
-        category.name = name
-    if slug is not None:
-        category.slug = slug
-    return _save_category(category)
+    changed = {"name": name, "slug": slug}
+    for field, value in changed.items():
+        if value is not None:
+            setattr(category, field, value)
+    return _save_category(category, change=[field for field, value in changed.items() if value is not None])
 
 
 def category_delete(*, category: Category) -> None:
-    category.delete()
+    with invalidates(Category, owner_id=category.owner_id, change=[DELETED], reason="category"):
+        category.delete()
 
 
 def _owned_category_id(owner_id: int, category_id: int | None) -> int | None:
@@ -49,10 +52,11 @@ def _owned_category_id(owner_id: int, category_id: int | None) -> int | None:
 
 @transaction.atomic
 def content_create(*, owner_id: int, title: str, body: str = "", category_id: int | None = None) -> Content:
-    content = Content.objects.create(
-        owner_id=owner_id, title=title, body=body, category_id=_owned_category_id(owner_id, category_id)
-    )
-    schedule_create_for(content=content)
+    with invalidates(Content, owner_id=owner_id, change=[CREATED], reason="content"):
+        content = Content.objects.create(
+            owner_id=owner_id, title=title, body=body, category_id=_owned_category_id(owner_id, category_id)
+        )
+        schedule_create_for(content=content)
     return content
 
 
@@ -62,15 +66,20 @@ _UNSET = object()
 def content_update(
     *, content: Content, title: str | None = None, body: str | None = None, category_id=_UNSET
 ) -> Content:
-    if title is not None:
-        content.title = title
-    if body is not None:
-        content.body = body
+    values = {"title": title, "body": body}
+    changed = [field for field, value in values.items() if value is not None]
+    for field in changed:
+        setattr(content, field, values[field])
     if category_id is not _UNSET:
         content.category_id = _owned_category_id(content.owner_id, category_id)
-    content.save()
+        changed.append("category")
+    changed.append("updated_at")
+    with invalidates(Content, owner_id=content.owner_id, change=changed, reason="content"):
+        content.save(update_fields=changed)
     return content
 
 
 def content_delete(*, content: Content) -> None:
-    content.delete()
+    """Its schedule and history go with it (the policy's DELETED row counts them in)."""
+    with invalidates(Content, owner_id=content.owner_id, change=[DELETED], reason="content"):
+        content.delete()

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 
 from content.models import Content
+from utils.cache_utils.policy import PolicedQuerySet
 
 
 class ReviewSchedule(models.Model):
@@ -16,6 +17,8 @@ class ReviewSchedule(models.Model):
     initial_review_completed = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PolicedQuerySet.as_manager()  # bulk writes bump what utils.cache_utils.policy says
 
     class Meta:
         ordering = ["next_review_date", "id"]
@@ -34,6 +37,8 @@ class ReviewHistory(models.Model):
     result = models.CharField(max_length=16, choices=RESULTS)
     time_spent_seconds = models.PositiveIntegerField(null=True, blank=True)
     reviewed_at = models.DateTimeField(db_index=True)
+
+    objects = PolicedQuerySet.as_manager()  # bulk writes bump what utils.cache_utils.policy says
 
     class Meta:
         ordering = ["-reviewed_at", "-id"]

@@ -1,4 +1,5 @@
-"""Review writes: schedule creation, completing a review, pausing a card."""
+"""Review writes: schedule creation, completing a review, pausing a card. Each says what it changes
+(utils.cache_utils.policy: the answers it makes stale follow from the table)."""
 
 from datetime import date, datetime, timedelta
 
@@ -9,14 +10,16 @@ from content.models import Content
 from review.models import ReviewHistory, ReviewSchedule
 from review.selectors import schedule_get_for
 from utils import clock
+from utils.cache_utils.policy import CREATED, invalidates
 from utils.conf import review_intervals
 
 
 def schedule_create_for(*, content: Content, today: date | None = None) -> ReviewSchedule:
     """New content is due at once: its first review is today."""
-    return ReviewSchedule.objects.create(
-        owner_id=content.owner_id, content=content, next_review_date=today or clock.local_today()
-    )
+    with invalidates(ReviewSchedule, owner_id=content.owner_id, change=[CREATED], reason="schedule"):
+        return ReviewSchedule.objects.create(
+            owner_id=content.owner_id, content=content, next_review_date=today or clock.local_today()
+        )
 
 
 def next_step(*, schedule: ReviewSchedule, result: str) -> int:
@@ -43,19 +46,23 @@ def review_complete(
         schedule.interval_step = step
         schedule.next_review_date = clock.local_date(now) + timedelta(days=review_intervals()[step])
         schedule.initial_review_completed = True
-        schedule.save(update_fields=["interval_step", "next_review_date", "initial_review_completed", "updated_at"])
-        ReviewHistory.objects.create(
-            user_id=user_id,
-            content_id=content_id,
-            result=result,
-            time_spent_seconds=time_spent_seconds,
-            reviewed_at=now,
-        )
+        moved = ["interval_step", "next_review_date", "initial_review_completed", "updated_at"]
+        with invalidates(ReviewSchedule, owner_id=user_id, change=moved, reason="schedule"):
+            schedule.save(update_fields=moved)
+        with invalidates(ReviewHistory, owner_id=user_id, change=[CREATED], reason="history"):
+            ReviewHistory.objects.create(
+                user_id=user_id,
+                content_id=content_id,
+                result=result,
+                time_spent_seconds=time_spent_seconds,
+                reviewed_at=now,
+            )
     return schedule
 
 
 def schedule_set_active(*, schedule: ReviewSchedule, is_active: bool) -> ReviewSchedule:
     """Pause or resume a card. A paused card is never due; a resumed overdue card is due again."""
     schedule.is_active = is_active
-    schedule.save(update_fields=["is_active", "updated_at"])
+    with invalidates(ReviewSchedule, owner_id=schedule.owner_id, change=["is_active", "updated_at"], reason="schedule"):
+        schedule.save(update_fields=["is_active", "updated_at"])
     return schedule

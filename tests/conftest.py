@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from accounts import revocation
 from tests.servers import forget_pools
 from utils import redis_layer
-from utils.cache_utils import l1
+from utils.cache_utils import l1, store
 
 DEFAULT_PASSWORD = "correct-horse-battery-9"
 
@@ -163,3 +163,16 @@ def round_trips():
             yield sent
     finally:
         forget_pools()
+
+
+@pytest.fixture
+def bump_calls(monkeypatch):
+    """Every namespace bump sent to Redis, as (user_id, namespaces); the bumps still happen."""
+    calls, real_bump = [], store.bump
+
+    def recording_bump(*, user_id, namespaces):
+        calls.append((user_id, tuple(namespaces)))
+        real_bump(user_id=user_id, namespaces=namespaces)
+
+    monkeypatch.setattr(store, "bump", recording_bump)
+    return calls

@@ -313,6 +313,7 @@ def test_distinct_content_queries_never_share_a_cache_entry(users):
 
 # Writes by alice with hostile text: glob and separator characters, and `tag`, the Redis Cluster
 # hash tag that every key of bob's starts with. Last: the answer of alice's that the write changes.
+# (Creating a category changes no answer: utils.cache_utils.policy.)
 HOSTILE_WRITES = [
     pytest.param(
         "post",
@@ -329,13 +330,6 @@ HOSTILE_WRITES = [
         id="edit content",
     ),
     pytest.param("delete", "/api/content/{content}/", lambda tag, ids: None, "/api/content/", id="delete content"),
-    pytest.param(
-        "post",
-        "/api/content/categories/",
-        lambda tag, ids: {"name": f"{tag} *", "slug": tag.strip("{}")},
-        "/api/content/",
-        id="create category",
-    ),
     pytest.param(
         "patch",
         "/api/content/categories/{category}/",

@@ -22,9 +22,9 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 
 from review import selectors as review_selectors
+from tests.cache import HIT, MISS, committed, fetch, titles, uncached
 from tests.review.factories import NOW, TODAY, clock, days, make_card, make_history  # noqa: F401  (clock: autouse)
 from tests.servers import DownRedis
-from tests.utils.test_cached_endpoints import HIT, MISS, committed, fetch, titles, uncached
 from utils.cache_utils import store
 from utils.cache_utils.conf import STATS
 

@@ -14,57 +14,44 @@ from utils.cache_utils.metrics import INVALIDATIONS
 from utils.redis_layer import RedisUnavailable
 
 logger = logging.getLogger(__name__)
-_local = threading.local()
 
 
-class _Batch:
-    """The bumps one transaction owes, sent when it commits: one pipeline per user however many
-    rows changed. A cascade delete of a user fires a signal per row; without the batch that would
-    be a round trip per row."""
+class _Owed(threading.local):
+    """The bumps this thread's open transactions owe, by user, and the writes that caused them."""
 
-    def __init__(self, savepoints: tuple[str, ...]):
-        self.savepoints = savepoints
+    def __init__(self):
         self.namespaces: dict[int, set[str]] = defaultdict(set)
         self.reasons: set[str] = set()
 
-    def __call__(self) -> None:
-        if getattr(_local, "batch", None) is self:
-            _local.batch = None
-        for user_id, namespaces in self.namespaces.items():
-            bump_now(user_id=user_id, namespaces=namespaces, reasons=self.reasons)
 
-
-def _pending_batch(connection) -> _Batch | None:
-    """The batch queued by an earlier write of this same atomic block, if any.
-
-    # Note: a rolled-back transaction or savepoint drops its on-commit callbacks silently, so a
-    # batch is reused only while its callback is still queued, and only at the savepoint level it
-    # was queued from, whose fate it shares."""
-    batch = getattr(_local, "batch", None)
-    if (
-        batch is not None
-        and batch.savepoints == tuple(connection.savepoint_ids)
-        and any(callback is batch for _, callback, _ in connection.run_on_commit)
-    ):
-        return batch
-    return None
+_owed = _Owed()
 
 
 def invalidate_on_commit(*, user_id: int, namespaces: Iterable[str] = NAMESPACES, reason: str) -> None:
     """Bump the user's namespaces once the current transaction commits (at once outside one).
 
     # Note: bumping inside the transaction would let a concurrent reader refill the cache from the
-    # pre-commit rows under the new token."""
-    connection = transaction.get_connection()
-    if not connection.in_atomic_block:
-        bump_now(user_id=user_id, namespaces=set(namespaces), reasons={reason})
+    # pre-commit rows under the new token.
+    # Note: every call queues a flush and the first flush after the commit sends all that is owed,
+    # one pipeline per user however many rows changed (a cascade delete fires a signal per row);
+    # the later ones find nothing. A rolled-back block drops its flushes but not what it owed: that
+    # goes with the thread's next commit, one harmless bump more, never one less."""
+    namespaces = set(namespaces)
+    if not namespaces:
         return
-    batch = _pending_batch(connection)
-    if batch is None:
-        batch = _local.batch = _Batch(tuple(connection.savepoint_ids))
-        transaction.on_commit(batch)
-    batch.namespaces[user_id].update(namespaces)
-    batch.reasons.add(reason)
+    if not transaction.get_connection().in_atomic_block:
+        bump_now(user_id=user_id, namespaces=namespaces, reasons={reason})
+        return
+    _owed.namespaces[user_id] |= namespaces
+    _owed.reasons.add(reason)
+    transaction.on_commit(_flush)
+
+
+def _flush() -> None:
+    owed, reasons = _owed.namespaces, _owed.reasons
+    _owed.namespaces, _owed.reasons = defaultdict(set), set()
+    for user_id, namespaces in owed.items():
+        bump_now(user_id=user_id, namespaces=namespaces, reasons=reasons)
 
 
 def bump_now(*, user_id: int, namespaces: Iterable[str], reasons: Iterable[str]) -> None:

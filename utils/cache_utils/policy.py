@@ -1,0 +1,180 @@
+"""Which writes change which cached answers: the one table to read.
+
+    model                  change                              answers it makes stale
+    content.Content        created                             content, stats (total_contents)
+                           deleted                             content, stats, today (its schedule
+                                                               and history go with it)
+                           title                               content, today
+                           body, created_at, updated_at        content
+                           category                            content, today, stats (by category)
+    content.Category       created                             none: no answer shows a category
+                                                               that no card is in
+                           deleted                             content, today, stats (its cards
+                                                               become uncategorised)
+                           name, slug                          content, today, stats
+    review.ReviewSchedule  created, deleted, next_review_date, today
+                           interval_step, is_active,
+                           initial_review_completed
+                           updated_at                          none: shown nowhere
+    review.ReviewHistory   anything                            stats
+    (a deleted user: every answer; accounts.signals)
+
+A change the table does not name (another field, a save without `update_fields`) is taken as a
+change of everything the model's rows show: unknown means everything, never nothing.
+
+Services say what they write: `with invalidates(Content, owner_id=..., change={"title"}):`
+around the write. Every other path is caught: a save or delete from the admin or the shell by
+the receivers `watch_models` connects (muted inside a service's block, which has said it all),
+`QuerySet.update()` and `bulk_create()` by `PolicedQuerySet`, the models' manager.
+"""
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+
+from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+from django.db.models.signals import post_delete, post_save
+
+from utils.cache_utils.conf import CONTENT, STATS, TODAY
+from utils.cache_utils.invalidation import invalidate_on_commit
+
+CREATED, DELETED = "+created", "+deleted"  # not field names: a field cannot start with "+"
+
+
+@dataclass(frozen=True)
+class Rule:
+    owner: str  # the attribute holding the user whose answers the row is in
+    changes: dict[str, set[str]]  # field name, CREATED or DELETED -> namespaces
+
+    @cached_property
+    def everything(self) -> set[str]:
+        return set().union(*self.changes.values())
+
+
+POLICY: dict[str, Rule] = {
+    "content.Content": Rule(
+        "owner_id",
+        {
+            CREATED: {CONTENT, STATS},
+            DELETED: {CONTENT, STATS, TODAY},
+            "title": {CONTENT, TODAY},
+            "body": {CONTENT},
+            "created_at": {CONTENT},
+            "updated_at": {CONTENT},
+            "category": {CONTENT, TODAY, STATS},
+        },
+    ),
+    "content.Category": Rule(
+        "owner_id",
+        {
+            CREATED: set(),
+            DELETED: {CONTENT, TODAY, STATS},
+            "name": {CONTENT, TODAY, STATS},
+            "slug": {CONTENT, TODAY, STATS},
+        },
+    ),
+    "review.ReviewSchedule": Rule(
+        "owner_id",
+        {
+            CREATED: {TODAY},
+            DELETED: {TODAY},
+            "next_review_date": {TODAY},
+            "interval_step": {TODAY},
+            "is_active": {TODAY},
+            "initial_review_completed": {TODAY},
+            "updated_at": set(),
+        },
+    ),
+    "review.ReviewHistory": Rule("user_id", {CREATED: {STATS}, DELETED: {STATS}}),
+}
+
+
+def namespaces_for(model: type[models.Model], *, change: Iterable[str]) -> set[str]:
+    """The namespaces a write of `change` (field names, CREATED, DELETED) to `model` makes stale."""
+    rule = POLICY[model._meta.label]
+    stale: set[str] = set()
+    for name in change:
+        stale |= rule.changes.get(_field_name(model, name), rule.everything)
+    return stale
+
+
+def _field_name(model: type[models.Model], name: str) -> str:
+    if name in (CREATED, DELETED):
+        return name
+    try:
+        return model._meta.get_field(name).name  # "category_id" is the field "category"
+    except FieldDoesNotExist:
+        return name
+
+
+_muted = threading.local()
+
+
+@contextmanager
+def invalidates(model: type[models.Model], *, owner_id: int, change: Iterable[str], reason: str) -> Iterator[None]:
+    """Around a service's write: once it commits, bump what `change` makes stale for `owner_id`.
+    The backstop receivers stay out of the block (what it writes, the service has declared)."""
+    _muted.depth = getattr(_muted, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _muted.depth -= 1
+        # Note: bumped even if the block raised: part of it may have been written.
+        invalidate_on_commit(user_id=owner_id, namespaces=namespaces_for(model, change=change), reason=reason)
+
+
+def _muted_now() -> bool:
+    return getattr(_muted, "depth", 0) > 0
+
+
+def _backstop(model: type[models.Model], instance, change: Iterable[str]) -> None:
+    if not _muted_now():
+        owner_id = getattr(instance, POLICY[model._meta.label].owner)
+        invalidate_on_commit(user_id=owner_id, namespaces=namespaces_for(model, change=change), reason=_reason(model))
+
+
+def _saved(sender, instance, created: bool, update_fields=None, **kwargs) -> None:
+    _backstop(sender, instance, [CREATED] if created else (update_fields or ["*"]))  # "*": no field named
+
+
+def _deleted(sender, instance, **kwargs) -> None:
+    _backstop(sender, instance, [DELETED])
+
+
+def _reason(model: type[models.Model]) -> str:
+    return model._meta.model_name
+
+
+def watch_models() -> None:
+    """Connect the backstop receivers of every model in the table (from CacheConfig.ready())."""
+    for label in POLICY:
+        model = apps.get_model(label)
+        post_save.connect(_saved, sender=model, dispatch_uid=f"cache.policy.saved.{label}")
+        post_delete.connect(_deleted, sender=model, dispatch_uid=f"cache.policy.deleted.{label}")
+
+
+class PolicedQuerySet(models.QuerySet):
+    """`update()` and `bulk_create()` send no signals; these bump what the table says for every
+    owner they touch (one query more, to learn the owners of an update)."""
+
+    def update(self, **changes):
+        rule = POLICY[self.model._meta.label]
+        owners = set(self.values_list(rule.owner, flat=True).distinct()) if not _muted_now() else set()
+        updated = super().update(**changes)
+        for owner_id in owners:
+            stale = namespaces_for(self.model, change=changes)
+            invalidate_on_commit(user_id=owner_id, namespaces=stale, reason=_reason(self.model))
+        return updated
+
+    def bulk_create(self, objs, *args, **kwargs):
+        created = super().bulk_create(objs, *args, **kwargs)
+        if not _muted_now():
+            owner = POLICY[self.model._meta.label].owner
+            for owner_id in {getattr(obj, owner) for obj in created}:
+                stale = namespaces_for(self.model, change=[CREATED])
+                invalidate_on_commit(user_id=owner_id, namespaces=stale, reason=_reason(self.model))
+        return created
