@@ -30,6 +30,10 @@ class RevocableJWTAuthentication(JWTStatelessUserAuthentication):
         return token
 
     def authenticate(self, request):
+        # Note: a request FreshHitMiddleware handed down the stack was authenticated there already.
+        done = getattr(request._request, "resee_authenticated", None)
+        if done is not None:
+            return done
         found = super().authenticate(request)
         if found is None:
             return None
@@ -41,4 +45,5 @@ class RevocableJWTAuthentication(JWTStatelessUserAuthentication):
         if revocation.is_revoked(user_id=user_id, jti=jti, issued_at=int(token["iat"]), reply=reply):
             prefetch.refund(request)
             raise InvalidToken("Token has been revoked.")
+        request._request.resee_authenticated = user, token
         return user, token

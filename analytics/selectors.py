@@ -8,6 +8,9 @@ from django.utils import timezone
 
 from content.models import Content
 from review.models import ReviewHistory
+from utils import clock
+from utils.cache_utils import STATS
+from utils.cache_utils.reads import CachedRead
 
 HISTORY_DAYS = 30
 
@@ -89,3 +92,15 @@ def stats_for(*, user_id: int, today: date) -> dict:
             for i in range(HISTORY_DAYS)
         ],
     }
+
+
+def stats_read(*, user_id: int) -> CachedRead:
+    """The cached stats: what the entry is keyed by (the day: "today" moves at midnight), and how
+    it is computed on a miss."""
+    today = clock.local_today()
+    return CachedRead(
+        user_id=user_id,
+        namespace=STATS,
+        params={"date": today},
+        compute=lambda: stats_for(user_id=user_id, today=today),
+    )

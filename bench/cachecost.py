@@ -21,6 +21,7 @@ from django.test.utils import override_settings
 
 from bench.loadgen import percentile
 from utils.cache_utils import NAMESPACES, cached_json, invalidate_on_commit, invalidate_pattern, keys, store
+from utils.cache_utils.reads import CachedRead
 
 FILL_RELEASE = "bench-fill"
 TARGET_USER = 9_000_000  # no real user has this id; keys are per user id only
@@ -40,7 +41,7 @@ def _ballast_key(index: int) -> str:
 def _probe() -> str:
     """X-Cache of the target user's probe entry, read through the real read-through path."""
     request = SimpleNamespace(user=SimpleNamespace(id=TARGET_USER), headers={})
-    response = cached_json(request, namespace="today", params={"probe": 1}, compute=lambda: {"probe": True})
+    response = cached_json(request, CachedRead(TARGET_USER, "today", {"probe": 1}, lambda: {"probe": True}))
     return response["X-Cache"]
 
 

@@ -209,12 +209,13 @@ def _limit_keys(endpoint: str, user: int) -> tuple[str, str, tuple[str, str]]:
     """The keys a hit of `user` on `endpoint` asks Redis for, from the app's own key functions."""
     from accounts import revocation
     from utils import redis_layer
-    from utils.cache_utils import store
+    from utils.cache_utils import reads, store
 
     path = REAL_PATHS[endpoint]
     request = Request(RequestFactory().get(path, HTTP_HOST="127.0.0.1:8000"))
     request.user = SimpleNamespace(id=user)
-    read = resolve(path).func.view_class().cached_read(request)
+    # Note: the entry a hit looks up, the shared one where the answer is taken out of it.
+    read = reads.looked_up(resolve(path).func.view_class().cached_read(request))
     _, *lookup = store.lookup_command(user_id=user, namespace=read.namespace, params=read.params)
     throttle = redis_layer.make_key(redis_layer.THROTTLE, f"throttle_user_{user}")
     return revocation._hash_key(user), throttle, tuple(lookup)

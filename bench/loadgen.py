@@ -198,16 +198,37 @@ class Picker:
         return kind, send_json("PATCH", f"/api/content/{detail}/", self.host, token, payload)
 
 
-# What each write invalidates in the app (review/signals.py, content/signals.py): a completion
-# writes a schedule (today) and a history row (stats); a content edit bumps all three.
-INVALIDATES = {"complete": ("today", "stats"), "edit": ("today", "stats", "content")}
+# What each write invalidated before the policy table (issue 14): every content write all three.
+COARSE_INVALIDATES = {"complete": ("today", "stats"), "edit": ("today", "stats", "content")}
 
 
-def ideal_hit_rate(users: list[dict], zipf_s: float, requests: int, seed: int, invalidates=None, mix=MIX) -> dict:
-    """The hit rate of a perfect cache with the app's invalidation policy on this very mix: one
-    sequential stream, no TTL expiry, no concurrent misses, no warm-up left cold. A measured
-    rate close to it means the misses come from the mix, not from the cache layer."""
-    invalidates = invalidates or INVALIDATES
+def app_invalidates() -> dict[str, tuple[str, ...]]:
+    """What each write of the mix invalidates in the app, from utils.cache_utils.policy: a
+    completion moves a schedule and adds a history row; an edit changes a title."""
+    from content.models import Content
+    from review.models import ReviewHistory, ReviewSchedule
+    from utils.cache_utils.policy import CREATED, namespaces_for
+
+    moved = ["interval_step", "next_review_date", "initial_review_completed", "updated_at"]
+    complete = namespaces_for(ReviewSchedule, change=moved) | namespaces_for(ReviewHistory, change=[CREATED])
+    return {
+        "complete": tuple(sorted(complete)),
+        "edit": tuple(sorted(namespaces_for(Content, change=["title", "updated_at"]))),
+    }
+
+
+# The endpoints whose variants the app serves from one entry per user (today's category filters
+# are taken out of the unfiltered list: review.selectors.today_read).
+SHARED_ENTRIES = ("today",)
+
+
+def ideal_hit_rate(
+    users: list[dict], zipf_s: float, requests: int, seed: int, invalidates=None, mix=MIX, shared=SHARED_ENTRIES
+) -> dict:
+    """The hit rate of a perfect cache with the app's invalidation policy and entry layout on this
+    very mix: one sequential stream, no TTL expiry, no concurrent misses, no warm-up left cold. A
+    measured rate close to it means the misses come from the mix, not from the cache layer."""
+    invalidates = invalidates or app_invalidates()
     picker = Picker(users, zipf_s, random.Random(seed), mix=mix)
     generation: dict = {}
     filled: dict = {}
@@ -219,7 +240,7 @@ def ideal_hit_rate(users: list[dict], zipf_s: float, requests: int, seed: int, i
             for namespace in invalidates[kind]:
                 generation[(index, namespace)] = generation.get((index, namespace), 0) + 1
             continue
-        key = (index, kind, detail)
+        key = (index, kind, "" if kind in shared else detail)
         current = generation.get((index, kind), 0)
         if i >= requests // 5:  # the first fifth warms up, as the real run does
             reads[kind] += 1

@@ -330,8 +330,10 @@ def markdown(results: dict) -> str:
                     f"{kind} {measured.get(kind, 0):.1%} vs {ideal['by_endpoint'].get(kind, 0):.1%}"
                     for kind in measured
                 )
-                + f"; overall {on['hit_rate']:.1%} vs {ideal['hit_rate']:.1%} (a title edit that left `stats` "
-                f"alone: {on['ideal_hit_rate_title_edit_keeps_stats']['hit_rate']:.1%})"
+                + f"; overall {on['hit_rate']:.1%} vs {ideal['hit_rate']:.1%} (bounds of the layouts before: "
+                f"coarse policy, an entry per variant {on['ideal_hit_rate_coarse_policy']['hit_rate']:.1%}; "
+                f"the policy table, an entry per today variant "
+                f"{on['ideal_hit_rate_per_variant_today']['hit_rate']:.1%})"
             )
         for mode in ("cache_off", "cache_on"):
             row = workload.get(mode)

@@ -410,9 +410,13 @@ def run(
     if mode == "cache_on":
         simulated = max(20000, result["requests"])
         result["ideal_hit_rate"] = loadgen.ideal_hit_rate(users, zipf_s, simulated, seed, mix=mix)
-        # The same, were a title-only edit not to bump `stats` (it changes no figure there).
-        result["ideal_hit_rate_title_edit_keeps_stats"] = loadgen.ideal_hit_rate(
-            users, zipf_s, simulated, seed, {"complete": ("today", "stats"), "edit": ("today", "content")}, mix
+        # The bounds of the layouts before: the policy before the table (a content edit bumped all
+        # three) with an entry per variant, and the table with an entry per today variant.
+        result["ideal_hit_rate_coarse_policy"] = loadgen.ideal_hit_rate(
+            users, zipf_s, simulated, seed, loadgen.COARSE_INVALIDATES, mix, shared=()
+        )
+        result["ideal_hit_rate_per_variant_today"] = loadgen.ideal_hit_rate(
+            users, zipf_s, simulated, seed, None, mix, shared=()
         )
     return result
 

@@ -1,9 +1,16 @@
 """Reads of content and categories, always scoped to their owner."""
 
+import functools
+
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
+from rest_framework.exceptions import NotFound
 
 from content.models import Category, Content
+from content.serializers import ContentSerializer
+from utils.cache_utils import CONTENT
+from utils.cache_utils.reads import CachedRead, Derivation
+from utils.pagination import page_payload
 
 
 def category_list_for(*, user_id: int) -> QuerySet[Category]:
@@ -28,3 +35,55 @@ def content_list_for(
 
 def content_get_for(*, user_id: int, content_id: int) -> Content:
     return get_object_or_404(Content.objects.select_related("category"), pk=content_id, owner_id=user_id)
+
+
+# Note: the user's whole list in one entry serves every page and category filter of the default
+# ordering; past this many cards, each page has its own entry again.
+INDEX_MAX_CARDS = 500
+DEFAULT_ORDERING = "-created_at"
+
+
+def content_page_read(*, user_id: int, query: dict, page: int, page_size: int, base_url: str) -> CachedRead:
+    """One cached page of the content list: what its entry is keyed by, and how it is computed on
+    a miss. `query`: the validated filter, search and ordering. A page of the default ordering,
+    filtered by category or not, is taken out of the user's one index entry (all cards, up to
+    INDEX_MAX_CARDS): one entry, and one miss per write, for all of them."""
+
+    def compute():
+        return page_payload(
+            content_list_for(user_id=user_id, **query),
+            page=page,
+            page_size=page_size,
+            base_url=base_url,
+            query=query,
+            serialize=lambda contents: ContentSerializer(contents, many=True).data,
+        )
+
+    # Note: next/previous are absolute URLs, so the URL the client used is part of the key.
+    params = {**query, "page": page, "page_size": page_size, "base_url": base_url}
+    own = CachedRead(user_id=user_id, namespace=CONTENT, params=params, compute=compute)
+    if query.get("search") or query.get("ordering", DEFAULT_ORDERING) != DEFAULT_ORDERING:
+        return own
+    index = CachedRead(user_id, CONTENT, {"index": True}, functools.partial(_content_index, user_id))
+    page_of = functools.partial(_page_of, query=query, page=page, page_size=page_size, base_url=base_url)
+    return own._replace(derived_from=Derivation(index, page_of))
+
+
+def _content_index(user_id: int) -> dict:
+    contents = list(content_list_for(user_id=user_id)[: INDEX_MAX_CARDS + 1])
+    if len(contents) > INDEX_MAX_CARDS:
+        return {"complete": False, "rows": []}
+    return {"complete": True, "rows": ContentSerializer(contents, many=True).data}
+
+
+def _page_of(index: dict, *, query: dict, page: int, page_size: int, base_url: str) -> dict | None:
+    """The page out of the index, as `content_page_read`'s own compute builds it; None when the
+    index is cut, or the page is past the end (the own compute answers that 404)."""
+    if not index["complete"]:
+        return None
+    slug = query.get("category_slug")
+    rows = [row for row in index["rows"] if not slug or (row["category"] or {}).get("slug") == slug]
+    try:
+        return page_payload(rows, page=page, page_size=page_size, base_url=base_url, query=query, serialize=list)
+    except NotFound:
+        return None

@@ -10,9 +10,9 @@ from content.serializers import (
     ContentSerializer,
     ContentWriteSerializer,
 )
-from utils.cache_utils import CONTENT, serve
+from utils.cache_utils import serve
 from utils.cache_utils.reads import CachedRead
-from utils.pagination import page_params, page_payload
+from utils.pagination import page_params
 from utils.params import validated_query
 
 
@@ -61,24 +61,14 @@ class ContentListCreateApi(GenericAPIView):
     serializer_class = ContentSerializer
 
     def cached_read(self, request) -> CachedRead:
-        params = validated_query(ContentListParamsSerializer, request.query_params)
         page, page_size = page_params(request)
-        base_url = request.build_absolute_uri(request.path)
-        user_id = request.user.id
-
-        def compute():
-            return page_payload(
-                selectors.content_list_for(user_id=user_id, **params),
-                page=page,
-                page_size=page_size,
-                base_url=base_url,
-                query=params,
-                serialize=lambda contents: ContentSerializer(contents, many=True).data,
-            )
-
-        # Note: next/previous are absolute URLs, so the URL the client used is part of the key.
-        key_params = {**params, "page": page, "page_size": page_size, "base_url": base_url}
-        return CachedRead(user_id=user_id, namespace=CONTENT, params=key_params, compute=compute)
+        return selectors.content_page_read(
+            user_id=request.user.id,
+            query=validated_query(ContentListParamsSerializer, request.query_params),
+            page=page,
+            page_size=page_size,
+            base_url=request.build_absolute_uri(request.path),
+        )
 
     @extend_schema(parameters=[ContentListParamsSerializer], responses=ContentSerializer(many=True))
     def get(self, request):

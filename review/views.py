@@ -12,29 +12,16 @@ from review.serializers import (
     ScheduleUpdateSerializer,
     TodaySerializer,
 )
-from utils import clock
-from utils.cache_utils import TODAY, serve
+from utils.cache_utils import serve
 from utils.cache_utils.reads import CachedRead
 from utils.params import validated_query
 from utils.schema import ErrorSerializer
 
 
-def today_read_for(*, user_id: int, category_slug: str | None = None) -> CachedRead:
-    """The cached today list: its key parameters and computation, shared by TodayApi and
-    `manage.py cache_warm` so that a warmed entry is the one a GET looks up."""
-    today = clock.local_today()
-    return CachedRead(
-        user_id=user_id,
-        namespace=TODAY,
-        params={"category_slug": category_slug, "date": today},
-        compute=lambda: selectors.today_reviews_for(user_id=user_id, today=today, category_slug=category_slug),
-    )
-
-
 class TodayApi(APIView):
     def cached_read(self, request) -> CachedRead:
         params = validated_query(CategoryFilterSerializer, request.query_params)
-        return today_read_for(user_id=request.user.id, category_slug=params.get("category_slug"))
+        return selectors.today_read(user_id=request.user.id, category_slug=params.get("category_slug"))
 
     @extend_schema(parameters=[CategoryFilterSerializer], responses=TodaySerializer)
     def get(self, request):

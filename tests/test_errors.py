@@ -7,7 +7,7 @@ from django.db import OperationalError
 
 def test_an_unexpected_exception_is_a_json_500_without_a_trace(alice):
     alice.raise_request_exception = False
-    with mock.patch("analytics.views.stats_for", side_effect=RuntimeError("boom")):
+    with mock.patch("analytics.selectors.stats_for", side_effect=RuntimeError("boom")):
         response = alice.get("/api/analytics/stats/")
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal server error."}
@@ -15,7 +15,7 @@ def test_an_unexpected_exception_is_a_json_500_without_a_trace(alice):
 
 
 def test_an_unreachable_database_is_a_json_503_with_retry_after(alice):
-    with mock.patch("analytics.views.stats_for", side_effect=OperationalError("connection refused")):
+    with mock.patch("analytics.selectors.stats_for", side_effect=OperationalError("connection refused")):
         response = alice.get("/api/analytics/stats/")
     assert response.status_code == 503
     assert response["Retry-After"] == "5"

@@ -24,7 +24,7 @@ from rest_framework.exceptions import APIException
 from utils import clock, redis_layer
 from utils.cache_utils import store
 from utils.cache_utils.conf import cache_setting
-from utils.cache_utils.reads import CachedRead
+from utils.cache_utils.reads import CachedRead, looked_up
 from utils.redis_layer import CACHE, THROTTLE, RedisUnavailable
 
 _DOWN = object()  # what a reply is when its server could not be asked
@@ -66,7 +66,8 @@ def ask(request, *, user, commands: dict[str, list[tuple]]) -> dict[str, list]:
     if counters:
         commands[THROTTLE] = [command for key, ttl in counters for command in (("INCR", key), ("EXPIRE", key, ttl))]
     if read is not None:
-        prefetch.lookup = store.lookup_command(user_id=read.user_id, namespace=read.namespace, params=read.params)
+        first = looked_up(read)
+        prefetch.lookup = store.lookup_command(user_id=first.user_id, namespace=first.namespace, params=first.params)
         commands[CACHE] = [prefetch.lookup]
     started = time.perf_counter()
     replies = redis_layer.gather("request", commands)
@@ -114,7 +115,7 @@ def lookup_replies(request, namespace: str, params: dict) -> tuple[list, float] 
     """The replies of the lookup of (namespace, params) and the seconds its round trip took, if
     it was asked with the request, else None. RedisUnavailable if its Redis could not be asked."""
     prefetch = getattr(request, "resee_prefetch", None)
-    read = prefetch.read if prefetch is not None else None
+    read = looked_up(prefetch.read) if prefetch is not None and prefetch.read is not None else None
     # Note: `serve` passes the very read that was planned: its params are the same object, and
     # its keys need not be built again.
     if read is None or read.params is not params or read.namespace != namespace or prefetch.lookup is None:

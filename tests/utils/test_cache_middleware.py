@@ -10,8 +10,10 @@ from django.test import override_settings
 from django.urls import get_resolver
 from prometheus_client import REGISTRY
 from rest_framework.throttling import SimpleRateThrottle
+from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
 from tests.cache import HIT, MISS, URLS
+from utils import redis_layer
 from utils.cache_utils import runtime
 from utils.cache_utils.middleware import _routes
 
@@ -180,3 +182,32 @@ def test_a_fresh_hit_counts_in_the_per_view_metrics_as_a_dispatched_one(alice):
 
 def test_only_parameterless_routes_of_cached_reads_are_answered_above():
     assert sorted(_routes(get_resolver())) == sorted(URLS.values())
+
+
+@pytest.fixture
+def verified(monkeypatch) -> list:
+    """One item per JWT verification."""
+    calls, real = [], JWTStatelessUserAuthentication.get_validated_token
+    monkeypatch.setattr(
+        JWTStatelessUserAuthentication, "get_validated_token", lambda self, raw: calls.append(1) or real(self, raw)
+    )
+    return calls
+
+
+def test_with_the_caches_circuit_open_a_read_goes_straight_down_and_is_authenticated_once(alice, verified):
+    alice.get(URLS["today"])
+    for _ in range(settings.REDIS_BREAKER_FAILURES):
+        redis_layer.breaker(redis_layer.CACHE).record_failure()
+    verified.clear()
+    with recorded_below(alice):
+        response = alice.get(URLS["today"])
+    assert response.status_code == 200 and response["X-Cache"] == "BYPASS"
+    assert BELOW == [URLS["today"]] and len(verified) == 1
+
+
+def test_a_miss_handed_down_is_authenticated_once(alice, verified):
+    alice.get(URLS["today"])  # the process's first use of the cache settles its debts, if any
+    verified.clear()
+    with recorded_below(alice):
+        assert alice.get(URLS["stats"])["X-Cache"] == MISS
+    assert BELOW == [URLS["stats"]] and len(verified) == 1

@@ -1,7 +1,8 @@
 """The one home of cache policy: keys, TTLs, invalidation and the read-through path.
 
-Views describe their answer in `cached_read(request)` and call `serve(self, request)` (or
-`cached_json(...)`); services and signals call `invalidate_on_commit(...)`; operators
+Apps describe each cached answer as a `CachedRead` in their selectors; views return it from
+`cached_read(request)` and call `serve(self, request)` (or `cached_json(request, read)`); services
+declare their writes to `policy.invalidates(...)`, which bumps what the table says; operators
 use `invalidate_cache(...)` and `invalidate_pattern(...)`. Nothing else in the project builds a
 cache key or talks to the `api` Redis database.
 

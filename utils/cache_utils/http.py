@@ -15,17 +15,18 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import NamedTuple
 
 import orjson
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.http import parse_etags
 
 from utils import prefetch, redis_layer
-from utils.cache_utils import keys, l1, runtime, singleflight, store
+from utils.cache_utils import keys, l1, reads, runtime, singleflight, store
 from utils.cache_utils.conf import cache_setting
 from utils.cache_utils.freshness import recompute_early
 from utils.cache_utils.metrics import COMPUTE_SECONDS, LOCK_WAITS, LOOKUP_SECONDS, REQUEST_SECONDS, REQUESTS
+from utils.cache_utils.reads import CachedRead
 from utils.cache_utils.store import guarded
 from utils.redis_layer import RedisUnavailable
 
@@ -37,12 +38,12 @@ HIT, MISS, STALE, BYPASS = "HIT", "MISS", "STALE", "BYPASS"
 BEFORE_STORE: list[Callable[[], None]] = []
 
 
-def cached_json(request, *, namespace: str, params: dict, compute: Callable[[], Any]) -> HttpResponse:
-    """Serve `compute()` as JSON through the cache. `params` must hold everything besides the user
-    that changes the answer; `compute` runs only on a miss, after the namespace token was read."""
+def cached_json(request, read: CachedRead) -> HttpResponse:
+    """Serve `read` as JSON through the cache: its `compute` runs only on a miss, after the
+    namespace token was read."""
     started = time.perf_counter()
-    response = _serve(request, namespace, params, compute)
-    _count(namespace, response["X-Cache"], started)
+    response = _serve(request, read)
+    _count(read.namespace, response["X-Cache"], started)
     return response
 
 
@@ -52,15 +53,19 @@ def serve_fresh(request) -> HttpResponse | None:
     early recompute), and `serve` then goes on from this verdict."""
     started = time.perf_counter()
     read = prefetch.planned_read(request)
+    looked_up = reads.looked_up(read) if read is not None else None
     try:
-        asked = prefetch.lookup_replies(request, read.namespace, read.params) if read is not None else None
+        asked = prefetch.lookup_replies(request, looked_up.namespace, looked_up.params) if read is not None else None
         entry = store.entry_from(asked[0]) if asked is not None else None
     except (RedisUnavailable, store.CacheMiss):
         return None
     if entry is None or not _is_hit(request, entry, runtime.current.clock()):
         return None
+    served = Served(HIT, entry.body, entry.etag)
+    if read.derived_from is not None and (served := _derive(read.derived_from, served)) is None:
+        return None
     _lookup_seconds(read.namespace).observe(asked[1])
-    response = _respond(request, read.namespace, HIT, entry.body, entry.etag)
+    response = _respond(request, read.namespace, *served)
     _count(read.namespace, HIT, started)
     return response
 
@@ -71,16 +76,38 @@ def _count(namespace: str, result: str, started: float) -> None:
     seconds.observe(time.perf_counter() - started)
 
 
-def _serve(request, namespace: str, params: dict, compute) -> HttpResponse:
+class Served(NamedTuple):
+    result: str  # HIT, MISS, STALE or BYPASS
+    body: bytes
+    etag: str | None  # None: computed from the body when the answer is built
+
+
+def _serve(request, read: CachedRead) -> HttpResponse:
+    derivation = read.derived_from
+    if derivation is not None:
+        # Note: served from the shared entry when it holds the answer, else from the read's own.
+        derived = _derive(derivation, _through(request, derivation.base))
+        if derived is not None:
+            return _respond(request, read.namespace, *derived)
+    return _respond(request, read.namespace, *_through(request, read))
+
+
+def _through(request, read: CachedRead) -> Served:
     if cache_setting("ENABLED"):
         try:
-            return _read_through(request, request.user.id, namespace, params, compute)
+            return _read_through(request, read.user_id, read.namespace, read.params, read.compute)
         except RedisUnavailable:
             pass
-    return _respond(request, namespace, BYPASS, render(namespace, compute)[0])
+    return Served(BYPASS, render(read.namespace, read.compute)[0], None)
 
 
-def _read_through(request, user_id: int, namespace: str, params: dict, compute) -> HttpResponse:
+def _derive(derivation: reads.Derivation, served: Served) -> Served | None:
+    """The answer `derivation` takes out of the shared entry's body, or None when it cannot."""
+    payload = derivation.project(orjson.loads(served.body))
+    return Served(served.result, orjson.dumps(payload), None) if payload is not None else None
+
+
+def _read_through(request, user_id: int, namespace: str, params: dict, compute) -> Served:
     now, stale = runtime.current.clock(), None
     local = l1.local_cache()
     # Note: the entry key is built only for the L1; the lookup's keys came with the prefetch.
@@ -88,16 +115,16 @@ def _read_through(request, user_id: int, namespace: str, params: dict, compute) 
     if local is not None and redis_layer.healthy(redis_layer.CACHE):
         entry = local.get(local_key)
         if entry is not None and entry.is_fresh(now):
-            return _respond(request, namespace, HIT, entry.body, entry.etag)
+            return Served(HIT, entry.body, entry.etag)
     try:
-        entry = _first_lookup(request, user_id, namespace, params)
+        entry, planned = _first_lookup(request, user_id, namespace, params)
     except store.CacheMiss as miss:
         version = miss.version or guarded("claim", store.claim_version, user_id=user_id, namespace=namespace)
     else:
-        if _is_hit(request, entry, now):
+        if _is_hit(request, entry, now) if planned else entry.is_fresh(now) and not _due_early(entry, now):
             if local is not None:
                 local.put(local_key, entry)
-            return _respond(request, namespace, HIT, entry.body, entry.etag)
+            return Served(HIT, entry.body, entry.etag)
         version, stale = entry.version, entry
 
     lock = keys.lock_key(user_id, namespace, version, params)
@@ -105,38 +132,38 @@ def _read_through(request, user_id: int, namespace: str, params: dict, compute) 
     if token is None:
         if stale is not None:
             # Another request is recomputing; the entry still carries the current token.
-            return _respond(request, namespace, HIT if stale.is_fresh(now) else STALE, stale.body, stale.etag)
+            return Served(HIT if stale.is_fresh(now) else STALE, stale.body, stale.etag)
         waited = _wait_for_fresh(user_id, namespace, params, version, wait_ms=cache_setting("LOCK_WAIT_MS"))
         if waited is not None:
-            return _respond(request, namespace, HIT, waited.body, waited.etag)
+            return Served(HIT, waited.body, waited.etag)
     elif stale is None:
         # Note: the previous holder may have stored and released between our lookup and our lock.
         landed = _wait_for_fresh(user_id, namespace, params, version, wait_ms=0)
         if landed is not None:
             release(lock, token)
-            return _respond(request, namespace, HIT, landed.body, landed.etag)
+            return Served(HIT, landed.body, landed.etag)
     try:
-        return _compute_and_store(request, user_id, namespace, params, compute, version)
+        return _compute_and_store(user_id, namespace, params, compute, version)
     finally:
         if token is not None:
             release(lock, token)
 
 
-def _first_lookup(request, user_id: int, namespace: str, params: dict) -> store.Entry:
-    """The lookup the request's one round trip made (utils.prefetch), else one of its own."""
+def _first_lookup(request, user_id: int, namespace: str, params: dict) -> tuple[store.Entry, bool]:
+    """The lookup the request's one round trip made (utils.prefetch), else one of its own; and
+    whether it was the round trip's (whose verdict the request keeps)."""
     asked = prefetch.lookup_replies(request, namespace, params)
     if asked is None:
-        return guarded("lookup", _lookup, user_id, namespace, params)
+        return guarded("lookup", _lookup, user_id, namespace, params), False
     replies, seconds = asked
     _lookup_seconds(namespace).observe(seconds)  # the entry waited for the whole round trip
-    return store.entry_from(replies)
+    return store.entry_from(replies), True
 
 
 def serve(view, request) -> HttpResponse:
     """The GET of a view that describes its answer in `cached_read(request)`: the read the
     request's prefetch already built, or a new one."""
-    read = prefetch.planned_read(request) or view.cached_read(request)
-    return cached_json(request, namespace=read.namespace, params=read.params, compute=read.compute)
+    return cached_json(request, prefetch.planned_read(request) or view.cached_read(request))
 
 
 def _lookup(user_id: int, namespace: str, params: dict) -> store.Entry:
@@ -185,31 +212,35 @@ def _wait_for_fresh(user_id: int, namespace: str, params: dict, version: str, *,
         runtime.current.sleep(cache_setting("LOCK_POLL_MS") / 1000)
 
 
-def _compute_and_store(request, user_id: int, namespace: str, params: dict, compute, version: str) -> HttpResponse:
-    body, seconds = render(namespace, compute)
+def _compute_and_store(user_id: int, namespace: str, params: dict, compute, version: str) -> Served:
+    body, entry = fill(CachedRead(user_id, namespace, params, compute), version)
+    if entry is None:
+        return Served(MISS, body, None)
+    if (local := l1.local_cache()) is not None:
+        local.put((user_id, namespace, keys.entry_key(user_id, namespace, params)), entry)
+    return Served(MISS, body, entry.etag)
+
+
+def fill(read: CachedRead, version: str) -> tuple[bytes, store.Entry | None]:
+    """The miss step, for a request and for the warm-up alike: compute, render and store under
+    `version` (read before computing). The entry is None when Redis could not take it."""
+    body, seconds = render(read.namespace, read.compute)
     for hook in BEFORE_STORE:
         hook()
     try:
-        entry = store_body(user_id, namespace, params, version, body, seconds)
+        entry = guarded(
+            "store",
+            store.store,
+            user_id=read.user_id,
+            namespace=read.namespace,
+            params=read.params,
+            version=version,
+            body=body,
+            compute_seconds=seconds,
+        )
     except RedisUnavailable:
-        return _respond(request, namespace, MISS, body)
-    if (local := l1.local_cache()) is not None:
-        local.put((user_id, namespace, keys.entry_key(user_id, namespace, params)), entry)
-    return _respond(request, namespace, MISS, body, entry.etag)
-
-
-def store_body(user_id: int, namespace: str, params: dict, version: str, body: bytes, seconds: float) -> store.Entry:
-    """Store a rendered body under `version`, behind the breaker (RedisUnavailable if not)."""
-    return guarded(
-        "store",
-        store.store,
-        user_id=user_id,
-        namespace=namespace,
-        params=params,
-        version=version,
-        body=body,
-        compute_seconds=seconds,
-    )
+        return body, None
+    return body, entry
 
 
 def release(lock: str, token: str) -> None:

@@ -20,6 +20,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import ResolverMatch, RoutePattern
 from django_prometheus.utils import Time
 
+from utils import redis_layer
+from utils.cache_utils.conf import cache_setting
 from utils.cache_utils.http import serve_fresh
 from utils.middleware import PrometheusAfterMiddleware
 
@@ -38,7 +40,7 @@ class FreshHitMiddleware:
 
     def __call__(self, request):
         route = _routes(get_resolver()).get(request.path_info) if request.method == "GET" else None
-        response = self._fresh_hit(request, route) if route is not None else None
+        response = self._fresh_hit(request, route) if route is not None and _may_hit() else None
         return response if response is not None else self.get_response(request)
 
     def _fresh_hit(self, request, route: _Route):
@@ -65,6 +67,12 @@ class FreshHitMiddleware:
         if callable(getattr(response, "render", None)):  # a refusal, as Django's handler renders it
             response = self.metrics.process_template_response(request, response).render()
         return self.metrics.process_response(request, response)
+
+
+def _may_hit() -> bool:
+    """Whether a fresh hit can be served from Redis at all; when not (the cache off, the L1 on, the
+    cache's circuit open or its debts unpaid) the request goes straight down the stack."""
+    return cache_setting("ENABLED") and not cache_setting("L1_ENABLED") and redis_layer.healthy(redis_layer.CACHE)
 
 
 @functools.cache

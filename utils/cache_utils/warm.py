@@ -14,10 +14,11 @@ computing it again. Every Redis call goes through `guarded`: Redis down raises R
 from utils.cache_utils import keys, runtime, singleflight, store
 from utils.cache_utils.conf import cache_setting
 
-# Note: a miss's own rendering and lock release: a warmed body is byte-identical to a miss's.
-from utils.cache_utils.http import release, render, store_body
+# Note: a miss's own step and lock release: a warmed body is byte-identical to a miss's.
+from utils.cache_utils.http import fill, release
 from utils.cache_utils.reads import CachedRead
 from utils.cache_utils.store import guarded
+from utils.redis_layer import RedisUnavailable
 
 WARMED, FRESH, BUSY = "warmed", "fresh", "busy"
 
@@ -39,8 +40,9 @@ def warm(read: CachedRead) -> str:
     if token is None:
         return BUSY
     try:
-        body, seconds = render(namespace, read.compute)
-        store_body(user_id, namespace, params, version, body, seconds)
+        _, entry = fill(read, version)
     finally:
         release(lock, token)
+    if entry is None:
+        raise RedisUnavailable("the warmed entry could not be stored")
     return WARMED

@@ -11,18 +11,13 @@ non-zero when Redis is unreachable or the cache is off, and when an entry failed
 
 import logging
 from collections import Counter
-from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Max
 from tqdm import tqdm
 
-from analytics.views import stats_read_for
-from review.models import ReviewHistory
-from review.views import today_read_for
-from utils import clock, redis_layer
+from utils import redis_layer
 from utils.breaker import CLOSED
-from utils.cache_utils import STATS, TODAY, store
+from utils.cache_utils import reads, store
 from utils.cache_utils.conf import cache_setting
 from utils.cache_utils.stats import forget_own_gauges
 from utils.cache_utils.warm import BUSY, FRESH, WARMED, CachedRead, warm
@@ -34,22 +29,6 @@ MAX_DAYS, MAX_LIMIT = 365, 10_000
 FAILED = "failed"
 OUTCOMES = (WARMED, FRESH, BUSY, FAILED)
 _LABELS = {WARMED: "warmed", FRESH: "already fresh", BUSY: "being computed by a request", FAILED: "failed"}
-
-
-def reads_for(user_id: int) -> list[CachedRead]:
-    """What a user's first screen asks for, built by the views' own functions."""
-    return [today_read_for(user_id=user_id), stats_read_for(user_id=user_id)]
-
-
-def recently_active_user_ids(*, days: int, limit: int) -> list[int]:
-    since = clock.now() - timedelta(days=days)
-    return list(
-        ReviewHistory.objects.filter(reviewed_at__gte=since, user__is_active=True)
-        .values("user_id")
-        .annotate(last_review=Max("reviewed_at"))
-        .order_by("-last_review", "user_id")
-        .values_list("user_id", flat=True)[:limit]
-    )
 
 
 def bounded(low: int, high: int):
@@ -78,11 +57,11 @@ class Command(BaseCommand):
     def handle(self, *args, days: int, limit: int, no_progress: bool, **options):
         try:
             self._check_cache()
-            user_ids = recently_active_user_ids(days=days, limit=limit)
+            user_ids = reads.active_users(days=days, limit=limit)
             tally = self._warm_all(user_ids, progress=not no_progress and self.stdout.isatty())
         finally:
             forget_own_gauges()
-        failed = sum(tally[namespace, FAILED] for namespace in (TODAY, STATS))
+        failed = sum(tally[namespace, FAILED] for namespace in reads.warm_namespaces())
         if failed:
             raise CommandError(f"{failed} entries could not be warmed; the log says why.")
 
@@ -98,7 +77,7 @@ class Command(BaseCommand):
         tally = Counter()
         try:
             for user_id in tqdm(user_ids, desc="cache_warm", unit="user", disable=not progress):
-                for read in reads_for(user_id):
+                for read in reads.warm_reads_for(user_id):
                     tally[read.namespace, self._warm_one(read)] += 1
         finally:
             self._summarise(len(user_ids), tally)
@@ -117,6 +96,6 @@ class Command(BaseCommand):
 
     def _summarise(self, users: int, tally: Counter) -> None:
         self.stdout.write(f"cache_warm: {users} active user(s)")
-        for namespace in (TODAY, STATS):
+        for namespace in reads.warm_namespaces():
             counts = ", ".join(f"{tally[namespace, outcome]} {_LABELS[outcome]}" for outcome in OUTCOMES)
             self.stdout.write(f"  {namespace:<6} {counts}")
