@@ -332,8 +332,7 @@ def markdown(results: dict) -> str:
                 )
                 + f"; overall {on['hit_rate']:.1%} vs {ideal['hit_rate']:.1%} (bounds of the layouts before: "
                 f"coarse policy, an entry per variant {on['ideal_hit_rate_coarse_policy']['hit_rate']:.1%}; "
-                f"the policy table, an entry per today variant "
-                f"{on['ideal_hit_rate_per_variant_today']['hit_rate']:.1%})"
+                f"the policy table, an entry per variant {on['ideal_hit_rate_per_variant']['hit_rate']:.1%})"
             )
         for mode in ("cache_off", "cache_on"):
             row = workload.get(mode)

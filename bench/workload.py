@@ -411,11 +411,11 @@ def run(
         simulated = max(20000, result["requests"])
         result["ideal_hit_rate"] = loadgen.ideal_hit_rate(users, zipf_s, simulated, seed, mix=mix)
         # The bounds of the layouts before: the policy before the table (a content edit bumped all
-        # three) with an entry per variant, and the table with an entry per today variant.
+        # three) with an entry per variant, and the table with an entry per variant.
         result["ideal_hit_rate_coarse_policy"] = loadgen.ideal_hit_rate(
             users, zipf_s, simulated, seed, loadgen.COARSE_INVALIDATES, mix, shared=()
         )
-        result["ideal_hit_rate_per_variant_today"] = loadgen.ideal_hit_rate(
+        result["ideal_hit_rate_per_variant"] = loadgen.ideal_hit_rate(
             users, zipf_s, simulated, seed, None, mix, shared=()
         )
     return result
