@@ -64,9 +64,13 @@ def content_page_read(*, user_id: int, query: dict, page: int, page_size: int, b
     own = CachedRead(user_id=user_id, namespace=CONTENT, params=params, compute=compute)
     if query.get("search") or query.get("ordering", DEFAULT_ORDERING) != DEFAULT_ORDERING:
         return own
-    index = CachedRead(user_id, CONTENT, {"index": True}, functools.partial(_content_index, user_id))
     page_of = functools.partial(_page_of, query=query, page=page, page_size=page_size, base_url=base_url)
-    return own._replace(derived_from=Derivation(index, page_of))
+    return own._replace(derived_from=Derivation(content_index_read(user_id=user_id), page_of))
+
+
+def content_index_read(*, user_id: int) -> CachedRead:
+    """The user's content index: every card in the default ordering, the pages' shared entry."""
+    return CachedRead(user_id, CONTENT, {"index": True}, functools.partial(_content_index, user_id))
 
 
 def _content_index(user_id: int) -> dict:

@@ -257,6 +257,7 @@ RESEE_CACHE = {
     },
     # Part of every key: set it per deploy (e.g. the git sha) to start a release on a clean cache.
     "RELEASE": env_str("CACHE_RELEASE", "1"),
+    "REFRESH_ON_WRITE": env_bool("CACHE_REFRESH_ON_WRITE", True),
     "L1_ENABLED": env_bool("CACHE_L1_ENABLED", False),
     "L1_TTL_SECONDS": env_float("CACHE_L1_TTL_SECONDS", 2.0),
 }

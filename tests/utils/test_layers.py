@@ -27,7 +27,8 @@ def test_no_module_of_utils_imports_an_app():
     assert {path: found for path, found in offenders.items() if found} == {}
 
 
-def test_the_apps_register_the_reads_the_warm_up_precomputes():
+def test_the_apps_register_the_reads_the_warm_up_precomputes_and_a_write_refreshes():
     assert apps.ready
     assert reads.warm_namespaces() == ["today", "stats"]
     assert [read.namespace for read in reads.warm_reads_for(1)] == ["today", "stats"]
+    assert [read.namespace for read in reads.refresh_reads_for(1)] == ["today", "stats", "content"]

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from utils import redis_layer
-from utils.cache_utils import keys, l1, store
+from utils.cache_utils import keys, l1, refresh, store
 from utils.cache_utils.conf import NAMESPACES, cache_setting
 from utils.cache_utils.metrics import INVALIDATIONS
 from utils.redis_layer import RedisUnavailable
@@ -64,6 +64,8 @@ def bump_now(*, user_id: int, namespaces: Iterable[str], reasons: Iterable[str])
         local.evict(user_id, namespaces)  # this process reads its own writes at once
     try:
         store.guarded("invalidate", store.bump, user_id=user_id, namespaces=namespaces)
+        if "user" not in reasons:  # Note: a deleted user reads nothing again
+            refresh.owe(user_id=user_id, namespaces=namespaces)
     except RedisUnavailable:
         InvalidationDebt.objects.create(user_id=user_id, namespaces=",".join(namespaces))
         redis_layer.owe(redis_layer.CACHE)

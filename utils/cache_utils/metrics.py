@@ -29,3 +29,8 @@ COMPUTE_SECONDS = Histogram(
 )
 INVALIDATIONS = Counter("resee_cache_invalidations", "Namespace bumps by reason", ["reason"])
 LOCK_WAITS = Counter("resee_cache_lock_waits", "Requests that waited for another request's recomputation", ["endpoint"])
+REFRESHES = Counter(
+    "resee_cache_refreshes",
+    "Entries recomputed after a write's response (warmed, fresh: already there, busy: a request computes it, failed)",
+    ["endpoint", "result"],
+)

@@ -34,16 +34,27 @@ def looked_up(read: CachedRead) -> CachedRead:
 
 
 _warm_reads: dict[str, Callable[[int], CachedRead]] = {}
+_refresh_reads: dict[str, Callable[[int], CachedRead]] = {}
 _active_users: list[Callable[..., list[int]]] = []
 
 
 def register_warm(namespace: str, read_for: Callable[[int], CachedRead]) -> None:
-    """`read_for(user_id)`: a read of a user's first screen, which `manage.py cache_warm` precomputes."""
+    """`read_for(user_id)`: a read of a user's first screen, which `manage.py cache_warm`
+    precomputes and a write of the user's refreshes (utils.cache_utils.refresh)."""
     _warm_reads[namespace] = read_for
+
+
+def register_refresh(namespace: str, read_for: Callable[[int], CachedRead]) -> None:
+    """`read_for(user_id)`: a read a write of the user's refreshes, not part of the warm-up."""
+    _refresh_reads[namespace] = read_for
 
 
 def warm_reads_for(user_id: int) -> list[CachedRead]:
     return [read_for(user_id) for read_for in _warm_reads.values()]
+
+
+def refresh_reads_for(user_id: int) -> list[CachedRead]:
+    return [read_for(user_id) for read_for in (*_warm_reads.values(), *_refresh_reads.values())]
 
 
 def warm_namespaces() -> list[str]:

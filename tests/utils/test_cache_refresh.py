@@ -1,0 +1,68 @@
+"""utils.cache_utils.refresh: once a write's response is out, the writer's hottest answers are
+recomputed under the token the write's bump created, so the next read is a hit that shows the
+write; a write committed while a refresh computes still shows; off, the next read is a miss.
+
+These tests commit for real (transaction=True): a refresh runs when the request ends, after the
+write's own commit, as under gunicorn."""
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from content.models import Content
+from content.services import content_update
+from tests.cache import HIT, MISS, api_complete, fetch, seed, titles, uncached, warm
+from utils.cache_utils import http
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _fresh_hit(client, endpoint: str):
+    response = fetch(client, endpoint, cache=HIT)
+    assert response.json() == uncached(client, endpoint).json(), endpoint
+    return response
+
+
+def test_after_a_completion_the_writers_today_list_and_stats_are_hits_that_show_it(alice):
+    cards = seed(alice)
+    warm(alice, "today"), warm(alice, "stats")
+
+    api_complete(alice, cards["hola"]["id"], "forgot")
+
+    assert "hola" not in titles(_fresh_hit(alice, "today"))
+    assert _fresh_hit(alice, "stats").json()["total_reviews"] == 2
+
+
+def test_after_a_title_edit_the_content_list_and_todays_list_are_hits_that_show_it(alice):
+    cards = seed(alice)
+    warm(alice, "content"), warm(alice, "today")
+
+    assert alice.patch(f"/api/content/{cards['hola']['id']}/", {"title": "hola!"}).status_code == 200
+
+    assert "hola!" in titles(_fresh_hit(alice, "content"))
+    assert "hola!" in titles(_fresh_hit(alice, "today"))
+
+
+def test_with_refresh_on_write_off_the_next_read_is_a_miss(alice):
+    cards = seed(alice)
+    warm(alice, "today")
+    with override_settings(RESEE_CACHE={**settings.RESEE_CACHE, "REFRESH_ON_WRITE": False}):
+        api_complete(alice, cards["hola"]["id"], "forgot")
+    assert fetch(alice, "today", cache=MISS).json() == uncached(alice, "today").json()
+
+
+def test_a_write_committed_while_the_refresh_computes_still_shows(alice, monkeypatch):
+    cards = seed(alice)
+    warm(alice, "today")
+    hola = cards["hola"]["id"]
+
+    def rename_once():
+        monkeypatch.setattr(http, "BEFORE_STORE", [])
+        content_update(content=Content.objects.get(pk=cards["bonjour"]["id"]), title="renamed meanwhile")
+
+    monkeypatch.setattr(http, "BEFORE_STORE", [rename_once])
+    api_complete(alice, hola, "forgot")  # its refresh computes, then the rename commits, then it stores
+
+    today = fetch(alice, "today")
+    assert titles(today) == ["renamed meanwhile"]
+    assert today.json() == uncached(alice, "today").json()

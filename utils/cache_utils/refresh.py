@@ -1,0 +1,63 @@
+"""Refresh on write: once a write's response has gone out, recompute its owner's hottest answers
+(the reads the apps register for the warm-up and for refreshing: today's unfiltered list, the
+stats, the content index) whose namespaces it bumped, so the owner's next read is a hit instead of a miss.
+
+An entry recomputed after the write's commit, under the token the bump created, is exactly a
+miss done early: the token protocol keeps it safe (a later write bumps again, and the refreshed
+entry is dead). It runs in the worker's thread when Django closes the response (the
+`request_finished` signal, sent after the server has written the body), so the write's 2xx is
+not delayed; it holds each entry's single-flight lock like a miss, so a read arriving meanwhile
+waits for its result instead of computing it again. Writes outside a request (shell, commands)
+leave their answers to the next read. RESEE_CACHE["REFRESH_ON_WRITE"] turns it off.
+"""
+
+import logging
+import threading
+from collections import defaultdict
+
+from django.core.signals import request_finished, request_started
+
+from utils.cache_utils import reads
+from utils.cache_utils.conf import cache_setting
+from utils.cache_utils.metrics import REFRESHES
+from utils.redis_layer import RedisUnavailable
+
+logger = logging.getLogger(__name__)
+_owed = threading.local()
+
+
+def owe(*, user_id: int, namespaces) -> None:
+    """Note that this request's write bumped `namespaces` of `user_id` (from invalidation)."""
+    if cache_setting("REFRESH_ON_WRITE"):
+        _pending()[user_id] |= set(namespaces)
+
+
+def _pending() -> dict[int, set[str]]:
+    if not hasattr(_owed, "users"):
+        _owed.users = defaultdict(set)
+    return _owed.users
+
+
+def _forget(**kwargs) -> None:
+    _owed.users = defaultdict(set)
+
+
+def _refresh(**kwargs) -> None:
+    from utils.cache_utils.warm import warm  # Note: warm imports http, which imports this package's peers
+
+    owed, _owed.users = _pending(), defaultdict(set)
+    for user_id, namespaces in owed.items():
+        for read in reads.refresh_reads_for(user_id):
+            if read.namespace not in namespaces:
+                continue
+            try:
+                REFRESHES.labels(endpoint=read.namespace, result=warm(read)).inc()
+            except RedisUnavailable:
+                return  # logged by the Redis layer; the next reads compute
+            except Exception:
+                REFRESHES.labels(endpoint=read.namespace, result="failed").inc()
+                logger.exception("cache: refreshing %s of user %s failed", read.namespace, user_id)
+
+
+request_started.connect(_forget, dispatch_uid="cache.refresh.forget")
+request_finished.connect(_refresh, dispatch_uid="cache.refresh.after_response")
