@@ -133,6 +133,14 @@ BULK_WRITES = {
 }
 
 
+def test_a_bulk_update_that_gives_rows_to_another_user_bumps_both(alice, bob, bump_calls):
+    seed(alice)
+    bump_calls.clear()
+    with committed():
+        ReviewHistory.objects.filter(user_id=alice.user.id).update(user_id=bob.user.id)
+    assert {user_id for user_id, _ in bump_calls} == {alice.user.id, bob.user.id}
+
+
 @pytest.mark.parametrize("write", BULK_WRITES)
 def test_a_bulk_write_outside_the_services_still_leaves_every_answer_the_databases(alice, bob, write):
     cards = seed(alice)

@@ -164,9 +164,12 @@ class PolicedQuerySet(models.QuerySet):
     def update(self, **changes):
         rule = POLICY[self.model._meta.label]
         owners = set(self.values_list(rule.owner, flat=True).distinct()) if not _muted_now() else set()
+        moved_to = changes.get(rule.owner, changes.get(rule.owner.removesuffix("_id")))
+        if moved_to is not None and owners:  # rows given to another user change their answers too
+            owners.add(getattr(moved_to, "pk", moved_to))
         updated = super().update(**changes)
+        stale = namespaces_for(self.model, change=changes)
         for owner_id in owners:
-            stale = namespaces_for(self.model, change=changes)
             invalidate_on_commit(user_id=owner_id, namespaces=stale, reason=_reason(self.model))
         return updated
 
