@@ -7,7 +7,9 @@ write's own commit, as under gunicorn."""
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from content.models import Content
 from content.services import content_update
@@ -66,3 +68,15 @@ def test_a_write_committed_while_the_refresh_computes_still_shows(alice, monkeyp
     today = fetch(alice, "today")
     assert titles(today) == ["renamed meanwhile"]
     assert today.json() == uncached(alice, "today").json()
+
+
+def test_with_the_cache_off_a_write_refreshes_nothing(alice):
+    cards = seed(alice)
+    api_complete(alice, cards["pi"]["id"])  # loads the revocation hash: both below start alike
+    counted = []
+    for card, refresh in (("hola", True), ("bonjour", False)):
+        off = {**settings.RESEE_CACHE, "ENABLED": False, "REFRESH_ON_WRITE": refresh}
+        with override_settings(RESEE_CACHE=off), CaptureQueriesContext(connection) as queries:
+            api_complete(alice, cards[card]["id"], "forgot")
+        counted.append(len(queries))
+    assert counted[0] == counted[1]  # the completion's own queries, no recomputation

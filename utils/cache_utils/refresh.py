@@ -28,7 +28,7 @@ _owed = threading.local()
 
 def owe(*, user_id: int, namespaces) -> None:
     """Note that this request's write bumped `namespaces` of `user_id` (from invalidation)."""
-    if cache_setting("REFRESH_ON_WRITE"):
+    if cache_setting("REFRESH_ON_WRITE") and cache_setting("ENABLED"):
         _pending()[user_id] |= set(namespaces)
 
 
