@@ -20,6 +20,7 @@ from django.core.signals import request_finished, request_started
 from utils.cache_utils import reads
 from utils.cache_utils.conf import cache_setting
 from utils.cache_utils.metrics import REFRESHES
+from utils.cache_utils.warm import warm
 from utils.redis_layer import RedisUnavailable
 
 logger = logging.getLogger(__name__)
@@ -43,8 +44,6 @@ def _forget(**kwargs) -> None:
 
 
 def _refresh(**kwargs) -> None:
-    from utils.cache_utils.warm import warm  # Note: warm imports http, which imports this package's peers
-
     owed, _owed.users = _pending(), defaultdict(set)
     for user_id, namespaces in owed.items():
         for read in reads.refresh_reads_for(user_id):
