@@ -224,34 +224,53 @@ SHARED_ENTRIES = ("today", "content")
 
 
 def ideal_hit_rate(
-    users: list[dict], zipf_s: float, requests: int, seed: int, invalidates=None, mix=MIX, shared=SHARED_ENTRIES
+    users: list[dict],
+    zipf_s: float,
+    requests: int,
+    seed: int,
+    invalidates=None,
+    mix=MIX,
+    shared=SHARED_ENTRIES,
+    refresh: bool = True,
 ) -> dict:
     """The hit rate of a perfect cache with the app's invalidation policy and entry layout on this
     very mix: one sequential stream, no TTL expiry, no concurrent misses, no warm-up left cold. A
-    measured rate close to it means the misses come from the mix, not from the cache layer."""
+    measured rate close to it means the misses come from the mix, not from the cache layer.
+    `refresh`: a write refills the writer's shared entries it bumped (utils.cache_utils.refresh);
+    the result then says how many refills were replaced by another write before any read."""
     invalidates = invalidates or app_invalidates()
     picker = Picker(users, zipf_s, random.Random(seed), mix=mix)
     generation: dict = {}
     filled: dict = {}
-    hits = Counter()
-    reads = Counter()
+    hits, reads, refills = Counter(), Counter(), Counter()
+    unread: set = set()  # (user, namespace) refilled and not read since
     for i in range(requests):
         kind, index, detail = picker.pick()
+        counted = i >= requests // 5  # the first fifth warms up, as the real run does
         if kind in invalidates:
             for namespace in invalidates[kind]:
                 generation[(index, namespace)] = generation.get((index, namespace), 0) + 1
+                if refresh:
+                    refills["replaced unread"] += counted and (index, namespace) in unread
+                    refills["refills"] += counted
+                    filled[(index, namespace, "")] = generation[(index, namespace)]
+                    unread.add((index, namespace))
             continue
         key = (index, kind, "" if kind in shared else detail)
         current = generation.get((index, kind), 0)
-        if i >= requests // 5:  # the first fifth warms up, as the real run does
+        if counted:
             reads[kind] += 1
             hits[kind] += filled.get(key) == current
+        if key[2] == "":
+            unread.discard((index, kind))
         filled[key] = current
     total = sum(reads.values())
     return {
         "hit_rate": round(sum(hits.values()) / total, 4) if total else 0.0,
         "by_endpoint": {kind: round(hits[kind] / reads[kind], 4) for kind in reads},
         "requests_simulated": requests,
+        "refills": refills["refills"],
+        "refills_replaced_unread": refills["replaced unread"],
     }
 
 

@@ -332,7 +332,10 @@ def markdown(results: dict) -> str:
                 )
                 + f"; overall {on['hit_rate']:.1%} vs {ideal['hit_rate']:.1%} (bounds of the layouts before: "
                 f"coarse policy, an entry per variant {on['ideal_hit_rate_coarse_policy']['hit_rate']:.1%}; "
-                f"the policy table, an entry per variant {on['ideal_hit_rate_per_variant']['hit_rate']:.1%})"
+                f"the policy table, an entry per variant {on['ideal_hit_rate_per_variant']['hit_rate']:.1%}; "
+                f"shared entries without refresh on write {on['ideal_hit_rate_no_refresh']['hit_rate']:.1%}); "
+                f"refills replaced by another write before any read: {ideal['refills_replaced_unread']} of "
+                f"{ideal['refills']}"
             )
         for mode in ("cache_off", "cache_on"):
             row = workload.get(mode)

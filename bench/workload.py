@@ -411,12 +411,16 @@ def run(
         simulated = max(20000, result["requests"])
         result["ideal_hit_rate"] = loadgen.ideal_hit_rate(users, zipf_s, simulated, seed, mix=mix)
         # The bounds of the layouts before: the policy before the table (a content edit bumped all
-        # three) with an entry per variant, and the table with an entry per variant.
+        # three) with an entry per variant; the table with an entry per variant; shared entries
+        # without refresh on write.
         result["ideal_hit_rate_coarse_policy"] = loadgen.ideal_hit_rate(
-            users, zipf_s, simulated, seed, loadgen.COARSE_INVALIDATES, mix, shared=()
+            users, zipf_s, simulated, seed, loadgen.COARSE_INVALIDATES, mix, shared=(), refresh=False
         )
         result["ideal_hit_rate_per_variant"] = loadgen.ideal_hit_rate(
-            users, zipf_s, simulated, seed, None, mix, shared=()
+            users, zipf_s, simulated, seed, None, mix, shared=(), refresh=False
+        )
+        result["ideal_hit_rate_no_refresh"] = loadgen.ideal_hit_rate(
+            users, zipf_s, simulated, seed, mix=mix, refresh=False
         )
     return result
 
