@@ -24,27 +24,33 @@ from utils.cache_utils.warm import warm
 from utils.redis_layer import RedisUnavailable
 
 logger = logging.getLogger(__name__)
-_owed = threading.local()
+
+
+class _Owed(threading.local):
+    """The users whose namespaces this thread's request bumped, with the namespaces."""
+
+    def __init__(self):
+        self.users: dict[int, set[str]] = defaultdict(set)
+
+
+_owed = _Owed()
 
 
 def owe(*, user_id: int, namespaces) -> None:
     """Note that this request's write bumped `namespaces` of `user_id` (from invalidation)."""
     if cache_setting("REFRESH_ON_WRITE") and cache_setting("ENABLED"):
-        _pending()[user_id] |= set(namespaces)
-
-
-def _pending() -> dict[int, set[str]]:
-    if not hasattr(_owed, "users"):
-        _owed.users = defaultdict(set)
-    return _owed.users
+        _owed.users[user_id] |= set(namespaces)
 
 
 def _forget(**kwargs) -> None:
-    _owed.users = defaultdict(set)
+    if _owed.users:
+        _owed.users = defaultdict(set)
 
 
 def _refresh(**kwargs) -> None:
-    owed, _owed.users = _pending(), defaultdict(set)
+    if not _owed.users:
+        return  # Note: every request ends here; most wrote nothing
+    owed, _owed.users = _owed.users, defaultdict(set)
     for user_id, namespaces in owed.items():
         for read in reads.refresh_reads_for(user_id):
             if read.namespace not in namespaces:
