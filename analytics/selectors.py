@@ -1,13 +1,12 @@
-"""Aggregates over a user's review history, in settings.TIME_ZONE days."""
+"""A user's stats, read from the review tallies (analytics.models): a row per card and a row per
+day of the last 30, never a row per review, so a miss costs the same at 1,000 reviews and at 50,000."""
 
 from datetime import date, timedelta
 
-from django.db.models import Count, Q
-from django.db.models.functions import TruncDate
-from django.utils import timezone
+from django.db.models import Sum
 
+from analytics.models import CardTally, DayTally
 from content.models import Content
-from review.models import ReviewHistory
 from utils import clock
 from utils.cache_utils import STATS
 from utils.cache_utils.reads import CachedRead
@@ -20,70 +19,54 @@ def _success_rate(remembered: int, total: int) -> float | None:
     return round(100 * remembered / total, 1) if total else None
 
 
-def _reviews_by_day(user_id: int, since: date):
-    return (
-        ReviewHistory.objects.filter(user_id=user_id, reviewed_at__date__gte=since)
-        .annotate(day=TruncDate("reviewed_at", tzinfo=timezone.get_current_timezone()))
-        .values("day")
-        .annotate(reviews=Count("id"))
-    )
+def _streak(runs: dict[date, date], today: date) -> int:
+    """Consecutive days with at least one review, ending today, or yesterday if today has none
+    yet (the streak is not broken until the day is over). `runs`: day -> first day of its run."""
+    for end in (today, today - timedelta(days=1)):
+        if end in runs:
+            return (end - runs[end]).days + 1
+    return 0
 
 
 def current_streak(*, user_id: int, today: date) -> int:
-    """Consecutive days with at least one review, ending today, or yesterday if today has none
-    yet (the streak is not broken until the day is over)."""
-    days = (
-        ReviewHistory.objects.filter(user_id=user_id)
-        .annotate(day=TruncDate("reviewed_at", tzinfo=timezone.get_current_timezone()))
-        .values_list("day", flat=True)
-        .distinct()
-        .order_by("-day")
-    )
-    streak, expected = 0, today
-    for day in days.iterator():
-        if day > today:
-            continue
-        if streak == 0 and day == today - timedelta(days=1):
-            expected = day
-        if day != expected:
-            break
-        streak, expected = streak + 1, day - timedelta(days=1)
-    return streak
+    runs = DayTally.objects.filter(user_id=user_id, day__range=(today - timedelta(days=1), today))
+    return _streak(dict(runs.values_list("day", "run_start")), today)
 
 
 def _per_category(user_id: int) -> list[dict]:
-    rows = (
-        ReviewHistory.objects.filter(user_id=user_id)
+    """Reviews, and the remembered among them, per category of the cards the user has."""
+    return list(
+        CardTally.objects.filter(user_id=user_id)
         .values("content__category_id", "content__category__slug", "content__category__name")
-        .annotate(reviews=Count("id"), remembered=Count("id", filter=Q(result=ReviewHistory.REMEMBERED)))
+        .annotate(reviews=Sum("reviews"), remembered=Sum("remembered"))
         .order_by("content__category__name", "content__category_id")
     )
-    return [
-        {
-            "category_id": row["content__category_id"],
-            "slug": row["content__category__slug"],
-            "name": row["content__category__name"],
-            "reviews": row["reviews"],
-            "success_rate": _success_rate(row["remembered"], row["reviews"]),
-        }
-        for row in rows
-    ]
 
 
 def stats_for(*, user_id: int, today: date) -> dict:
-    totals = ReviewHistory.objects.filter(user_id=user_id).aggregate(
-        reviews=Count("id"),
-        remembered=Count("id", filter=Q(result=ReviewHistory.REMEMBERED)),
-    )
+    categories = _per_category(user_id)
+    reviews = sum(row["reviews"] for row in categories)
+    remembered = sum(row["remembered"] for row in categories)
     first_day = today - timedelta(days=HISTORY_DAYS - 1)
-    by_day = {row["day"]: row["reviews"] for row in _reviews_by_day(user_id, first_day)}
+    days = DayTally.objects.filter(user_id=user_id, day__range=(first_day, today))
+    recent = list(days.values_list("day", "reviews", "run_start"))
+    by_day = {day: reviews for day, reviews, _ in recent}
     return {
         "total_contents": Content.objects.filter(owner_id=user_id).count(),
-        "total_reviews": totals["reviews"],
+        "total_reviews": reviews,
         "reviews_today": by_day.get(today, 0),
-        "success_rate": _success_rate(totals["remembered"], totals["reviews"]),
-        "success_rate_by_category": _per_category(user_id),
-        "current_streak_days": current_streak(user_id=user_id, today=today),
+        "success_rate": _success_rate(remembered, reviews),
+        "success_rate_by_category": [
+            {
+                "category_id": row["content__category_id"],
+                "slug": row["content__category__slug"],
+                "name": row["content__category__name"],
+                "reviews": row["reviews"],
+                "success_rate": _success_rate(row["remembered"], row["reviews"]),
+            }
+            for row in categories
+        ],
+        "current_streak_days": _streak({day: start for day, _, start in recent}, today),
         "reviews_per_day": [
             {
                 "date": (first_day + timedelta(days=i)).isoformat(),

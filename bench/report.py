@@ -185,6 +185,17 @@ def evaluate(results: dict) -> list[dict]:
                 flat,
             )
         )
+    miss = results.get("stats_miss", {})
+    if len(miss) >= 2:
+        small, large = min(miss, key=int), max(miss, key=int)
+        targets.append(
+            _at_most(
+                f"stats miss at {int(large):,} vs {int(small):,} history rows",
+                results["stats_miss_growth"],
+                2,
+                f"{miss[large]['median_ms']:.2f} vs {miss[small]['median_ms']:.2f} ms",
+            )
+        )
     return targets
 
 
@@ -363,6 +374,18 @@ def markdown(results: dict) -> str:
                 f"| {int(size):,} | {row['median_us']:.0f} | {row['p10_us']:.0f} / {row['p90_us']:.0f} / "
                 f"{row['p99_us']:.0f} | {row['reps']} |"
             )
+    miss = results.get("stats_miss", {})
+    if miss:
+        lines += [
+            "",
+            f"### Stats miss against one user's history (stats_for, {results['stats_miss_reps']} reps)",
+            "",
+            "| history rows | median ms | p90 ms | queries |",
+            "|---|---|---|---|",
+        ]
+        for rows in sorted(miss, key=int):
+            row = miss[rows]
+            lines.append(f"| {int(rows):,} | {row['median_ms']:.2f} | {row['p90_ms']:.2f} | {row['queries']} |")
     if results.get("bytes_per_entry"):
         memory = results.get("memory", {})
         lines += ["", f"### Memory ({memory.get('measured_on')})", ""]

@@ -39,6 +39,7 @@ SIZES = {
         profile=200,
         inv_sizes="100,1000",
         inv_reps=20,
+        stats_rows="200,2000",
         warmup=0.5,
         duration=1.5,
         processes=1,
@@ -55,6 +56,7 @@ SIZES = {
         profile=200,
         inv_sizes="1000,10000,100000",
         inv_reps=60,
+        stats_rows="1000,50000",
         warmup=2,
         duration=6,
         processes=2,
@@ -71,6 +73,7 @@ SIZES = {
         profile=2000,
         inv_sizes="1000,10000,100000",
         inv_reps=300,
+        stats_rows="1000,50000",
         warmup=15,
         duration=60,
         processes=2,
@@ -96,6 +99,7 @@ def parse_args(argv):
     parser.add_argument("--profile", type=int, help="hit requests profiled")
     parser.add_argument("--inv-sizes", help="comma-separated entry counts for the invalidation bench")
     parser.add_argument("--inv-reps", type=int, help="timed invalidations per size")
+    parser.add_argument("--stats-rows", help="comma-separated history sizes of the stats miss bench (one user each)")
     parser.add_argument("--outage-reads", type=int, help="reads timed per Redis fault (0: no outage phase)")
     parser.add_argument("--warmup", type=float, help="workload warm-up seconds")
     parser.add_argument("--duration", type=float, help="workload measured seconds")
@@ -104,7 +108,9 @@ def parse_args(argv):
     parser.add_argument("--processes", type=int, help="load generator processes")
     parser.add_argument("--connections", type=int, help="keep-alive connections per load process")
     parser.add_argument(
-        "--skip", default="", help="comma-separated parts to skip: hit,profile,memory,invalidation,outage,workload"
+        "--skip",
+        default="",
+        help="comma-separated parts to skip: hit,profile,memory,invalidation,stats,outage,workload",
     )
     parser.add_argument("--json", type=Path, help="where to write the JSON (default bench/results/latest.json)")
     parser.add_argument("--results-dir", type=Path, default=REPO / "bench" / "results", help="profiles and JSON")
@@ -120,6 +126,7 @@ def parse_args(argv):
         if getattr(args, name) is None:
             setattr(args, name, default)
     args.inv_sizes = [int(size) for size in str(args.inv_sizes).split(",") if size]
+    args.stats_rows = [int(size) for size in str(args.stats_rows).split(",") if size]
     args.skip = {part for part in args.skip.split(",") if part}
     from bench.loadgen import MIX, parse_mix
 
@@ -379,6 +386,12 @@ def _measure(args, env, database, redis_url, private, namespace, seeding) -> dic
         )
         out.update(cachecost.invalidation(sizes=args.inv_sizes, reps=args.inv_reps))
         phase("invalidation")
+    if "stats" not in args.skip:
+        from bench import statsmiss
+
+        log(args, f"stats miss with {', '.join(f'{rows:,}' for rows in args.stats_rows)} history rows")
+        out.update(statsmiss.measure(histories=args.stats_rows))
+        phase("stats_miss")
     if "outage" not in args.skip and args.outage_reads:
         _outage(args, out, dict(list(rotation.items())[:5]))
         phase("outage")

@@ -3,4 +3,19 @@ from django.contrib import admin
 from review.models import ReviewHistory, ReviewSchedule
 
 admin.site.register(ReviewSchedule, list_display=["content", "owner", "interval_step", "next_review_date", "is_active"])
-admin.site.register(ReviewHistory, list_display=["content", "user", "result", "reviewed_at"])
+
+
+@admin.register(ReviewHistory)
+class ReviewHistoryAdmin(admin.ModelAdmin):
+    """Read only: the history is a log, and the stats' tallies count what review_complete wrote."""
+
+    list_display = ["content", "user", "result", "reviewed_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from django.db import transaction
 from rest_framework.exceptions import ValidationError
 
+from analytics.services import tallies_count
 from content.models import Content
 from review.models import ReviewHistory, ReviewSchedule
 from review.selectors import schedule_get_for
@@ -49,15 +50,36 @@ def review_complete(
         moved = ["interval_step", "next_review_date", "initial_review_completed", "updated_at"]
         with invalidates(ReviewSchedule, owner_id=user_id, change=moved, reason="schedule"):
             schedule.save(update_fields=moved)
+        history_record(
+            user_id=user_id,
+            content_id=content_id,
+            result=result,
+            time_spent_seconds=time_spent_seconds,
+            reviewed_at=now,
+        )
+    return schedule
+
+
+def history_record(
+    *, user_id: int, content_id: int, result: str, time_spent_seconds: int | None, reviewed_at: datetime
+) -> ReviewHistory:
+    """One review into the history and the tallies the stats read, in the caller's transaction."""
+    with transaction.atomic():
         with invalidates(ReviewHistory, owner_id=user_id, change=[CREATED], reason="history"):
-            ReviewHistory.objects.create(
+            review = ReviewHistory.objects.create(
                 user_id=user_id,
                 content_id=content_id,
                 result=result,
                 time_spent_seconds=time_spent_seconds,
-                reviewed_at=now,
+                reviewed_at=reviewed_at,
             )
-    return schedule
+        tallies_count(
+            user_id=user_id,
+            content_id=content_id,
+            day=clock.local_date(reviewed_at),
+            remembered=result == ReviewHistory.REMEMBERED,
+        )
+    return review
 
 
 def schedule_set_active(*, schedule: ReviewSchedule, is_active: bool) -> ReviewSchedule:

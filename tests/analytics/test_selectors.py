@@ -6,6 +6,7 @@ import pytest
 from django.test import override_settings
 
 from analytics.selectors import current_streak, stats_for
+from analytics.services import tallies_rebuild
 from tests.review.factories import TODAY, days, make_card, make_history, utc
 
 
@@ -51,17 +52,32 @@ def test_the_streak_ignores_other_users_reviews(make_user):
     assert current_streak(user_id=carol.id, today=TODAY) == 1
 
 
-def test_the_streak_uses_local_days(make_user):
+@pytest.mark.parametrize("time_zone, streaks_on_13_14_15", [("UTC", [1, 2, 2]), ("America/New_York", [1, 1, 0])])
+def test_the_streak_uses_local_days(make_user, time_zone, streaks_on_13_14_15):
     user = make_user("carol")
     card = make_card(user)
-    # 22:30 and 01:30 UTC: the same evening (13 May) in New York, two different days in UTC.
+    with override_settings(TIME_ZONE=time_zone):
+        # 22:30 and 01:30 UTC: the same evening (13 May) in New York, two different days in UTC.
+        make_history(user, card, at=utc(2024, 5, 13, 22, 30))
+        make_history(user, card, at=utc(2024, 5, 14, 1, 30))
+
+        streaks = [current_streak(user_id=user.id, today=date(2024, 5, day)) for day in (13, 14, 15)]
+
+    assert streaks == streaks_on_13_14_15
+
+
+def test_a_rebuild_recounts_the_days_in_the_time_zone_now_configured(make_user):
+    user = make_user("carol")
+    card = make_card(user)
     make_history(user, card, at=utc(2024, 5, 13, 22, 30))
     make_history(user, card, at=utc(2024, 5, 14, 1, 30))
+    assert stats_for(user_id=user.id, today=date(2024, 5, 14))["current_streak_days"] == 2
 
-    assert current_streak(user_id=user.id, today=date(2024, 5, 14)) == 2
     with override_settings(TIME_ZONE="America/New_York"):
-        assert current_streak(user_id=user.id, today=date(2024, 5, 14)) == 1
-        assert current_streak(user_id=user.id, today=date(2024, 5, 13)) == 1
+        tallies_rebuild(user_id=user.id)
+        body = stats_for(user_id=user.id, today=date(2024, 5, 13))
+
+    assert (body["reviews_today"], body["current_streak_days"], body["total_reviews"]) == (2, 1, 2)
 
 
 def test_stats_are_computed_for_the_given_day(make_user):

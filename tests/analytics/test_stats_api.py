@@ -153,11 +153,10 @@ def test_days_are_counted_in_the_configured_time_zone(
     alice, clock, time_zone, today, reviews_today, streak, last_two_days
 ):
     card = make_card(alice)
-    make_history(alice, card, at=utc(2024, 5, 15, 2, 0))
-    make_history(alice, card, at=utc(2024, 5, 14, 12, 0))
     clock.now = utc(2024, 5, 15, 3, 0)
-
     with override_settings(TIME_ZONE=time_zone):
+        make_history(alice, card, at=utc(2024, 5, 15, 2, 0))
+        make_history(alice, card, at=utc(2024, 5, 14, 12, 0))
         body = stats(alice)
 
     entries = body["reviews_per_day"]

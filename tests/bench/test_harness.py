@@ -112,6 +112,14 @@ def test_invalidation_was_timed_at_each_size(results):
     assert all(positive(value) for value in data["invalidation_us"].values())
 
 
+def test_the_stats_miss_was_timed_at_each_history_size(results):
+    data = results["json"]
+    assert set(data["stats_miss"]) == {"200", "2000"}
+    assert all(positive(row["median_ms"]) and row["queries"] > 0 for row in data["stats_miss"].values())
+    assert "### Stats miss against one user's history" in results["stdout"]
+    assert "stats miss at 2,000 vs 200 history rows" in " ".join(target["name"] for target in data["targets"])
+
+
 def test_memory_per_entry_exceeds_the_body_it_stores(results):
     data = results["json"]
     assert positive(data["body_bytes_per_entry"])

@@ -8,6 +8,7 @@ import pytest
 from content.models import Category, Content
 from content.services import category_create, content_create
 from review.models import ReviewHistory, ReviewSchedule
+from review.services import history_record
 
 # A fixed, ordinary moment: midday UTC, so the UTC and the local date agree unless a test says not.
 NOW = datetime(2024, 5, 15, 12, 0, tzinfo=UTC)
@@ -87,8 +88,9 @@ def schedule_of(content: Content) -> ReviewSchedule:
 
 
 def make_history(who, content: Content, result: str = "remembered", *, at: datetime = NOW, seconds=None):
-    return ReviewHistory.objects.create(
-        user_id=_user_id(who), content=content, result=result, time_spent_seconds=seconds, reviewed_at=at
+    """A review made at `at`, recorded as a completion records it (history and tallies)."""
+    return history_record(
+        user_id=_user_id(who), content_id=content.id, result=result, time_spent_seconds=seconds, reviewed_at=at
     )
 
 

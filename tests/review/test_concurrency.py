@@ -1,11 +1,14 @@
-"""Concurrent completions of one card: the row lock in review_complete serialises them, so none
-is lost. These need PostgreSQL (SQLite has no row locks and one writer at a time)."""
+"""Concurrent completions: the row lock in review_complete serialises those of one card, so none
+is lost, and first reviews of a day count once each in the day's tally. These need PostgreSQL
+(SQLite has no row locks and one writer at a time)."""
 
 import threading
 
 import pytest
 from django.db import connection, transaction
 
+from analytics.models import CardTally, DayTally
+from analytics.selectors import stats_for
 from review.models import ReviewHistory, ReviewSchedule
 from review.services import review_complete
 from tests.review.factories import DEFAULT_TIMEOUT, LADDER, TODAY, days, make_card, schedule_of
@@ -98,3 +101,28 @@ def test_a_completion_waits_for_a_concurrent_change_and_builds_on_it(racer):
     schedule = schedule_of(card)
     assert (schedule.interval_step, schedule.next_review_date) == (4, TODAY + days(LADDER[4]))
     assert ReviewHistory.objects.filter(content=card).count() == 1
+
+
+def test_simultaneous_first_completions_of_a_day_on_different_cards_all_count_in_one_run(racer, clock):
+    """The first review of a day creates its tally row and joins it to yesterday's run: racing
+    first reviews must neither fail on the unique row nor lose a count or the run."""
+    cards = [make_card(racer, f"card {i}") for i in range(THREADS)]
+    clock.advance(days=-1)
+    review_complete(user_id=racer.id, content_id=cards[0].id, result="remembered")
+    clock.advance(days=1)
+    ReviewSchedule.objects.filter(owner=racer).update(next_review_date=TODAY)
+    pending = iter(cards)
+    lock = threading.Lock()
+
+    def complete_next():
+        with lock:
+            card = next(pending)
+        review_complete(user_id=racer.id, content_id=card.id, result="forgot")
+
+    errors = run_in_threads(THREADS, complete_next)
+
+    assert errors == []
+    today = DayTally.objects.get(user=racer, day=TODAY)
+    assert (today.reviews, today.run_start) == (THREADS, TODAY - days(1))
+    assert sum(CardTally.objects.filter(user=racer).values_list("reviews", flat=True)) == THREADS + 1
+    assert stats_for(user_id=racer.id, today=TODAY)["current_streak_days"] == 2

@@ -2,8 +2,8 @@
 
     model                  change                              answers it makes stale
     content.Content        created                             content, stats (total_contents)
-                           deleted                             content, stats, today (its schedule
-                                                               and history go with it)
+                           deleted                             content, stats, today (its schedule,
+                                                               history and tally go)
                            title                               content, today
                            body, created_at, updated_at        content
                            category                            content, today, stats (by category)
@@ -16,7 +16,9 @@
                            interval_step, is_active,
                            initial_review_completed
                            updated_at                          none: shown nowhere
-    review.ReviewHistory   anything                            stats
+    review.ReviewHistory   anything                            none: the stats read the tallies
+    analytics.CardTally    anything                            stats (totals, rates by category)
+    analytics.DayTally     anything                            stats (today, per day, streak)
     (a deleted user: every answer; accounts.signals)
 
 A change the table does not name (another field, a save without `update_fields`) is taken as a
@@ -89,7 +91,14 @@ POLICY: dict[str, Rule] = {
             "updated_at": set(),
         },
     ),
-    "review.ReviewHistory": Rule("user_id", {CREATED: {STATS}, DELETED: {STATS}}),
+    # Note: the stats read the tallies, not the history: a history row shows in no cached answer.
+    "review.ReviewHistory": Rule("user_id", {CREATED: set(), DELETED: set()}),
+    "analytics.CardTally": Rule(
+        "user_id", {CREATED: {STATS}, DELETED: {STATS}, "reviews": {STATS}, "remembered": {STATS}}
+    ),
+    "analytics.DayTally": Rule(
+        "user_id", {CREATED: {STATS}, DELETED: {STATS}, "reviews": {STATS}, "run_start": {STATS}}
+    ),
 }
 
 
