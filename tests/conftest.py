@@ -12,11 +12,10 @@ from fakeredis import FakeRedisConnection
 from rest_framework.test import APIClient
 
 from accounts import revocation
+from tests.helpers import DEFAULT_PASSWORD
 from tests.servers import forget_pools
 from utils import redis_layer
 from utils.cache_utils import invalidation, l1, store
-
-DEFAULT_PASSWORD = "correct-horse-battery-9"
 
 
 def real_servers_missing() -> list[str]:

@@ -20,8 +20,7 @@ from content.models import Category, Content
 from content.services import category_create, content_create
 from review.models import ReviewHistory, ReviewSchedule
 from review.services import review_complete
-from tests.cache import cache_off
-from tests.conftest import DEFAULT_PASSWORD
+from tests.helpers import DEFAULT_PASSWORD, cache_off
 from utils import clock
 
 HOSTILE = {

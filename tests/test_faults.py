@@ -16,7 +16,7 @@ from django.db import connection
 
 from content.models import Content
 from review.models import ReviewHistory
-from tests.cache import cache_off
+from tests.helpers import cache_off
 from tests.servers import GunicornServer, RedisServer, TcpProxy, app_env
 
 READS = ("/api/review/today/", "/api/analytics/stats/", "/api/content/?page_size=100")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from content.models import Category, Content
 from content.serializers import CONTENT_ORDERINGS
 from review.models import ReviewHistory, ReviewSchedule
-from tests.cache import cache_off
+from tests.helpers import cache_off
 
 USERS = ("alice", "bob", "carol")
 TITLES = ("apple", "Apple pie", "banana", "cherry tart", "ünïcode ✓")

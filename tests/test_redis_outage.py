@@ -16,7 +16,7 @@ from django.conf import settings
 from django.test import override_settings
 
 from accounts.models import RevokedToken
-from tests.cache import BYPASS, HIT, URLS, cache_off
+from tests.helpers import BYPASS, HIT, URLS, cache_off
 from tests.servers import Blackhole, caches_at, free_loopback_port, own_redis_server
 from utils import redis_layer
 

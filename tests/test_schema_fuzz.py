@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 from content.models import Category, Content
 from content.services import category_create, content_create
 from review.models import ReviewSchedule
-from tests.conftest import DEFAULT_PASSWORD
+from tests.helpers import DEFAULT_PASSWORD
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 

@@ -4,8 +4,8 @@ from types import SimpleNamespace
 import pytest
 from rest_framework.throttling import SimpleRateThrottle
 
+from tests.helpers import RecordingClient
 from tests.servers import DownRedis, GunicornServer, app_env
-from tests.utils import RecordingClient
 from utils import clock, redis_layer
 
 WINDOW_START = 1_800_000_000.0  # a minute and an hour boundary: 2027-01-15 08:00:00 UTC

@@ -13,7 +13,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.authentication import RevocableJWTAuthentication, TokenUser
-from tests.accounts.helpers import PROTECTED_URL, assert_json_401, seconds_ago, token_clock, utc
+from tests.helpers import PROTECTED_URL, assert_json_401, from_epoch, seconds_ago, token_clock
 
 
 def authenticate(header: str):
@@ -34,7 +34,7 @@ def resigned(access: str, key: str = None, **changes) -> str:
 
 
 def expiry_of(access: str):
-    return utc(AccessToken(access)["exp"])
+    return from_epoch(AccessToken(access)["exp"])
 
 
 def get_with(client, header: str):

@@ -1,7 +1,8 @@
 """Deactivating or deleting a user kills their stateless tokens at once (accounts/signals.py)."""
 
 from accounts.models import RevokedUser
-from tests.accounts.helpers import (
+from tests.helpers import (
+    DEFAULT_PASSWORD,
     PROTECTED_URL,
     assert_json_401,
     revocation_clock,
@@ -10,7 +11,6 @@ from tests.accounts.helpers import (
     status_with,
     token_clock,
 )
-from tests.conftest import DEFAULT_PASSWORD
 
 
 def test_deactivating_a_user_makes_their_access_token_401_at_once(alice, django_capture_on_commit_callbacks):

@@ -3,7 +3,7 @@
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import RevokedToken
-from tests.accounts.helpers import PROTECTED_URL, assert_json_401, refresh, status_with
+from tests.helpers import PROTECTED_URL, assert_json_401, refresh, status_with
 
 URL = "/api/auth/logout/"
 

@@ -7,7 +7,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts import revocation
 from accounts.models import RevokedToken
-from tests.accounts.helpers import (
+from tests.helpers import (
     PROTECTED_URL,
     assert_json_401,
     redis_down,

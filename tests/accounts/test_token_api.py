@@ -6,9 +6,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts import services
 from accounts.models import RevokedToken
-from tests.accounts.helpers import assert_json_401, refresh, set_active, status_with
-from tests.conftest import DEFAULT_PASSWORD
-from tests.review.test_concurrency import run_in_threads
+from tests.helpers import DEFAULT_PASSWORD, assert_json_401, refresh, run_in_threads, set_active, status_with
 
 TOKEN_URL = "/api/auth/token/"
 REFRESH_RACERS = 8

@@ -7,7 +7,7 @@ from django.test import override_settings
 
 from analytics.selectors import current_streak, stats_for
 from analytics.services import tallies_rebuild
-from tests.review.factories import TODAY, days, make_card, make_history, utc
+from tests.helpers import TODAY, days, make_card, make_history, utc
 
 
 def review_on(user, card, day: date, hour: int = 12):

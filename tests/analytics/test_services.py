@@ -14,7 +14,7 @@ from analytics.models import CardTally, DayTally
 from analytics.selectors import stats_for
 from content.services import content_delete
 from review.models import ReviewHistory
-from tests.review.factories import NOW, TODAY, days, make_card, make_category, make_history
+from tests.helpers import NOW, TODAY, days, make_card, make_category, make_history
 from utils.clock import local_date
 
 

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 from django.test import override_settings
 
-from tests.review.factories import NOW, TODAY, complete, days, make_card, make_category, make_history, utc
+from tests.helpers import NOW, TODAY, complete, days, make_card, make_category, make_history, utc
 
 URL = "/api/analytics/stats/"
 

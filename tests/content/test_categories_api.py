@@ -3,7 +3,7 @@
 import pytest
 
 from content.models import Category, Content
-from tests.content.helpers import (
+from tests.helpers import (
     CATEGORIES,
     assert_rejected,
     category_url,

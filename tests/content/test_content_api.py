@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from content.models import Category, Content
 from review.models import ReviewSchedule
-from tests.content.helpers import (
+from tests.helpers import (
     CATEGORIES,
     CONTENTS,
     assert_rejected,

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from content.models import Category, Content
-from tests.content.helpers import (
+from tests.helpers import (
     CONTENTS,
     assert_rejected,
     create_category,

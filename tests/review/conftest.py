@@ -1,1 +1,1 @@
-from tests.review.factories import clock  # noqa: F401  (autouse: freezes utils.clock.now at NOW)
+from tests.helpers import clock  # noqa: F401  (autouse: freezes utils.clock.now at NOW)

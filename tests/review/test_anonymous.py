@@ -1,6 +1,6 @@
 import pytest
 
-from tests.review.factories import make_card, schedule_of
+from tests.helpers import make_card, schedule_of
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import pytest
 from django.test import override_settings
 
 from review.models import ReviewHistory
-from tests.review.factories import (
+from tests.helpers import (
     LADDER,
     NOW,
     TODAY,

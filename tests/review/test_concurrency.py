@@ -11,35 +11,11 @@ from analytics.models import CardTally, DayTally
 from analytics.selectors import stats_for
 from review.models import ReviewHistory, ReviewSchedule
 from review.services import review_complete
-from tests.review.factories import DEFAULT_TIMEOUT, LADDER, TODAY, days, make_card, schedule_of
+from tests.helpers import DEFAULT_TIMEOUT, LADDER, TODAY, days, make_card, run_in_threads, schedule_of
 
 pytestmark = pytest.mark.integration
 
 THREADS = 6  # fewer than the ladder's rungs, so a lost update cannot hide behind the top-rung cap
-
-
-def run_in_threads(count: int, target) -> list[BaseException]:
-    """Start `count` threads on `target` at once; each closes its own DB connection. Returns the
-    errors they raised; fails if any thread is still running after the timeout."""
-    barrier = threading.Barrier(count, timeout=DEFAULT_TIMEOUT)
-    errors: list[BaseException] = []
-
-    def worker():
-        try:
-            barrier.wait()
-            target()
-        except BaseException as exc:  # noqa: BLE001 - reported to the test below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=DEFAULT_TIMEOUT)
-    assert not [thread for thread in threads if thread.is_alive()], "threads still running: deadlock?"
-    return errors
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.review.factories import NOW, complete, days, make_card, make_history
+from tests.helpers import NOW, complete, days, make_card, make_history
 
 URL = "/api/review/history/"
 

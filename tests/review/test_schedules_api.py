@@ -4,7 +4,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from tests.review.factories import TODAY, complete, days, due_content_ids, make_card, schedule_of
+from tests.helpers import TODAY, complete, days, due_content_ids, make_card, schedule_of
 
 LIST_URL = "/api/review/schedules/"
 

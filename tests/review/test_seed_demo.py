@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from content.models import Category, Content
 from review.models import ReviewHistory, ReviewSchedule
-from tests.review.factories import NOW, TODAY, days
+from tests.helpers import NOW, TODAY, days
 
 User = get_user_model()
 

@@ -9,7 +9,7 @@ from rest_framework.exceptions import ValidationError
 
 from review.models import ReviewHistory, ReviewSchedule
 from review.services import next_step, review_complete, schedule_set_active
-from tests.review.factories import LADDER, NOW, TODAY, TOP_STEP, days, history_of, make_card, schedule_of, utc
+from tests.helpers import LADDER, NOW, TODAY, TOP_STEP, days, history_of, make_card, schedule_of, utc
 from utils.conf import review_intervals
 
 

@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from tests.review.factories import (
+from tests.helpers import (
     TODAY,
     days,
     due_content_ids,

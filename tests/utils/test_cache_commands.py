@@ -22,8 +22,20 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 
 from review import selectors as review_selectors
-from tests.cache import HIT, MISS, committed, fetch, titles, uncached
-from tests.review.factories import NOW, TODAY, clock, days, make_card, make_history  # noqa: F401  (clock: autouse)
+from tests.helpers import (  # noqa: F401  (clock: autouse)
+    HIT,
+    MISS,
+    NOW,
+    TODAY,
+    clock,
+    committed,
+    days,
+    fetch,
+    make_card,
+    make_history,
+    titles,
+    uncached,
+)
 from tests.servers import DownRedis
 from utils.cache_utils import store
 from utils.cache_utils.conf import STATS

@@ -28,7 +28,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from accounts import revocation
 from content.models import Content
 from review.models import ReviewHistory
-from tests.cache import BYPASS, ENDPOINTS, HIT, MISS, URLS, cache_off
+from tests.helpers import BYPASS, ENDPOINTS, HIT, MISS, URLS, cache_off
 from tests.servers import RedisServer, caches_at, free_loopback_port, own_redis_server
 from utils import redis_layer
 from utils.breaker import CLOSED, HALF_OPEN, OPEN

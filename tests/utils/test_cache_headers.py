@@ -6,15 +6,15 @@ import re
 import pytest
 from django.utils.cache import cc_delim_re
 
-from tests.cache import (
+from tests.helpers import (
     BYPASS,
     ENDPOINTS,
     HIT,
     MISS,
     URLS,
-    api_create_category,
-    api_create_content,
     cache_off,
+    create_category,
+    create_content,
     fetch,
     seed,
     uncached,
@@ -70,7 +70,7 @@ def test_the_etag_depends_on_the_body_only_so_hit_miss_and_bypass_agree(alice, e
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_different_bodies_have_different_etags(alice, bob, endpoint):
     seed(alice)
-    api_create_content(bob, "bob's card")
+    create_content(bob, "bob's card")
 
     assert warm(alice, endpoint)["ETag"] != warm(bob, endpoint)["ETag"]
 
@@ -148,7 +148,7 @@ def test_after_a_write_the_old_etag_gets_200_with_a_new_etag(alice, endpoint):
     seed(alice)
     old = warm(alice, endpoint)
 
-    api_create_content(alice, "a new card")
+    create_content(alice, "a new card")
 
     response = conditional(alice, endpoint, old["ETag"])
     assert response.status_code == 200
@@ -163,7 +163,7 @@ def test_a_miss_that_recomputes_the_same_body_still_answers_304(alice):
     """Renaming a category no card is in bumps the content namespace without changing the content
     list: the recomputed body hashes to the same ETag, so the client's copy is still good."""
     seed(alice)
-    unused = api_create_category(alice, "Unused")
+    unused = create_category(alice, "Unused")
     etag = warm(alice, "content")["ETag"]
 
     assert alice.patch(f"/api/content/categories/{unused['id']}/", {"name": "Still unused"}).status_code == 200

@@ -13,14 +13,14 @@ from prometheus_client import REGISTRY
 
 from content.models import Category, Content
 from review.models import ReviewSchedule
-from tests.cache import (
+from tests.helpers import (
     ENDPOINTS,
     HIT,
     MISS,
     api_complete,
-    api_create_category,
-    api_create_content,
     assert_fresh,
+    create_category,
+    create_content,
     fetch,
     seed,
     titles,
@@ -126,7 +126,7 @@ def test_creating_content_through_the_api_invalidates_all_three_endpoints(alice)
     seed(alice)
     warm_all(alice)
 
-    api_create_content(alice, "brand new")
+    create_content(alice, "brand new")
 
     fresh = assert_all_fresh(alice)
     assert fresh["content"]["results"][0]["title"] == "brand new"
@@ -159,7 +159,7 @@ def test_editing_a_body_invalidates_the_content_list_only(alice):
 
 def test_moving_content_to_another_category_shows_in_the_filtered_lists(alice):
     cards = seed(alice)
-    other = api_create_category(alice, "Maths", "maths")
+    other = create_category(alice, "Maths", "maths")
     for endpoint in ("today", "content"):
         warm(alice, endpoint, {"category_slug": "maths"})
 
@@ -198,7 +198,7 @@ def test_creating_a_category_changes_no_answer_and_leaves_all_three_a_hit(alice)
     seed(alice)
     warmed = warm_all(alice)
 
-    api_create_category(alice, "History")
+    create_category(alice, "History")
 
     assert_still_cached(alice, warmed)
 
@@ -451,7 +451,7 @@ def test_after_a_write_and_an_eviction_of_the_namespace_tokens_the_pre_write_bod
     seed(alice)
     stale = warm(alice, endpoint)
 
-    api_create_content(alice, "written before the eviction")
+    create_content(alice, "written before the eviction")
     evict_namespaces(alice.user.id)
 
     response = assert_fresh(alice, endpoint)
@@ -465,7 +465,7 @@ def test_an_eviction_before_the_write_is_no_different(alice, endpoint):
     stale = warm(alice, endpoint)
 
     evict_namespaces(alice.user.id)
-    api_create_content(alice, "written after the eviction")
+    create_content(alice, "written after the eviction")
 
     response = assert_fresh(alice, endpoint)
     assert response.content != stale.content
@@ -502,7 +502,7 @@ def test_a_write_commits_and_the_failed_invalidation_is_counted_when_redis_is_do
     failures = REGISTRY.get_sample_value("resee_redis_errors_total", labels) or 0.0
 
     with redis_layer.use(cache=DownRedis()):
-        created = api_create_content(alice, "written during the outage")
+        created = create_content(alice, "written during the outage")
 
     assert Content.objects.filter(pk=created["id"]).exists()
     assert REGISTRY.get_sample_value("resee_redis_errors_total", labels) == failures + 1

@@ -11,8 +11,8 @@ from django.test import override_settings
 
 from content.models import Content
 from content.services import content_create, content_update
+from tests.helpers import record_client
 from tests.servers import app_env
-from tests.utils import record_client
 from utils.cache_utils import l1, store
 
 TODAY_URL = "/api/review/today/"

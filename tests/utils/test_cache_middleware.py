@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
-from tests.cache import HIT, MISS, URLS
+from tests.helpers import HIT, MISS, URLS
 from utils import redis_layer
 from utils.cache_utils import runtime
 from utils.cache_utils.middleware import _routes

@@ -13,7 +13,7 @@ from content.models import Category, Content
 from content.services import category_create, category_delete, category_update, content_delete, content_update
 from review.models import ReviewHistory, ReviewSchedule
 from review.services import review_complete, schedule_set_active
-from tests.cache import ENDPOINTS, HIT, committed, fetch, seed, uncached, warm
+from tests.helpers import ENDPOINTS, HIT, committed, fetch, seed, uncached, warm
 from utils import clock
 from utils.cache_utils.conf import CONTENT, STATS, TODAY
 from utils.cache_utils.policy import CREATED, DELETED, POLICY, namespaces_for

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from content.models import Content
 from content.services import content_update
-from tests.cache import HIT, MISS, api_complete, fetch, seed, titles, uncached, warm
+from tests.helpers import HIT, MISS, api_complete, fetch, seed, titles, uncached, warm
 from utils.cache_utils import http
 
 pytestmark = pytest.mark.django_db(transaction=True)

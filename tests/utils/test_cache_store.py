@@ -9,7 +9,7 @@ from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from tests.utils import is_served, put_entry, record_client, token_of
+from tests.helpers import is_served, put_entry, record_client, token_of
 from utils.cache_utils import keys, store
 from utils.cache_utils.conf import CONTENT, STATS, TODAY, cache_setting, ttl_for
 

@@ -18,15 +18,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from content import selectors as content_selectors
 from content.services import category_create, content_create
-from tests.cache import (
+from tests.helpers import (
     BYPASS,
     ENDPOINTS,
     HIT,
     MISS,
     URLS,
     api_complete,
-    api_create_content,
     cache_off,
+    create_content,
     fetch,
     seed,
     titles,
@@ -194,7 +194,7 @@ def test_page_one_spelled_out_is_the_default_page_entry(alice):
 
 def test_todays_list_of_a_category_is_taken_out_of_the_users_one_list(alice):
     seed(alice)
-    api_create_content(alice, "loose card")
+    create_content(alice, "loose card")
     warm(alice, "today")
 
     filtered = fetch(alice, "today", {"category_slug": "langs"}, cache=HIT)
@@ -213,7 +213,7 @@ def test_a_category_filter_fills_the_users_one_list_on_a_miss(alice):
 
 def test_a_category_filter_of_a_cut_list_is_its_own_entry(alice):
     seed(alice)
-    api_create_content(alice, "loose card")
+    create_content(alice, "loose card")
     with override_settings(RESEE={**settings.RESEE, "TODAY_MAX_RESULTS": 2}):
         assert len(titles(warm(alice, "today"))) == 2  # three are due: the list is cut
         filtered = fetch(alice, "today", {"category_slug": "langs"}, cache=MISS)
@@ -254,7 +254,7 @@ def test_the_host_the_client_used_is_part_of_the_content_list_key(alice):
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_two_users_with_the_same_parameters_never_share_an_entry(alice, bob, endpoint):
     seed(alice, "A-")
-    api_create_content(bob, "B-only card")
+    create_content(bob, "B-only card")
     alices = warm(alice, endpoint)
 
     bobs = fetch(bob, endpoint, cache=MISS)
@@ -267,7 +267,7 @@ def test_two_users_with_the_same_parameters_never_share_an_entry(alice, bob, end
 @pytest.mark.parametrize("endpoint", ["today", "content"])
 def test_a_user_only_ever_sees_their_own_cards_from_the_cache(alice, bob, endpoint):
     seed(alice, "A-")
-    api_create_content(bob, "B-only card")
+    create_content(bob, "B-only card")
     warm(alice, endpoint)
 
     assert titles(fetch(bob, endpoint, cache=MISS)) == ["B-only card"]
@@ -354,9 +354,9 @@ def test_todays_list_rolls_over_at_local_midnight_with_the_cards_due_on_the_new_
     day = clock.now.date()
     with override_settings(TIME_ZONE=time_zone):
         clock.now = local_moment(day, 23, 59)
-        card = api_create_content(alice, "due tomorrow")
+        card = create_content(alice, "due tomorrow")
         api_complete(alice, card["id"], "remembered")  # first review: rung 0, due the next day
-        api_create_content(alice, "due today")
+        create_content(alice, "due today")
 
         before = warm(alice, "today")
         assert titles(before) == ["due today"]
@@ -372,7 +372,7 @@ def test_todays_list_rolls_over_at_local_midnight_with_the_cards_due_on_the_new_
 def test_the_stats_roll_over_at_local_midnight(alice, clock):
     day = clock.now.date()
     clock.now = local_moment(day, 23, 59)
-    card = api_create_content(alice, "reviewed late")
+    card = create_content(alice, "reviewed late")
     api_complete(alice, card["id"], "remembered")
     assert warm(alice, "stats").json()["reviews_today"] == 1
 

@@ -4,7 +4,7 @@ counters and its cache lookup, and every part keeps its own rules."""
 import pytest
 from rest_framework.throttling import SimpleRateThrottle
 
-from tests.cache import HIT, MISS, URLS
+from tests.helpers import HIT, MISS, URLS
 from utils import clock
 
 CATEGORIES_URL = "/api/content/categories/"

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from review import selectors as review_selectors
-from tests.review.factories import clock, make_card  # noqa: F401  (clock: autouse)
+from tests.helpers import clock, make_card  # noqa: F401  (clock: autouse)
 from utils.middleware import _QueryCount
 
 SLEEP_SECONDS = 0.05

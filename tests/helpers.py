@@ -1,0 +1,413 @@
+"""What the tests share, in one module: time (a movable clock, fixed moments), builders that
+write through the services, API shortcuts, the cached endpoints' ground truth (the same request
+with the cache off), Redis entry probes and recorders, tokens and clocks for the account tests,
+and threads started at once. Servers the tests start and stop are in tests/servers.py."""
+
+import contextlib
+import functools
+import threading
+from datetime import UTC, date, datetime, timedelta
+from unittest import mock
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import TestCase, override_settings
+
+from content.models import Category, Content
+from content.services import category_create, content_create
+from review.models import ReviewHistory, ReviewSchedule
+from review.services import history_record, review_complete
+from tests.servers import DownRedis
+from utils import redis_layer
+from utils.cache_utils import keys, store
+from utils.cache_utils.conf import TODAY as TODAY_NAMESPACE
+
+DEFAULT_PASSWORD = "correct-horse-battery-9"
+
+
+# --- Time and builders ------------------------------------------------------------------------------
+
+
+# A fixed, ordinary moment: midday UTC, so the UTC and the local date agree unless a test says not.
+NOW = datetime(2024, 5, 15, 12, 0, tzinfo=UTC)
+TODAY = NOW.date()
+LADDER = [1, 3, 7, 14, 30, 60, 120, 180]
+TOP_STEP = len(LADDER) - 1
+
+
+def days(n: int) -> timedelta:
+    return timedelta(days=n)
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+class Clock:
+    """What `utils.clock.now()` answers; `clock.now = ...` or `clock.advance(days=3)` moves it."""
+
+    def __init__(self, moment: datetime):
+        self.now = moment
+
+    def advance(self, **delta) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+    def today(self) -> date:
+        from utils.clock import local_date
+
+        return local_date(self.now)
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch) -> Clock:
+    """Every review/analytics test runs at NOW unless it moves the clock."""
+    frozen = Clock(NOW)
+    monkeypatch.setattr("utils.clock.now", lambda: frozen.now)
+    return frozen
+
+
+def _user_id(who) -> int:
+    """Accept a user, or a logged-in test client (which carries `.user`)."""
+    return getattr(who, "user", who).id
+
+
+def make_category(who, name: str, slug: str | None = None) -> Category:
+    return category_create(owner_id=_user_id(who), name=name, slug=slug)
+
+
+def make_card(
+    who,
+    title: str = "Card",
+    *,
+    category: Category | None = None,
+    due: date | None = None,
+    step: int | None = None,
+    initial: bool | None = None,
+    active: bool | None = None,
+) -> Content:
+    """Content created the way the API creates it (with its schedule), then, if asked, its
+    schedule moved to the given state."""
+    content = content_create(owner_id=_user_id(who), title=title, category_id=category.id if category else None)
+    changes = {
+        "next_review_date": due,
+        "interval_step": step,
+        "initial_review_completed": initial,
+        "is_active": active,
+    }
+    changes = {field: value for field, value in changes.items() if value is not None}
+    if changes:
+        ReviewSchedule.objects.filter(content=content).update(**changes)
+    return content
+
+
+def schedule_of(content: Content) -> ReviewSchedule:
+    return ReviewSchedule.objects.get(content=content)
+
+
+def make_history(who, content: Content, result: str = "remembered", *, at: datetime = NOW, seconds=None):
+    """A review made at `at`, recorded as a completion records it (history and tallies)."""
+    return history_record(
+        user_id=_user_id(who), content_id=content.id, result=result, time_spent_seconds=seconds, reviewed_at=at
+    )
+
+
+def history_of(who) -> list[ReviewHistory]:
+    return list(ReviewHistory.objects.filter(user_id=_user_id(who)).order_by("id"))
+
+
+def complete(client, content, result: str = "remembered", **extra):
+    content_id = content.id if isinstance(content, Content) else content
+    return client.post("/api/review/complete/", {"content_id": content_id, "result": result, **extra})
+
+
+def today_list(client, **params):
+    return client.get("/api/review/today/", params)
+
+
+def due_content_ids(client, **params) -> list[int]:
+    response = today_list(client, **params)
+    assert response.status_code == 200, response.content
+    return [item["content_id"] for item in response.json()["results"]]
+
+
+# --- The API ----------------------------------------------------------------------------------------
+
+
+CATEGORIES = "/api/content/categories/"
+CONTENTS = "/api/content/"
+
+
+def category_url(pk: int) -> str:
+    return f"{CATEGORIES}{pk}/"
+
+
+def content_url(pk: int) -> str:
+    return f"{CONTENTS}{pk}/"
+
+
+def create_category(client, name: str, slug: str | None = None) -> dict:
+    payload = {"name": name} if slug is None else {"name": name, "slug": slug}
+    response = client.post(CATEGORIES, payload)
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def create_content(client, title: str = "A card", **fields) -> dict:
+    response = client.post(CONTENTS, {"title": title, **fields})
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def list_contents(client, **params):
+    """GET the content list with `params` as the query string (values are URL-encoded)."""
+    return client.get(CONTENTS, params)
+
+
+def listed_titles(client, **params) -> list[str]:
+    response = list_contents(client, **params)
+    assert response.status_code == 200, response.content
+    return [item["title"] for item in response.json()["results"]]
+
+
+def assert_rejected(response, field: str, status: int = 400) -> None:
+    """A JSON error that names `field`."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    assert field in response.json(), response.json()
+
+
+# --- Cached endpoints -------------------------------------------------------------------------------
+
+
+URLS = {
+    "today": "/api/review/today/",
+    "stats": "/api/analytics/stats/",
+    "content": "/api/content/",
+}
+ENDPOINTS = tuple(URLS)
+HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
+
+
+def cache_off():
+    """Every read computed from the database (X-Cache: BYPASS): what the cache must agree with."""
+    return override_settings(RESEE_CACHE={**settings.RESEE_CACHE, "ENABLED": False})
+
+
+# What pytest-django's `django_capture_on_commit_callbacks` fixture is: `with committed():` runs
+# the block's on-commit callbacks at its end, as a real commit would.
+committed = functools.partial(TestCase.captureOnCommitCallbacks, execute=True)
+
+
+def fetch(client, endpoint: str, params: dict | None = None, *, cache: str | None = None, status: int = 200, **extra):
+    """GET a cached endpoint; check the status and, if given, the X-Cache result."""
+    response = client.get(URLS[endpoint], params or {}, **extra)
+    assert response.status_code == status, (endpoint, params, response.status_code, response.content)
+    if cache is not None:
+        assert response["X-Cache"] == cache, f"{endpoint} {params or {}}: X-Cache {response['X-Cache']}, not {cache}"
+    return response
+
+
+def warm(client, endpoint: str, params: dict | None = None, **extra):
+    """Fill the entry (whatever the first GET was) and prove it is there: returns the HIT."""
+    fetch(client, endpoint, params, **extra)
+    return fetch(client, endpoint, params, cache=HIT, **extra)
+
+
+def uncached(client, endpoint: str, params: dict | None = None, **extra):
+    """What the endpoint answers with the cache switched off: the ground truth."""
+    with cache_off():
+        return fetch(client, endpoint, params, cache=BYPASS, **extra)
+
+
+def assert_fresh(client, endpoint: str, params: dict | None = None, **extra):
+    """The next GET recomputes (MISS) and answers what the database says now."""
+    response = fetch(client, endpoint, params, cache=MISS, **extra)
+    assert response.json() == uncached(client, endpoint, params, **extra).json()
+    return response
+
+
+def titles(response) -> list[str]:
+    """Titles in a today or content-list answer."""
+    return [item["title"] for item in response.json()["results"]]
+
+
+def api_complete(client, content_id: int, result: str = "remembered") -> dict:
+    response = client.post("/api/review/complete/", {"content_id": content_id, "result": result})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def seed(client, prefix: str = "") -> dict:
+    """A small but non-trivial account: a category with two cards, one loose card already
+    reviewed (so today's list, the stats and the content list all have something to show).
+    Written through the services in one committed block, as the API would, only faster."""
+    owner_id = client.user.id
+    with committed():
+        langs = category_create(owner_id=owner_id, name=f"{prefix}Languages", slug=f"{prefix.lower()}langs")
+        hola = content_create(owner_id=owner_id, title=f"{prefix}hola", body="hello", category_id=langs.id)
+        bonjour = content_create(owner_id=owner_id, title=f"{prefix}bonjour", category_id=langs.id)
+        pi = content_create(owner_id=owner_id, title=f"{prefix}pi", body="3.14159")
+        review_complete(user_id=owner_id, content_id=pi.id, result="remembered")
+    return {
+        name: {"id": row.id} for name, row in [("category", langs), ("hola", hola), ("bonjour", bonjour), ("pi", pi)]
+    }
+
+
+# --- Redis entries ----------------------------------------------------------------------------------
+
+
+def put_entry(user_id: int, namespace: str = TODAY_NAMESPACE, params: dict | None = None, body: bytes = b"{}") -> str:
+    """Store an entry the way `cached_json` does after a miss; return the token it is tagged with."""
+    version = store.claim_version(user_id=user_id, namespace=namespace)
+    store.store(
+        user_id=user_id, namespace=namespace, params=params or {}, version=version, body=body, compute_seconds=0.01
+    )
+    return version
+
+
+def is_served(user_id: int, namespace: str = TODAY_NAMESPACE, params: dict | None = None) -> bool:
+    try:
+        store.lookup(user_id=user_id, namespace=namespace, params=params or {})
+    except store.CacheMiss:
+        return False
+    return True
+
+
+def token_of(user_id: int, namespace: str = TODAY_NAMESPACE) -> str | None:
+    """The namespace token as stored in Redis, without creating one."""
+    raw = store.client().get(keys.namespace_key(user_id, namespace))
+    return raw.decode() if raw is not None else None
+
+
+class RecordingClient:
+    """Stands in for the cache's Redis client: forwards everything to the real client and records each
+    command as one round trip. A pipeline counts once, when it is executed."""
+
+    def __init__(self, real):
+        self._real = real
+        self.calls: list[tuple[str, tuple]] = []
+
+    def pipeline(self, *args, **kwargs):
+        return _RecordingPipeline(self._real.pipeline(*args, **kwargs), self.calls)
+
+    def __getattr__(self, name):
+        attribute = getattr(self._real, name)
+        if not callable(attribute):
+            return attribute
+
+        def record(*args, **kwargs):
+            self.calls.append((name, args))
+            return attribute(*args, **kwargs)
+
+        return record
+
+    @property
+    def commands(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+
+class _RecordingPipeline:
+    def __init__(self, real, calls):
+        self._real, self._calls = real, calls
+
+    def execute(self, *args, **kwargs):
+        self._calls.append(("pipeline.execute", ()))
+        return self._real.execute(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def record_client(swap_redis) -> RecordingClient:
+    """The cache's client swapped for a recorder of the real one (`swap_redis`: the fixture)."""
+    recorder = RecordingClient(redis_layer.connect(redis_layer.CACHE))
+    swap_redis(cache=recorder)
+    return recorder
+
+
+# --- Accounts: tokens and clocks --------------------------------------------------------------------
+
+
+PROTECTED_URL = "/api/review/today/"
+
+
+def status_with(client, access: str) -> int:
+    """The status a protected endpoint answers for this access token."""
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client.get(PROTECTED_URL).status_code
+
+
+def refresh(client, raw_refresh: str):
+    return client.post("/api/auth/token/refresh/", {"refresh": raw_refresh})
+
+
+def assert_json_401(response) -> None:
+    assert response.status_code == 401, response.content
+    assert response["Content-Type"] == "application/json"
+    assert "detail" in response.json()
+
+
+def from_epoch(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+@contextlib.contextmanager
+def revocation_clock(moment: datetime):
+    """Pin utils.clock.now (the clock deactivation cut-offs are taken from)."""
+    with mock.patch("utils.clock.now", return_value=moment):
+        yield
+
+
+@contextlib.contextmanager
+def token_clock(moment: datetime):
+    """Pin the clock simplejwt stamps `iat`/`exp` with and checks expiry against."""
+    with mock.patch("rest_framework_simplejwt.tokens.aware_utcnow", return_value=moment):
+        yield
+
+
+def seconds_ago(seconds: float) -> datetime:
+    return datetime.now(tz=UTC) - timedelta(seconds=seconds)
+
+
+def redis_down():
+    """`with redis_down(): ...` makes only the revocation store unreachable."""
+    return redis_layer.use(revocation=DownRedis())
+
+
+def set_active(user, active: bool, capture) -> None:
+    """Save the user's new is_active and run the on-commit hooks, as a committed admin edit would."""
+    with capture(execute=True):
+        user.is_active = active
+        user.save()
+
+
+# --- Threads ----------------------------------------------------------------------------------------
+
+
+DEFAULT_TIMEOUT = 10  # seconds: the bound on any wait in the threaded tests
+
+
+def run_in_threads(count: int, target) -> list[BaseException]:
+    """Start `count` threads on `target` at once; each closes its own DB connection. Returns the
+    errors they raised; fails if any thread is still running after the timeout."""
+    barrier = threading.Barrier(count, timeout=DEFAULT_TIMEOUT)
+    errors: list[BaseException] = []
+
+    def worker():
+        try:
+            barrier.wait()
+            target()
+        except BaseException as exc:  # noqa: BLE001 - reported to the test below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=DEFAULT_TIMEOUT)
+    assert not [thread for thread in threads if thread.is_alive()], "threads still running: deadlock?"
+    return errors
