@@ -1,5 +1,5 @@
 """OpenAPI generation: every operation also documents the errors it can answer, so that a client
-(and tests/test_schema_fuzz.py) knows every status code the API really uses."""
+(and tests/scenarios/test_schema_fuzz.py) knows every status code the API really uses."""
 
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers

@@ -41,7 +41,7 @@ from utils.cache_utils import store
 from utils.cache_utils.conf import STATS
 
 WARMED_ENDPOINTS = ["today", "stats"]
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def run(command: str, *args: str) -> str:
