@@ -1,31 +1,15 @@
-"""Rollups of the review history, written in the completion's transaction, so that a stats miss
-reads a row per card and a row per day instead of every review ever made."""
+"""A rollup of the review history, written in the completion's transaction, so that a stats miss
+reads a row per day instead of every review ever made (the per-card counts are on ReviewSchedule)."""
 
 from django.conf import settings
 from django.db import models
 
-from content.models import Content
 from utils.cache_utils.policy import PolicedQuerySet
-
-
-class CardTally(models.Model):
-    """One card's reviews so far. It goes with the card, as the card's history does: totals and
-    success rates describe the cards the user has."""
-
-    content = models.OneToOneField(Content, primary_key=True, on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    reviews = models.PositiveIntegerField(default=0)
-    remembered = models.PositiveIntegerField(default=0)
-
-    objects = PolicedQuerySet.as_manager()  # bulk writes bump what utils.cache_utils.policy says
-
-    def __str__(self) -> str:
-        return f"{self.content_id}: {self.remembered}/{self.reviews}"
 
 
 class DayTally(models.Model):
     """A user's reviews on one day of settings.TIME_ZONE (the day is fixed when the review is made:
-    after changing TIME_ZONE, run `manage.py tallies_rebuild`).
+    after changing TIME_ZONE, run `manage.py review_counts_rebuild`).
     Note: it records what the user did, so it outlives the cards reviewed: deleting a card does not
     break a streak or empty a past day of the activity chart."""
 

@@ -204,18 +204,17 @@ COARSE_INVALIDATES = {"complete": ("today", "stats"), "edit": ("today", "stats",
 
 def app_invalidates() -> dict[str, tuple[str, ...]]:
     """What each write of the mix invalidates in the app, from utils.cache_utils.policy: a
-    completion moves a schedule, adds a history row and counts it in the tallies; an edit
-    changes a title."""
-    from analytics.models import CardTally, DayTally
+    completion moves a schedule and counts the review on it, adds a history row and counts it in
+    the day's tally; an edit changes a title."""
+    from analytics.models import DayTally
     from content.models import Content
     from review.models import ReviewHistory, ReviewSchedule
     from utils.cache_utils.policy import CREATED, namespaces_for
 
-    moved = ["interval_step", "next_review_date", "initial_review_completed", "updated_at"]
+    moved = ["interval_step", "next_review_date", "initial_review_completed", "reviews", "remembered", "updated_at"]
     complete = (
         namespaces_for(ReviewSchedule, change=moved)
         | namespaces_for(ReviewHistory, change=[CREATED])
-        | namespaces_for(CardTally, change=["reviews", "remembered"])
         | namespaces_for(DayTally, change=["reviews"])
     )
     return {

@@ -3,8 +3,8 @@
 Users of the same shape (100 cards in 5 categories) differ only in how long they have been
 reviewing: every card once a day, so 1,000 history rows are 10 days and 50,000 are 500 days, every
 day reviewed, so the streak is as long as the history (its worst case). Rows go in with
-`bulk_create`, then `analytics.services.tallies_rebuild` builds what the completions would have
-built. The timed call is `stats_for(...)`: what a stats miss computes, without the cache around
+`bulk_create`, then `review.services.review_counts_rebuild` counts them as the completions would
+have. The timed call is `stats_for(...)`: what a stats miss computes, without the cache around
 it. Both users are deleted at the end.
 """
 
@@ -18,10 +18,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from analytics.selectors import stats_for
-from analytics.services import tallies_rebuild
 from bench.loadgen import percentile
 from content.models import Category, Content
-from review.models import ReviewHistory
+from review.models import ReviewHistory, ReviewSchedule
+from review.services import review_counts_rebuild
 from utils import clock
 
 CARDS, CATEGORIES = 100, 5
@@ -46,8 +46,11 @@ def _reviewer(rows: int, rng: random.Random):
         )
         for i in range(rows)
     )
+    ReviewSchedule.objects.bulk_create(
+        ReviewSchedule(owner=user, content=card, next_review_date=now.date()) for card in cards
+    )
     ReviewHistory.objects.bulk_create(history, batch_size=5000)
-    tallies_rebuild(user_id=user.id)
+    review_counts_rebuild(user_id=user.id)
     return user
 
 

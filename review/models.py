@@ -15,6 +15,10 @@ class ReviewSchedule(models.Model):
     next_review_date = models.DateField()
     is_active = models.BooleanField(default=True)
     initial_review_completed = models.BooleanField(default=False)
+    # Note: the card's reviews so far (Anki keeps reps on the card too): the stats' totals and
+    # success rates, counted on the row a completion locks and saves anyway.
+    reviews = models.PositiveIntegerField(default=0)
+    remembered = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -25,7 +25,9 @@ TODAY_FIELDS = (
 
 
 def schedule_get_for(*, user_id: int, content_id: int, for_update: bool = False) -> ReviewSchedule:
-    schedules = ReviewSchedule.objects.select_for_update() if for_update else ReviewSchedule.objects
+    schedules = ReviewSchedule.objects.select_related("content")
+    if for_update:
+        schedules = schedules.select_for_update(of=("self",))  # the card's own row stays free for edits
     return get_object_or_404(schedules, content_id=content_id, owner_id=user_id)
 
 

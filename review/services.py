@@ -4,9 +4,11 @@
 from datetime import date, datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from rest_framework.exceptions import ValidationError
 
-from analytics.services import tallies_count
+from analytics.services import day_count, days_rebuild
 from content.models import Content
 from review.models import ReviewHistory, ReviewSchedule
 from review.selectors import schedule_get_for
@@ -47,39 +49,59 @@ def review_complete(
         schedule.interval_step = step
         schedule.next_review_date = clock.local_date(now) + timedelta(days=review_intervals()[step])
         schedule.initial_review_completed = True
-        moved = ["interval_step", "next_review_date", "initial_review_completed", "updated_at"]
+        schedule.reviews += 1
+        schedule.remembered += result == ReviewHistory.REMEMBERED
+        moved = ["interval_step", "next_review_date", "initial_review_completed", "reviews", "remembered", "updated_at"]
         with invalidates(ReviewSchedule, owner_id=user_id, change=moved, reason="schedule"):
             schedule.save(update_fields=moved)
-        history_record(
-            user_id=user_id,
-            content_id=content_id,
-            result=result,
-            time_spent_seconds=time_spent_seconds,
-            reviewed_at=now,
-        )
+        _history_add(user_id, content_id, result, time_spent_seconds, now)
     return schedule
 
 
 def history_record(
     *, user_id: int, content_id: int, result: str, time_spent_seconds: int | None, reviewed_at: datetime
 ) -> ReviewHistory:
-    """One review into the history and the tallies the stats read, in the caller's transaction."""
+    """A review made elsewhere (an import, a past review): counted like a completion's, leaving
+    the card's place on the ladder alone."""
     with transaction.atomic():
-        with invalidates(ReviewHistory, owner_id=user_id, change=[CREATED], reason="history"):
-            review = ReviewHistory.objects.create(
-                user_id=user_id,
-                content_id=content_id,
-                result=result,
-                time_spent_seconds=time_spent_seconds,
-                reviewed_at=reviewed_at,
-            )
-        tallies_count(
-            user_id=user_id,
-            content_id=content_id,
-            day=clock.local_date(reviewed_at),
-            remembered=result == ReviewHistory.REMEMBERED,
+        counts = {"reviews": F("reviews") + 1, "remembered": F("remembered") + (result == ReviewHistory.REMEMBERED)}
+        with invalidates(ReviewSchedule, owner_id=user_id, change=counts, reason="schedule"):
+            ReviewSchedule.objects.filter(content_id=content_id, owner_id=user_id).update(**counts)
+        return _history_add(user_id, content_id, result, time_spent_seconds, reviewed_at)
+
+
+def _history_add(user_id: int, content_id: int, result: str, time_spent_seconds: int | None, at: datetime):
+    """The history row and the day's tally of one review (its card's counts are the caller's)."""
+    with invalidates(ReviewHistory, owner_id=user_id, change=[CREATED], reason="history"):
+        review = ReviewHistory.objects.create(
+            user_id=user_id, content_id=content_id, result=result, time_spent_seconds=time_spent_seconds, reviewed_at=at
         )
+    day_count(user_id=user_id, day=clock.local_date(at))
     return review
+
+
+def review_counts_rebuild(*, user_id: int) -> None:
+    """Recount what the history's rows are counted into, each card's counts and the user's days,
+    from the history itself: after a bulk load of history, or a change of TIME_ZONE (`manage.py
+    review_counts_rebuild`). Days of cards deleted since are not in the history any more, so they
+    leave the activity chart."""
+    with transaction.atomic():
+        _schedule_counts_rebuild(user_id)
+        days_rebuild(user_id=user_id)
+
+
+def _schedule_counts_rebuild(user_id: int) -> None:
+    with invalidates(ReviewSchedule, owner_id=user_id, change=["reviews", "remembered"], reason="schedule"):
+        ReviewSchedule.objects.filter(owner_id=user_id).update(**schedule_counts(ReviewHistory))
+
+
+def schedule_counts(history) -> dict:
+    """`update()` values setting each schedule's counts from the `history` model's rows of its card
+    (the migration that adds the counts passes its own model)."""
+    rows = history.objects.filter(content_id=OuterRef("content_id")).order_by().values("content_id")
+    count = rows.annotate(n=Count("id")).values("n")
+    remembered = rows.filter(result=ReviewHistory.REMEMBERED).annotate(n=Count("id")).values("n")
+    return {"reviews": Coalesce(Subquery(count), 0), "remembered": Coalesce(Subquery(remembered), 0)}
 
 
 def schedule_set_active(*, schedule: ReviewSchedule, is_active: bool) -> ReviewSchedule:

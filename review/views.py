@@ -37,9 +37,7 @@ class ReviewCompleteApi(APIView):
         serializer = ReviewCompleteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         schedule = services.review_complete(user_id=request.user.id, **serializer.validated_data)
-        return Response(
-            ScheduleSerializer(selectors.schedule_by_id_for(user_id=request.user.id, schedule_id=schedule.pk)).data
-        )
+        return Response(ScheduleSerializer(schedule).data)  # the row as saved, its card read under the lock
 
 
 class ScheduleListApi(ListAPIView):

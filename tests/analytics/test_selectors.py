@@ -6,7 +6,7 @@ import pytest
 from django.test import override_settings
 
 from analytics.selectors import current_streak, stats_for
-from analytics.services import tallies_rebuild
+from review.services import review_counts_rebuild
 from tests.helpers import TODAY, days, make_card, make_history, utc
 
 
@@ -74,7 +74,7 @@ def test_a_rebuild_recounts_the_days_in_the_time_zone_now_configured(make_user):
     assert stats_for(user_id=user.id, today=date(2024, 5, 14))["current_streak_days"] == 2
 
     with override_settings(TIME_ZONE="America/New_York"):
-        tallies_rebuild(user_id=user.id)
+        review_counts_rebuild(user_id=user.id)
         body = stats_for(user_id=user.id, today=date(2024, 5, 13))
 
     assert (body["reviews_today"], body["current_streak_days"], body["total_reviews"]) == (2, 1, 2)

@@ -1,5 +1,6 @@
-"""analytics.services: the tallies the stats read hold what the history holds, whatever order the
-reviews come in, and the recount (command and migration) rebuilds them from the history."""
+"""The counts the stats read (each card's on its schedule, analytics.services' day tallies) hold
+what the history holds, whatever order the reviews come in, and the recount (command and
+migrations) rebuilds them from the history."""
 
 import random
 from collections import Counter
@@ -10,10 +11,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from analytics.models import CardTally, DayTally
+from analytics.models import DayTally
 from analytics.selectors import stats_for
 from content.services import content_delete
-from review.models import ReviewHistory
+from review.models import ReviewHistory, ReviewSchedule
 from tests.helpers import NOW, TODAY, days, make_card, make_category, make_history
 from utils.clock import local_date
 
@@ -61,10 +62,9 @@ def observed_stats(user, today: date) -> dict:
     }
 
 
-def tallies_of(user) -> tuple[list, list]:
-    cards = (
-        CardTally.objects.filter(user=user).order_by("content_id").values_list("content_id", "reviews", "remembered")
-    )
+def counts_of(user) -> tuple[list, list]:
+    cards = ReviewSchedule.objects.filter(owner=user).order_by("content_id")
+    cards = cards.values_list("content_id", "reviews", "remembered")
     days_ = DayTally.objects.filter(user=user).order_by("day").values_list("day", "reviews", "run_start")
     return list(cards), list(days_)
 
@@ -85,9 +85,9 @@ def test_reviews_in_any_order_leave_the_tallies_equal_to_the_history(make_user, 
 
     for today in (TODAY, TODAY + days(1), TODAY - days(4)):
         assert observed_stats(user, today) == expected_stats(user, today), today
-    counted = tallies_of(user)
-    call_command("tallies_rebuild", "--user", str(user.id), verbosity=0)
-    assert tallies_of(user) == counted
+    counted = counts_of(user)
+    call_command("review_counts_rebuild", "--user", str(user.id), verbosity=0)
+    assert counts_of(user) == counted
 
 
 def test_a_first_review_between_two_runs_joins_them_into_one_streak(make_user):
@@ -129,26 +129,27 @@ def test_history_loaded_in_bulk_is_counted_by_the_rebuild_command(make_user):
         )
     assert stats_for(user_id=carol.id, today=TODAY)["total_reviews"] == 0  # bulk_create counts nothing
 
-    call_command("tallies_rebuild", verbosity=0)
+    call_command("review_counts_rebuild", verbosity=0)
 
     for user in (carol, dave):
         body = stats_for(user_id=user.id, today=TODAY)
         assert (body["total_reviews"], body["current_streak_days"], body["reviews_today"]) == (3, 3, 1)
 
 
-def test_the_migration_that_creates_the_tallies_counts_the_history_already_there(transactional_db, make_user):
+def test_the_migrations_that_add_the_counts_count_the_history_already_there(transactional_db, make_user):
     user = make_user("carol")
     card = make_card(user)
     for n in (0, 1, 3):
         make_history(user, card, at=NOW - days(n))
-    counted = tallies_of(user)
+    counted = counts_of(user)
+    ReviewSchedule.objects.update(reviews=0, remembered=0)
     executor = MigrationExecutor(connection)
-    executor.migrate([("analytics", None)])
+    executor.migrate([("analytics", None), ("review", "0001_initial")])
     executor.loader.build_graph()
 
-    executor.migrate([("analytics", "0002_count_history")])
+    executor.migrate([("analytics", "0002_count_days"), ("review", "0002_schedule_counts")])
 
-    assert tallies_of(user) == counted
+    assert counts_of(user) == counted
     assert counted[1] == [
         (TODAY - days(3), 1, TODAY - days(3)),
         (TODAY - days(1), 1, TODAY - days(1)),

@@ -7,7 +7,7 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from analytics.models import CardTally, DayTally
+from analytics.models import DayTally
 from analytics.selectors import stats_for
 from review.models import ReviewHistory, ReviewSchedule
 from review.services import review_complete
@@ -100,5 +100,5 @@ def test_simultaneous_first_completions_of_a_day_on_different_cards_all_count_in
     assert errors == []
     today = DayTally.objects.get(user=racer, day=TODAY)
     assert (today.reviews, today.run_start) == (THREADS, TODAY - days(1))
-    assert sum(CardTally.objects.filter(user=racer).values_list("reviews", flat=True)) == THREADS + 1
+    assert sum(ReviewSchedule.objects.filter(owner=racer).values_list("reviews", flat=True)) == THREADS + 1
     assert stats_for(user_id=racer.id, today=TODAY)["current_streak_days"] == 2

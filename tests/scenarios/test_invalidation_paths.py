@@ -347,17 +347,22 @@ def test_a_shell_style_save_of_a_content_invalidates_the_owners_lists(alice, dja
     assert "bonjour (edited in the shell)" in [item["title"] for item in fresh["today"]["results"]]
 
 
-def test_a_shell_style_schedule_save_invalidates_todays_list_only(alice, django_capture_on_commit_callbacks):
+def test_a_shell_style_schedule_save_invalidates_today_and_stats_but_not_content(
+    alice, django_capture_on_commit_callbacks
+):
+    """A save naming no fields may have changed the card's review counts too: stats are stale."""
     cards = seed(alice)
     warmed = warm_all(alice)
 
     with django_capture_on_commit_callbacks(execute=True):
         schedule = ReviewSchedule.objects.get(content_id=cards["hola"]["id"])
         schedule.is_active = False
+        schedule.reviews = 3
         schedule.save()
 
     assert titles(assert_fresh(alice, "today")) == ["bonjour"]
-    assert_still_cached(alice, {endpoint: warmed[endpoint] for endpoint in ("stats", "content")})
+    assert assert_fresh(alice, "stats").json()["total_reviews"] == 4
+    assert_still_cached(alice, {"content": warmed["content"]})
 
 
 def test_a_write_invalidates_only_once_its_transaction_commits(alice, django_capture_on_commit_callbacks):

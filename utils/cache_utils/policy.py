@@ -2,8 +2,8 @@
 
     model                  change                              answers it makes stale
     content.Content        created                             content, stats (total_contents)
-                           deleted                             content, stats, today (its schedule,
-                                                               history and tally go)
+                           deleted                             content, stats, today (its schedule and
+                                                               history go with it)
                            title                               content, today
                            body, created_at, updated_at        content
                            category                            content, today, stats (by category)
@@ -12,12 +12,13 @@
                            deleted                             content, today, stats (its cards
                                                                become uncategorised)
                            name, slug                          content, today, stats
-    review.ReviewSchedule  created, deleted, next_review_date, today
+    review.ReviewSchedule  created, next_review_date,          today
                            interval_step, is_active,
                            initial_review_completed
+                           deleted                             today, stats (its counts)
+                           reviews, remembered                 stats (totals, rates by category)
                            updated_at                          none: shown nowhere
-    review.ReviewHistory   anything                            none: the stats read the tallies
-    analytics.CardTally    anything                            stats (totals, rates by category)
+    review.ReviewHistory   anything                            none: the stats read the counts
     analytics.DayTally     anything                            stats (today, per day, streak)
     (a deleted user: every answer; accounts.signals)
 
@@ -83,19 +84,18 @@ POLICY: dict[str, Rule] = {
         "owner_id",
         {
             CREATED: {TODAY},
-            DELETED: {TODAY},
+            DELETED: {TODAY, STATS},
             "next_review_date": {TODAY},
             "interval_step": {TODAY},
             "is_active": {TODAY},
             "initial_review_completed": {TODAY},
+            "reviews": {STATS},
+            "remembered": {STATS},
             "updated_at": set(),
         },
     ),
-    # Note: the stats read the tallies, not the history: a history row shows in no cached answer.
+    # Note: the stats read the counts, not the history: a history row shows in no cached answer.
     "review.ReviewHistory": Rule("user_id", {CREATED: set(), DELETED: set()}),
-    "analytics.CardTally": Rule(
-        "user_id", {CREATED: {STATS}, DELETED: {STATS}, "reviews": {STATS}, "remembered": {STATS}}
-    ),
     "analytics.DayTally": Rule(
         "user_id", {CREATED: {STATS}, DELETED: {STATS}, "reviews": {STATS}, "run_start": {STATS}}
     ),

@@ -16,9 +16,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from tqdm import tqdm
 
-from analytics.services import tallies_rebuild
 from content.models import Category, Content
 from review.models import ReviewHistory, ReviewSchedule
+from review.services import review_counts_rebuild
 from utils import clock
 from utils.conf import review_intervals
 
@@ -98,4 +98,4 @@ def _seed_user(user, *, contents: int, rng: random.Random) -> None:
             )
     ReviewSchedule.objects.bulk_create(schedules, batch_size=1000)
     ReviewHistory.objects.bulk_create(history, batch_size=1000)
-    tallies_rebuild(user_id=user.id)  # bulk_create writes no tallies
+    review_counts_rebuild(user_id=user.id)  # bulk_create counts nothing

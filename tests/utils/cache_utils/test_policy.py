@@ -8,7 +8,7 @@ import pytest
 from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 
-from analytics.models import CardTally, DayTally
+from analytics.models import DayTally
 from content.models import Category, Content
 from content.services import category_create, category_delete, category_update, content_delete, content_update
 from review.models import ReviewHistory, ReviewSchedule
@@ -18,7 +18,7 @@ from utils import clock
 from utils.cache_utils.conf import CONTENT, STATS, TODAY
 from utils.cache_utils.policy import CREATED, DELETED, POLICY, namespaces_for
 
-MODELS = (Content, Category, ReviewSchedule, ReviewHistory, CardTally, DayTally)
+MODELS = (Content, Category, ReviewSchedule, ReviewHistory, DayTally)
 
 
 @pytest.mark.parametrize(
@@ -32,8 +32,8 @@ MODELS = (Content, Category, ReviewSchedule, ReviewHistory, CardTally, DayTally)
         (Category, ["name"], {CONTENT, TODAY, STATS}),
         (ReviewSchedule, ["next_review_date", "updated_at"], {TODAY}),
         (ReviewSchedule, ["updated_at"], set()),
-        (ReviewHistory, [CREATED, "result"], set()),  # the stats read the tallies
-        (CardTally, ["reviews"], {STATS}),
+        (ReviewSchedule, ["reviews", "remembered"], {STATS}),
+        (ReviewHistory, [CREATED, "result"], set()),  # the stats read the counts
         (DayTally, [CREATED], {STATS}),
     ],
 )
@@ -136,7 +136,9 @@ BULK_WRITES = {
     ),
     "content bulk create": lambda owner: Content.objects.bulk_create([Content(owner_id=owner, title="bulk")]),
     "history queryset delete": lambda owner: ReviewHistory.objects.filter(user_id=owner).delete(),
-    "card tally update": lambda owner: CardTally.objects.filter(user_id=owner).update(remembered=F("reviews")),
+    "schedule counts update": lambda owner: ReviewSchedule.objects.filter(owner_id=owner).update(
+        remembered=F("reviews")
+    ),
     "day tally bulk create": lambda owner: DayTally.objects.bulk_create(
         [DayTally(user_id=owner, day=date(2020, 1, 1), run_start=date(2020, 1, 1))]
     ),

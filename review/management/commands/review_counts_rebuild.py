@@ -1,10 +1,10 @@
-"""Recount every user's review tallies from the history: after a bulk load of history rows, or
-after changing TIME_ZONE (a day is fixed when a review is counted)."""
+"""Recount every user's review counts (per card, per day) from the history: after a bulk load of
+history rows, or after changing TIME_ZONE (a day is fixed when a review is counted)."""
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from analytics.services import tallies_rebuild
+from review.services import review_counts_rebuild
 
 
 class Command(BaseCommand):
@@ -17,6 +17,6 @@ class Command(BaseCommand):
         ids = users or get_user_model().objects.order_by("id").values_list("id", flat=True)
         count = 0
         for user_id in ids:
-            tallies_rebuild(user_id=user_id)
+            review_counts_rebuild(user_id=user_id)
             count += 1
-        self.stdout.write(f"tallies_rebuild: {count} user(s) recounted.")
+        self.stdout.write(f"review_counts_rebuild: {count} user(s) recounted.")
