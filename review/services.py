@@ -64,7 +64,7 @@ def history_record(
     """A review made elsewhere (an import, a past review): counted like a completion's, leaving
     the card's place on the ladder alone."""
     with transaction.atomic():
-        counts = {"reviews": F("reviews") + 1, "remembered": F("remembered") + (result == ReviewHistory.REMEMBERED)}
+        counts = {"reviews": F("reviews") + 1, "remembered": F("remembered") + int(result == ReviewHistory.REMEMBERED)}
         with invalidates(ReviewSchedule, owner_id=user_id, change=counts, reason="schedule"):
             ReviewSchedule.objects.filter(content_id=content_id, owner_id=user_id).update(**counts)
         return _history_add(user_id, content_id, result, time_spent_seconds, reviewed_at)
