@@ -13,6 +13,12 @@ worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
+# Note: gunicorn keeps a keep-alive connection on the worker that accepted it, and a worker
+# replaced after max_requests hands its clients to the others when they reconnect: soon one
+# process (one GIL, one core) serves every client while the rest idle (seen in `make bench`: one
+# worker at 100% CPU, the other at 5%). Closing each connection after this many requests, as
+# nginx's keepalive_requests does, lets its client reconnect to whichever worker accepts first.
+keepalive_requests = int(os.environ.get("GUNICORN_KEEPALIVE_REQUESTS", "100"))
 max_requests = 5000
 max_requests_jitter = 500
 accesslog = "-"
@@ -33,6 +39,11 @@ def on_starting(server):
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):
         stale.unlink()
+
+
+def pre_request(worker, req):
+    if req.req_number >= keepalive_requests:
+        req.must_close = True  # answered with "Connection: close"
 
 
 def child_exit(server, worker):
