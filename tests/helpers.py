@@ -320,6 +320,30 @@ class _RecordingPipeline:
         return getattr(self._real, name)
 
 
+class BeforeStore:
+    """The cache's client, running `hook()` before each entry is stored (the one SET without NX:
+    a miss's compute is done, its write not sent yet), to widen the windows races look for."""
+
+    def __init__(self, real, hook):
+        self._real, self._hook, self.calls = real, hook, 0
+
+    def set(self, *args, **kwargs):
+        if not kwargs.get("nx"):
+            self.calls += 1
+            self._hook()
+        return self._real.set(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def before_store(swap_redis, hook) -> BeforeStore:
+    """The cache's client swapped for one that runs `hook` before each store."""
+    client = BeforeStore(redis_layer.connect(redis_layer.CACHE), hook)
+    swap_redis(cache=client)
+    return client
+
+
 def record_client(swap_redis) -> RecordingClient:
     """The cache's client swapped for a recorder of the real one (`swap_redis`: the fixture)."""
     recorder = RecordingClient(redis_layer.connect(redis_layer.CACHE))

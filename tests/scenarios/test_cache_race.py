@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from content.models import Content
 from content.services import content_create, content_update
-from utils.cache_utils import http as cache_http
+from tests.helpers import before_store
 
 WRITES = 25
 READERS = 3
@@ -28,9 +28,9 @@ def title_version(response) -> int:
 
 
 @pytest.fixture
-def slow_store(monkeypatch):
+def slow_store(swap_redis):
     rng = random.Random(7)
-    monkeypatch.setattr(cache_http, "BEFORE_STORE", [lambda: time.sleep(rng.uniform(0, 0.01))])
+    return before_store(swap_redis, lambda: time.sleep(rng.uniform(0, 0.01)))
 
 
 @pytest.mark.integration
@@ -88,6 +88,7 @@ def test_no_reader_that_starts_after_a_write_sees_data_from_before_it(make_user,
     assert done.is_set(), "the writer did not finish in time"
     assert len(reads) > WRITES, "the readers did not overlap the writes enough to mean anything"
     assert violations == []
+    assert slow_store.calls > 0, "no store was slowed: the race window was never widened"
     final = APIClient()
     final.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     assert title_version(final.get("/api/content/")) == WRITES

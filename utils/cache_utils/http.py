@@ -14,7 +14,6 @@ If-None-Match, Cache-Control and Vary headers.
 import functools
 import logging
 import time
-from collections.abc import Callable
 from typing import NamedTuple
 
 import orjson
@@ -33,9 +32,6 @@ from utils.redis_layer import RedisUnavailable
 logger = logging.getLogger(__name__)
 
 HIT, MISS, STALE, BYPASS = "HIT", "MISS", "STALE", "BYPASS"
-
-# Test hooks, called between computing a payload and storing it (to widen race windows).
-BEFORE_STORE: list[Callable[[], None]] = []
 
 
 def cached_json(request, read: CachedRead) -> HttpResponse:
@@ -226,8 +222,6 @@ def fill(read: CachedRead, version: str) -> tuple[bytes, store.Entry | None]:
     """The miss step, for a request and for the warm-up alike: compute, render and store under
     `version` (read before computing). The entry is None when Redis could not take it."""
     body, seconds = render(read.namespace, read.compute)
-    for hook in BEFORE_STORE:
-        hook()
     try:
         entry = guarded(
             "store",

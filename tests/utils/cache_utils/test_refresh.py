@@ -13,8 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from content.models import Content
 from content.services import content_update
-from tests.helpers import HIT, MISS, api_complete, fetch, seed, titles, uncached, warm
-from utils.cache_utils import http
+from tests.helpers import HIT, MISS, api_complete, before_store, fetch, seed, titles, uncached, warm
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,16 +52,18 @@ def test_with_refresh_on_write_off_the_next_read_is_a_miss(alice):
     assert fetch(alice, "today", cache=MISS).json() == uncached(alice, "today").json()
 
 
-def test_a_write_committed_while_the_refresh_computes_still_shows(alice, monkeypatch):
+def test_a_write_committed_while_the_refresh_computes_still_shows(alice, swap_redis):
     cards = seed(alice)
     warm(alice, "today")
     hola = cards["hola"]["id"]
+    renamed = []
 
     def rename_once():
-        monkeypatch.setattr(http, "BEFORE_STORE", [])
-        content_update(content=Content.objects.get(pk=cards["bonjour"]["id"]), title="renamed meanwhile")
+        if not renamed:
+            renamed.append(True)
+            content_update(content=Content.objects.get(pk=cards["bonjour"]["id"]), title="renamed meanwhile")
 
-    monkeypatch.setattr(http, "BEFORE_STORE", [rename_once])
+    before_store(swap_redis, rename_once)
     api_complete(alice, hola, "forgot")  # its refresh computes, then the rename commits, then it stores
 
     today = fetch(alice, "today")
