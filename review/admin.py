@@ -7,7 +7,7 @@ admin.site.register(ReviewSchedule, list_display=["content", "owner", "interval_
 
 @admin.register(ReviewHistory)
 class ReviewHistoryAdmin(admin.ModelAdmin):
-    """Read only: the history is a log, and the stats' tallies count what review_complete wrote."""
+    """Read only: the history is a log, and the stats count what review_complete wrote into it."""
 
     list_display = ["content", "user", "result", "reviewed_at"]
 
