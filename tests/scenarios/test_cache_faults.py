@@ -379,13 +379,11 @@ def test_a_write_while_the_breaker_is_open_costs_the_next_reads_no_redis_wait(al
     """A bump lost while the breaker is open is a debt the cache owes (redis_layer.owe): the reads
     within the cool-down wait on nothing and serve the write from the database; the first call
     after it pays the debt before any entry is used. Only the `api` alias points at our server
-    (see the timing test)."""
+    (see the timing test). No Redis call is the proof of no Redis wait: the time a read takes is
+    the timing test's to measure (over a median), not each read's here."""
     ids = seed(alice)
-    with pointed_at(redis_server, API_ONLY, cooldown=2.0):
+    with pointed_at(redis_server, API_ONLY, cooldown=5.0):
         warm(alice, "today")
-        with cache_off():
-            timed_fetch(alice, "today", cache=BYPASS)  # warm-up
-            baseline = statistics.median(timed_fetch(alice, "today", cache=BYPASS)[0] for _ in range(3))
         redis_server.pause(2500)
         opened_at = _open_the_breaker(alice, settings.REDIS_BREAKER_FAILURES)
 
@@ -395,16 +393,15 @@ def test_a_write_while_the_breaker_is_open_costs_the_next_reads_no_redis_wait(al
         assert redis_calls == [], "the bump of an open breaker must not call Redis"
 
         for _ in range(2):
-            seconds, response = timed_fetch(alice, "today", cache=BYPASS)
+            response = fetch(alice, "today", cache=BYPASS)
             assert "renamed while Redis is slow" in titles(response.json())
-            assert seconds - baseline <= 0.08, (seconds, baseline)
-        assert time.monotonic() - opened_at < 2.0, "machine too slow for this test"
+        assert time.monotonic() - opened_at < 5.0, "machine too slow for this test"
         assert redis_calls == [], f"a read within the cool-down called Redis: {redis_calls}"
         assert cache_breaker().state == OPEN
         assert debts() == 1
 
         redis_server.wait_until_unpaused()
-        sleep_past_cooldown(opened_at, 2.0)
+        sleep_past_cooldown(opened_at, 5.0)
 
         def renamed(response):
             assert "renamed while Redis is slow" in titles(response.json()), response["X-Cache"]
