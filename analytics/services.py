@@ -19,15 +19,15 @@ def day_count(*, user_id: int, day: date) -> None:
     """Add one review to the user's `day`; the first review of a day joins it to the runs of days
     reviewed before and after it."""
     with invalidates(DayTally, owner_id=user_id, change=[CREATED, "reviews", "run_start"], reason="tally"):
-        today = DayTally.objects.filter(user_id=user_id, day=day)
-        if today.update(reviews=F("reviews") + 1):
+        row = DayTally.objects.filter(user_id=user_id, day=day)
+        if row.update(reviews=F("reviews") + 1):
             return
         # Note: the user's row lock serialises first reviews of a day (two tabs at midnight), so
         # each sees the run its neighbour day is in; it is taken once per user and day. NO KEY
         # UPDATE: the history rows these transactions inserted hold KEY SHARE locks on the user
         # row, which FOR UPDATE would wait for (a deadlock between two first reviews).
         list(get_user_model().objects.select_for_update(no_key=True).filter(pk=user_id).values_list("pk"))
-        if today.update(reviews=F("reviews") + 1):
+        if row.update(reviews=F("reviews") + 1):
             return
         before = DayTally.objects.filter(user_id=user_id, day=day - DAY).values_list("run_start", flat=True).first()
         start = before or day

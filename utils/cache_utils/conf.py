@@ -37,11 +37,11 @@ DEFAULTS: dict[str, Any] = {
     "LOCK_POLL_MS": 15,
     # Bodies this large or larger are stored zlib-compressed.
     "COMPRESS_MIN_BYTES": 16384,
+    # After a write's response, recompute the writer's hottest answers (utils/cache_utils/refresh.py).
+    "REFRESH_ON_WRITE": True,
     # L1: an in-process LRU in front of Redis. Off by default: it saves one loopback round trip
     # per hit, but another process may serve an entry up to L1_TTL_SECONDS older than a write
     # that has already returned (pub/sub usually closes that window in milliseconds).
-    # After a write's response, recompute the writer's hottest answers (utils/cache_utils/refresh.py).
-    "REFRESH_ON_WRITE": True,
     "L1_ENABLED": False,
     "L1_MAX_ENTRIES": 10_000,
     "L1_MAX_BYTES": 64 * 1024 * 1024,

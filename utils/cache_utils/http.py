@@ -118,7 +118,9 @@ def _read_through(request, user_id: int, namespace: str, params: dict, compute) 
     except store.CacheMiss as miss:
         version = miss.version or guarded("claim", store.claim_version, user_id=user_id, namespace=namespace)
     else:
-        if _is_hit(request, entry, now) if planned else entry.is_fresh(now) and not _due_early(entry, now):
+        # Note: the round trip's entry keeps the verdict the request made of it; an own lookup is judged here.
+        fresh = _is_hit(request, entry, now) if planned else entry.is_fresh(now) and not _due_early(entry, now)
+        if fresh:
             if local is not None:
                 local.put(local_key, entry)
             return Served(HIT, entry.body, entry.etag)
