@@ -1,11 +1,14 @@
 """Writes of content and categories. Creating content also creates its review schedule. Each write
 says what it changes (utils.cache_utils.policy: the answers it makes stale follow from the table)."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 from rest_framework.exceptions import ValidationError
 
-from content.models import Category, Content
+from content.models import Category, Content, content_hash
 from review.services import schedule_create_for
 from utils.cache_utils.policy import CREATED, DELETED, invalidates
 
@@ -50,12 +53,21 @@ def _owned_category_id(owner_id: int, category_id: int | None) -> int | None:
     return category_id
 
 
+@contextmanager
+def _one_per_owner() -> Iterator[None]:
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError:
+        raise ValidationError({"title": ["You already have a card with this title and body."]}) from None
+
+
 @transaction.atomic
 def content_create(*, owner_id: int, title: str, body: str = "", category_id: int | None = None) -> Content:
+    category_id = _owned_category_id(owner_id, category_id)
     with invalidates(Content, owner_id=owner_id, change=[CREATED], reason="content"):
-        content = Content.objects.create(
-            owner_id=owner_id, title=title, body=body, category_id=_owned_category_id(owner_id, category_id)
-        )
+        with _one_per_owner():
+            content = Content.objects.create(owner_id=owner_id, title=title, body=body, category_id=category_id)
         schedule_create_for(content=content)
     return content
 
@@ -70,11 +82,14 @@ def content_update(
     changed = [field for field, value in values.items() if value is not None]
     for field in changed:
         setattr(content, field, values[field])
+    if changed:
+        content.content_hash = content_hash(content.title, content.body)
+        changed.append("content_hash")
     if category_id is not _UNSET:
         content.category_id = _owned_category_id(content.owner_id, category_id)
         changed.append("category")
     changed.append("updated_at")
-    with invalidates(Content, owner_id=content.owner_id, change=changed, reason="content"):
+    with invalidates(Content, owner_id=content.owner_id, change=changed, reason="content"), _one_per_owner():
         content.save(update_fields=changed)
     return content
 

@@ -5,6 +5,7 @@ and threads started at once. Servers the tests start and stop are in tests/serve
 
 import contextlib
 import functools
+import itertools
 import threading
 from datetime import UTC, date, datetime, timedelta
 from unittest import mock
@@ -77,9 +78,12 @@ def make_category(who, name: str, slug: str | None = None) -> Category:
     return category_create(owner_id=_user_id(who), name=name, slug=slug)
 
 
+_card_numbers = itertools.count(1)
+
+
 def make_card(
     who,
-    title: str = "Card",
+    title: str | None = None,
     *,
     category: Category | None = None,
     due: date | None = None,
@@ -88,7 +92,9 @@ def make_card(
     active: bool | None = None,
 ) -> Content:
     """Content created the way the API creates it (with its schedule), then, if asked, its
-    schedule moved to the given state."""
+    schedule moved to the given state. Untitled, it gets a title of its own (an owner's cards are
+    unique)."""
+    title = title or f"Card {next(_card_numbers)}"
     content = content_create(owner_id=_user_id(who), title=title, category_id=category.id if category else None)
     changes = {
         "next_review_date": due,

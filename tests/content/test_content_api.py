@@ -110,6 +110,14 @@ def test_creating_content_returns_201_with_the_card(alice):
     assert body["created_at"] and body["updated_at"]
 
 
+def test_creating_a_card_i_already_have_is_a_400_that_says_so(alice):
+    create_content(alice, "ser", body="to be")
+    response = alice.post(CONTENTS, {"title": "ser", "body": "to be"})
+    assert response.status_code == 400
+    assert response.json() == {"title": ["You already have a card with this title and body."]}
+    assert Content.objects.filter(owner=alice.user).count() == 1
+
+
 def test_body_is_optional_and_defaults_to_empty(alice):
     assert create_content(alice, "only a title")["body"] == ""
 

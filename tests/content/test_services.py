@@ -8,7 +8,7 @@ from django.http import Http404
 from rest_framework.exceptions import ValidationError
 
 from content import selectors, services
-from content.models import Category, Content
+from content.models import Category, Content, content_hash
 from review.models import ReviewSchedule
 
 
@@ -147,6 +147,41 @@ def test_selectors_never_return_another_owners_rows(owner, other):
 
 @pytest.mark.parametrize("ordering, newest_id_first", [("title", False), ("-title", True)])
 def test_content_list_breaks_ties_by_id_in_the_direction_of_the_ordering(owner, ordering, newest_id_first):
-    ids = [services.content_create(owner_id=owner.id, title="same").pk for _ in range(4)]
+    ids = [services.content_create(owner_id=owner.id, title="same", body=str(n)).pk for n in range(4)]
     listed = [c.pk for c in selectors.content_list_for(user_id=owner.id, ordering=ordering)]
     assert listed == sorted(ids, reverse=newest_id_first)
+
+
+# --- one card per (title, body) per owner: the hash imports skip by -----------------------------
+
+
+def test_an_owner_cannot_create_the_same_card_twice(owner, other):
+    services.content_create(owner_id=owner.id, title="ser", body="to be")
+    with pytest.raises(ValidationError) as excinfo:
+        services.content_create(owner_id=owner.id, title="ser", body="to be")
+    assert error_fields(excinfo) == {"title"}
+    services.content_create(owner_id=owner.id, title="ser", body="to be, again")
+    services.content_create(owner_id=other.id, title="ser", body="to be")
+    assert Content.objects.filter(title="ser").count() == 3
+    assert ReviewSchedule.objects.count() == 3
+
+
+def test_editing_a_card_rehashes_it_and_refuses_to_make_it_a_twin(owner):
+    card = services.content_create(owner_id=owner.id, title="ser", body="to be")
+    services.content_create(owner_id=owner.id, title="estar", body="to be")
+    services.content_update(content=card, body="to be (essence)")
+    assert Content.objects.get(pk=card.pk).content_hash == content_hash("ser", "to be (essence)")
+    with pytest.raises(ValidationError):
+        services.content_update(content=Content.objects.get(pk=card.pk), title="estar", body="to be")
+    assert Content.objects.get(pk=card.pk).title == "ser"
+
+
+def test_bulk_writes_and_admin_saves_keep_the_hash_right(owner):
+    created = Content.objects.bulk_create([Content(owner=owner, title="a", body="1")])[0]
+    assert Content.objects.get(pk=created.pk).content_hash == content_hash("a", "1")
+    Content.objects.filter(pk=created.pk).update(title="b")
+    assert Content.objects.get(pk=created.pk).content_hash == content_hash("b", "1")
+    saved = Content.objects.get(pk=created.pk)
+    saved.body = "2"
+    saved.save()
+    assert Content.objects.get(pk=created.pk).content_hash == content_hash("b", "2")

@@ -298,7 +298,10 @@ TRICKY_SEARCHES = [
     "y" * 199 + "1",
     "y" * 199 + "2",
 ]
-TRICKY_TITLES = [f"note {text}" for text in TRICKY_SEARCHES if text and text not in ("a", "x")] + ["note x"]
+# Note: distinct after the cut to 200 characters, as an owner's cards are.
+TRICKY_TITLES = list(
+    dict.fromkeys([f"note {text}"[:200] for text in TRICKY_SEARCHES if text and text not in ("a", "x")] + ["note x"])
+)
 
 
 def test_content_searches_that_differ_only_in_special_characters_each_get_their_own_entry(
@@ -306,7 +309,7 @@ def test_content_searches_that_differ_only_in_special_characters_each_get_their_
 ):
     with django_capture_on_commit_callbacks(execute=True):
         for title in TRICKY_TITLES:
-            content_create(owner_id=alice.user.id, title=title[:200])
+            content_create(owner_id=alice.user.id, title=title)
 
     first_answers = {}
     for search in TRICKY_SEARCHES:
@@ -323,7 +326,7 @@ def test_special_character_searches_find_exactly_their_own_card(alice, django_ca
     """The entries above are not only distinct but right: each one names its own card."""
     with django_capture_on_commit_callbacks(execute=True):
         for title in TRICKY_TITLES:
-            content_create(owner_id=alice.user.id, title=title[:200])
+            content_create(owner_id=alice.user.id, title=title)
     for search in ["a:b", "*", "x", "?", "a b", "a+b", "a%20b", "café", "cafe", "caf%C3%A9", "{u1}"]:
         assert titles(fetch(alice, "content", {"search": search}, cache=MISS)) == [f"note {search}"], search
         assert titles(fetch(alice, "content", {"search": search}, cache=HIT)) == [f"note {search}"], search

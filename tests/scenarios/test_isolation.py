@@ -5,6 +5,8 @@ Users share titles, category names (hence slugs) and search strings on purpose, 
 entry shared across users, or a filter leaking across owners, would show.
 """
 
+import itertools
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -69,8 +71,11 @@ def owned_ids(client, url: str) -> set[int]:
     return set(Content.objects.filter(owner=client.user).values_list("id", flat=True))
 
 
+_bodies = itertools.count()
+
+
 def write(client, title: str, category: str | None) -> None:
-    body = {"title": title}
+    body = {"title": title, "body": f"card {next(_bodies)}"}  # an owner's cards are distinct
     if category:
         body["category_id"] = Category.objects.get(owner=client.user, name=category).pk
     assert client.post("/api/content/", body, format="json").status_code == 201

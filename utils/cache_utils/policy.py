@@ -6,6 +6,7 @@
                                                                history go with it)
                            title                               content, today
                            body, created_at, updated_at        content
+                           content_hash                        none: shown nowhere
                            category                            content, today, stats (by category)
     content.Category       created                             none: no answer shows a category
                                                                that no card is in
@@ -68,6 +69,7 @@ POLICY: dict[str, Rule] = {
             "body": {CONTENT},
             "created_at": {CONTENT},
             "updated_at": {CONTENT},
+            "content_hash": set(),
             "category": {CONTENT, TODAY, STATS},
         },
     ),
@@ -124,16 +126,18 @@ _muted = threading.local()
 
 
 @contextmanager
-def invalidates(model: type[models.Model], *, owner_id: int, change: Iterable[str], reason: str) -> Iterator[None]:
-    """Around a service's write: once it commits, bump what `change` makes stale for `owner_id`.
-    The backstop receivers stay out of the block (what it writes, the service has declared)."""
+def invalidates(*writes: type[models.Model], owner_id: int, change: Iterable[str], reason: str) -> Iterator[None]:
+    """Around a service's write to the models `writes`: once it commits, bump what `change` makes
+    stale for `owner_id`, in one bump however many models and transactions the block spans. The
+    backstop receivers stay out of the block (what it writes, the service has declared)."""
     _muted.depth = getattr(_muted, "depth", 0) + 1
     try:
         yield
     finally:
         _muted.depth -= 1
         # Note: bumped even if the block raised: part of it may have been written.
-        invalidate_on_commit(user_id=owner_id, namespaces=namespaces_for(model, change=change), reason=reason)
+        stale = set().union(*(namespaces_for(model, change=change) for model in writes))
+        invalidate_on_commit(user_id=owner_id, namespaces=stale, reason=reason)
 
 
 def _muted_now() -> bool:
