@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test test-unit test-integration lint schema bench bench-quick clean
+.PHONY: run worker test test-unit test-integration lint schema bench bench-quick clean
 
 $(VENV)/.run-deps: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,15 @@ run: $(VENV)/.run-deps var/secret_key
 	  $(PY) manage.py seed_demo && \
 	  exec $(PY) manage.py runserver $(HOST):$(PORT)'
 
+## worker: a Celery worker for deck imports, on CELERY_BROKER_URL (default: the local RabbitMQ,
+## guest/guest) and REDIS_URL. Without REDIS_URL there is nothing to share with it: `make run`
+## then runs jobs in a thread of its own.
+WORKER_ARGS ?= --loglevel=INFO
+
+worker: $(VENV)/.run-deps var/secret_key
+	@if [ -z "$$REDIS_URL" ]; then echo "make worker needs REDIS_URL (and DATABASE_URL) shared with the API; without them make run runs jobs itself" >&2; exit 2; fi
+	SECRET_KEY=$${SECRET_KEY:-$$(cat var/secret_key)} $(VENV)/bin/celery -A resee.celery worker $(WORKER_ARGS)
+
 ## test: unit tests (SQLite + fakeredis, no servers), then the whole suite again against the
 ## real PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set (integration tests skip,
 ## with the reason, when they are not; in CI they must be set).
@@ -58,6 +67,7 @@ lint: $(VENV)/.dev-deps
 
 ## schema: write and validate the OpenAPI document
 schema: $(VENV)/.run-deps
+	mkdir -p var
 	DEBUG=1 $(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yml
 
 ## bench-quick: the cache benchmark on small data (under a minute); bench: the full run (about

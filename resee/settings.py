@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "content",
     "review",
     "analytics",
+    "decks",
     "utils.cache_utils",
     "resee",  # the project's own system checks
 ]
@@ -135,6 +136,8 @@ REDIS_URL = env_str("REDIS_URL")
 REDIS_EMBEDDED = not REDIS_URL
 REDIS_DB_THROTTLE = env_int("REDIS_DB_THROTTLE", 0)
 REDIS_DB_CACHE = env_int("REDIS_DB_CACHE", 1)
+REDIS_DB_JOBS = env_int("REDIS_DB_JOBS", 2)  # job progress, polled by clients
+REDIS_DB_RESULTS = env_int("REDIS_DB_RESULTS", 3)  # Celery's task results
 REDIS_DB_REVOCATION = env_int("REDIS_DB_REVOCATION", 4)
 # Prepended to every key prefix. Each test process gets its own, so a test run against a shared
 # Redis only ever reads, writes and deletes its own keys.
@@ -179,7 +182,31 @@ CACHES = {
     "default": _redis_cache(REDIS_DB_THROTTLE, "throttle"),
     "api": _redis_cache(REDIS_DB_CACHE, "api"),
     "revocation": _redis_cache(REDIS_DB_REVOCATION, "revoked"),
+    "jobs": _redis_cache(REDIS_DB_JOBS, "job"),
 }
+
+# --- Background jobs (decks: imports) ------------------------------------------------------
+# Note: with the embedded Redis no other process could see a job's progress, so jobs run in a
+# thread of the API process; with a real Redis, in Celery workers fed by RabbitMQ.
+JOBS_IN_PROCESS = env_bool("JOBS_IN_PROCESS", REDIS_EMBEDDED)
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 3.0)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Note: a publish retries briefly, then the API answers 503 instead of holding the request.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5}
+CELERY_RESULT_BACKEND = None if REDIS_EMBEDDED else _redis_location(REDIS_DB_RESULTS)
+CELERY_RESULT_EXPIRES = timedelta(days=1)
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_KEY_NAMESPACE}:celery:"}
+# Each deployment (and each test process) its own queue, like its own Redis keys.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", f"{REDIS_KEY_NAMESPACE}.jobs")
+# Note: acknowledged when done, and put back when the worker dies mid-task, so a killed import is
+# taken up again by the next worker (which resumes it: decks.services.import_run).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -198,6 +225,7 @@ REST_FRAMEWORK = {
         "user": env_str("THROTTLE_USER_RATE", "1200/min"),
         # Password guessing and sign-up spam: per client IP, on register, token and refresh.
         "auth": env_str("THROTTLE_AUTH_RATE", "30/min"),
+        "imports": env_str("THROTTLE_IMPORTS_RATE", "30/hour"),
     },
     "DEFAULT_PAGINATION_CLASS": "utils.pagination.StrictPageNumberPagination",
     "PAGE_SIZE": 20,
@@ -245,6 +273,11 @@ RESEE = {
     "REVIEW_INTERVAL_DAYS": env_list("REVIEW_INTERVAL_DAYS", ["1", "3", "7", "14", "30", "60", "120", "180"]),
     "MAX_PAGE_SIZE": 100,
     "TODAY_MAX_RESULTS": 200,
+    # Imports (decks.services): the upload, the unpacked Anki collection, the notes of one file.
+    "IMPORT_MAX_UPLOAD_BYTES": env_int("IMPORT_MAX_UPLOAD_MB", 20, minimum=1) * 2**20,
+    "IMPORT_MAX_COLLECTION_BYTES": env_int("IMPORT_MAX_COLLECTION_MB", 100, minimum=1) * 2**20,
+    "IMPORT_MAX_NOTES": env_int("IMPORT_MAX_NOTES", 50_000, minimum=1),
+    "IMPORT_PROGRESS_TTL_SECONDS": 3600,
 }
 
 # The cache layer (utils/cache_utils/conf.py has the defaults and the reasons).

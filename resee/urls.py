@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/content/", include("content.urls")),
     path("api/review/", include("review.urls")),
     path("api/analytics/", include("analytics.urls")),
+    path("api/", include("decks.urls")),
     path("api/health/", HealthApi.as_view(), name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import itertools
 import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from unittest import mock
 
@@ -441,3 +442,60 @@ def run_in_threads(count: int, target) -> list[BaseException]:
         thread.join(timeout=DEFAULT_TIMEOUT)
     assert not [thread for thread in threads if thread.is_alive()], "threads still running: deadlock?"
     return errors
+
+
+# --- Decks: files to import, and waiting for their jobs ---------------------------------------------
+
+IMPORTS = "/api/imports/"
+
+
+def anki_package(path, decks: dict[str | None, list[tuple[str, str]]], *, media: int = 0) -> bytes:
+    """The bytes of an .apkg written by genanki (as Anki would read it) with these decks' notes,
+    (front, back) each; deck None is Anki's Default deck. `media` small files ride along."""
+    import genanki
+
+    model = genanki.Model(
+        1607392319,
+        "Basic",
+        fields=[{"name": "Front"}, {"name": "Back"}],
+        templates=[{"name": "Card 1", "qfmt": "{{Front}}", "afmt": "{{FrontSide}}<hr id=answer>{{Back}}"}],
+    )
+    package_decks = []
+    for number, (name, notes) in enumerate(decks.items(), start=2):
+        deck = genanki.Deck(1 if name is None else 2_000_000_000 + number, name or "Default")
+        for front, back in notes:
+            deck.add_note(genanki.Note(model=model, fields=[front, back]))
+        package_decks.append(deck)
+    media_files = []
+    for number in range(media):
+        media_files.append(str(path / f"picture{number}.png"))
+        (path / f"picture{number}.png").write_bytes(b"\x89PNG" + bytes([number]))
+    target = path / "deck.apkg"
+    genanki.Package(package_decks, media_files=media_files).write_to_file(str(target))
+    return target.read_bytes()
+
+
+def upload(content: bytes | str, name: str = "deck.csv"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, content.encode() if isinstance(content, str) else content)
+
+
+def start_import(client, content: bytes | str, name: str = "deck.csv", *, status: int = 202) -> dict:
+    response = client.post(IMPORTS, {"file": upload(content, name)}, format="multipart")
+    assert response.status_code == status, response.content
+    return response.json()
+
+
+def wait_for_job(client, job_id: str, *, timeout: float = 60, states: list | None = None) -> dict:
+    """Poll the job's status until it is finished; every answer seen goes into `states` as
+    (state, processed, total)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        progress = client.get(f"{IMPORTS}{job_id}/").json()
+        if states is not None:
+            states.append((progress["state"], progress["processed"], progress["total"]))
+        if progress["state"] in ("succeeded", "failed"):
+            return progress
+        time.sleep(0.01)
+    raise AssertionError(f"job {job_id} not finished after {timeout} s: {progress}")

@@ -14,6 +14,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -277,22 +278,45 @@ def app_env(**overrides: str) -> dict:
     return {**env, **overrides}
 
 
-class AppServer:
-    """The app in a subprocess of this test on a free loopback port, its output in a log file;
-    up once /api/health/ answers 200."""
+class LoggedProcess:
+    """A subprocess of this test in a session of its own (so stopping it stops its children),
+    its output in a log file."""
 
     def __init__(self, workdir: Path, env: dict, command: list[str], *, name: str):
-        self.port = free_loopback_port()
         self.log_path = workdir / f"{name}.log"
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [part.format(port=self.port) for part in command],
-            cwd=settings.BASE_DIR,
-            env={**env, "HOST": "127.0.0.1", "PORT": str(self.port)},
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            command, cwd=settings.BASE_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def log_tail(self, lines: int = 40) -> str:
+        self._log.flush()
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def kill(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=25)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+
+class AppServer(LoggedProcess):
+    """The app on a free loopback port; up once /api/health/ answers 200."""
+
+    def __init__(self, workdir: Path, env: dict, command: list[str], *, name: str):
+        self.port = free_loopback_port()
+        command = [part.format(port=self.port) for part in command]
+        super().__init__(workdir, {**env, "HOST": "127.0.0.1", "PORT": str(self.port)}, command, name=name)
 
     def __enter__(self):
         deadline = time.monotonic() + 30
@@ -304,9 +328,6 @@ class AppServer:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"{self.log_path.stem} did not come up on port {self.port}:\n{self.log_tail()}")
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def request(self, method: str, path: str, *, token: str | None = None, body: str | None = None):
         """(status, headers, body) of one request on a new connection (spread over the workers)."""
@@ -320,20 +341,6 @@ class AppServer:
             return response.status, dict(response.getheaders()), response.read()
         finally:
             conn.close()
-
-    def log_tail(self, lines: int = 40) -> str:
-        self._log.flush()
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=25)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-        self._log.close()
 
 
 class RunServer(AppServer):
@@ -380,3 +387,48 @@ class GunicornServer(AppServer):
             if fields and fields[0].startswith("pid=") and len(fields) > 2 and fields[2] == path:
                 pids.append(int(fields[0].removeprefix("pid=").strip("<>")))  # %(p)s is "<pid>"
         return pids
+
+
+def require_rabbitmq() -> str:
+    """The broker URL of the settings, if a broker answers there. Without one the calling test
+    skips and says why, except in CI, where it fails (as a missing server does)."""
+    from kombu import Connection
+
+    url = settings.CELERY_BROKER_URL
+    try:
+        with Connection(url, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1)
+    except Exception as error:  # noqa: BLE001 - any failure to connect is "no broker"
+        reason = f"RabbitMQ not reachable at {urlsplit(url).hostname}:{urlsplit(url).port} ({error})"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {reason}: this test must run in CI")
+        pytest.skip(reason)
+    return url
+
+
+class CeleryWorker(LoggedProcess):
+    """`celery worker` on the solo pool (one process: SIGKILL is the death of the whole worker),
+    consuming this test process's own queue with this test's database, Redis and keys. Up once
+    it says it is ready."""
+
+    def __init__(self, workdir: Path, env: dict):
+        command = [sys.executable, "-m", "celery", "-A", "resee.celery", "worker", "--pool=solo"]
+        command += ["--without-gossip", "--without-mingle", "--loglevel=INFO", f"--hostname=test-{os.getpid()}@%h"]
+        super().__init__(workdir, env, command, name=f"worker-{time.monotonic_ns()}")
+
+    def __enter__(self) -> "CeleryWorker":
+        deadline = time.monotonic() + 30
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            if " ready." in self.log_path.read_text(errors="replace"):
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"the worker did not come up:\n{self.log_tail()}")
+
+
+def delete_queue(name: str) -> None:
+    """Remove a queue this test run declared (its own name: CELERY_TASK_DEFAULT_QUEUE)."""
+    from kombu import Connection
+
+    with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
+        conn.default_channel.queue_delete(name)

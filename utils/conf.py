@@ -14,6 +14,11 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PAGE_SIZE": 100,
     # Note: a review session never gets through more; `count` still tells how many are due.
     "TODAY_MAX_RESULTS": 200,
+    "IMPORT_MAX_UPLOAD_BYTES": 20 * 2**20,
+    # Note: an Anki collection of 50,000 notes is 30-60 MB unpacked; media are counted, never unpacked.
+    "IMPORT_MAX_COLLECTION_BYTES": 100 * 2**20,
+    "IMPORT_MAX_NOTES": 50_000,
+    "IMPORT_PROGRESS_TTL_SECONDS": 3600,
 }
 
 

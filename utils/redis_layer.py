@@ -1,6 +1,6 @@
 """The one seam between the application and Redis. Every Redis call of the project (the
 revocation check, the throttle, the cache's lookups, stores, locks and bumps, the L1 channel, the
-health probe) goes through `call`, which gives them one failure policy:
+jobs' progress, the health probe) goes through `call`, which gives them one failure policy:
 
 - a client per purpose, each on its own database (the CACHES aliases in PURPOSES, whose
   django-redis pools hold the connections), all with one timeout (REDIS_TIMEOUT);
@@ -41,9 +41,9 @@ from utils.breaker import CLOSED, CircuitBreaker
 logger = logging.getLogger("resee.redis")
 T = TypeVar("T")
 
-THROTTLE, CACHE, REVOCATION = "throttle", "cache", "revocation"
+THROTTLE, CACHE, REVOCATION, JOBS = "throttle", "cache", "revocation", "jobs"
 # Purpose -> the CACHES alias holding its database, key prefix and connection pool.
-PURPOSES = {THROTTLE: "default", CACHE: "api", REVOCATION: "revocation"}
+PURPOSES = {THROTTLE: "default", CACHE: "api", REVOCATION: "revocation", JOBS: "jobs"}
 
 ERRORS = Counter("resee_redis_errors", "Failed Redis calls by purpose and operation", ["purpose", "operation"])
 BREAKER_OPEN = Gauge(

@@ -122,7 +122,10 @@ def grafana_provisioning(kind: str) -> list[dict]:
 
 
 def test_compose_defines_the_app_and_the_observability_services_each_with_a_health_check():
-    assert set(SERVICES) == {"web", "postgres", "redis", "redis_exporter", "prometheus", "grafana"}
+    assert set(SERVICES) == {
+        *("web", "worker", "postgres", "redis", "rabbitmq"),
+        *("redis_exporter", "prometheus", "grafana"),
+    }
     for name, service in SERVICES.items():
         test = service["healthcheck"]["test"]
         assert test and test[0] in ("CMD", "CMD-SHELL") and len(test) > 1, name
@@ -171,9 +174,12 @@ def test_services_start_in_dependency_order_without_blocking_monitoring():
     healthy, started = {"condition": "service_healthy"}, {"condition": "service_started"}
     depends = {name: service.get("depends_on", {}) for name, service in SERVICES.items()}
     assert depends == {
+        # The API serves without the broker (an import then answers 503); the worker needs both.
         "web": {"postgres": healthy, "redis": healthy},
+        "worker": {"web": healthy, "rabbitmq": healthy},
         "postgres": {},
         "redis": {},
+        "rabbitmq": {},
         # Monitoring must come up exactly when what it watches is sick.
         "redis_exporter": {"redis": started},
         "prometheus": {"web": started, "redis_exporter": started},
@@ -198,21 +204,50 @@ def test_observability_ports_are_published_on_the_host_loopback_only(name, port)
     assert SERVICES[name]["ports"] == [f"127.0.0.1:{port}:{port}"]
 
 
-@pytest.mark.parametrize(("name", "port"), [("postgres", 5432), ("redis", 6379)])
-def test_postgres_and_redis_are_reachable_on_the_network_but_not_published(name, port):
+@pytest.mark.parametrize(("name", "port"), [("postgres", 5432), ("redis", 6379), ("rabbitmq", 5672)])
+def test_postgres_redis_and_rabbitmq_are_reachable_on_the_network_but_not_published(name, port):
     assert "ports" not in SERVICES[name]
     assert container_ports(name) == {port}
 
 
-def test_the_web_service_reaches_postgres_and_redis_on_ports_they_listen_on():
-    env = SERVICES["web"]["environment"]
+@pytest.mark.parametrize("name", ["web", "worker"])
+def test_the_app_services_reach_postgres_redis_and_rabbitmq_on_ports_they_listen_on(name):
+    env = SERVICES[name]["environment"]
     for url in (
         interpolate(env["DATABASE_URL"]),
         env["REDIS_URL"],
+        interpolate(env["CELERY_BROKER_URL"]),
         SERVICES["redis_exporter"]["environment"]["REDIS_ADDR"],
     ):
         parts = urlsplit(url)
         assert parts.port in container_ports(parts.hostname), url
+
+
+def test_the_broker_credentials_are_the_ones_rabbitmq_is_given():
+    broker = urlsplit(interpolate(SERVICES["worker"]["environment"]["CELERY_BROKER_URL"]))
+    rabbitmq = SERVICES["rabbitmq"]["environment"]
+    assert (broker.username, broker.password) == (
+        rabbitmq["RABBITMQ_DEFAULT_USER"],
+        interpolate(rabbitmq["RABBITMQ_DEFAULT_PASS"]),
+    )
+
+
+def test_the_worker_runs_the_celery_app_of_the_project_and_its_health_check_pings_itself():
+    command = SERVICES["worker"]["command"]
+    assert command[:4] == ["celery", "-A", "resee.celery", "worker"]
+    assert (ROOT / "resee" / "celery.py").is_file()
+    check = SERVICES["worker"]["healthcheck"]["test"]
+    assert check[0] == "CMD-SHELL" and "resee.celery inspect ping" in check[1]
+    # $$ is compose's escape: the container's shell, not compose, expands HOSTNAME.
+    assert "celery@$$HOSTNAME" in check[1]
+    assert SERVICES["worker"]["build"] == SERVICES["web"]["build"]
+
+
+def test_web_and_worker_share_one_database_redis_and_broker():
+    web, worker = SERVICES["web"]["environment"], SERVICES["worker"]["environment"]
+    shared = {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "TIME_ZONE"}
+    shared |= {name for name in web if name.startswith("REDIS_DB_")}
+    assert {name: web[name] for name in shared} == {name: worker.get(name) for name in shared}
 
 
 # --- Mounts -----------------------------------------------------------------------------------------
@@ -246,17 +281,20 @@ def test_every_named_volume_is_declared():
 # --- The web service's environment -------------------------------------------------------------------
 
 
-def test_every_web_variable_is_one_the_settings_read():
+@pytest.mark.parametrize("name", ["web", "worker"])
+def test_every_app_variable_is_one_the_settings_read(name):
     # PORT and WEB_CONCURRENCY are read by deploy/gunicorn.conf.py, PROMETHEUS_MULTIPROC_DIR by
     # prometheus-client (and gunicorn.conf.py, which empties it on start).
     read = variables_read_by_settings() | {"PORT", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"}
-    assert set(SERVICES["web"]["environment"]) <= read
+    assert set(SERVICES[name]["environment"]) <= read
 
 
 def test_web_uses_the_redis_databases_the_settings_default_to():
     env = SERVICES["web"]["environment"]
     assert int(env["REDIS_DB_THROTTLE"]) == 0
     assert int(env["REDIS_DB_CACHE"]) == 1
+    assert int(env["REDIS_DB_JOBS"]) == 2
+    assert int(env["REDIS_DB_RESULTS"]) == 3
     assert int(env["REDIS_DB_REVOCATION"]) == 4
     assert env["REDIS_URL"] == "redis://redis:6379"
     assert env["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in env["DATABASE_URL"]

@@ -27,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
 
 from content.models import Category, Content
 from content.services import category_create, content_create
+from decks.models import ImportJob
 from review.models import ReviewSchedule
 from tests.helpers import DEFAULT_PASSWORD
 
@@ -62,9 +63,10 @@ fuzz_settings = settings(
 
 # What an id names, by path and by body field.
 PATH_IDS = {
-    "/api/content/{id}/": "content",
-    "/api/content/categories/{id}/": "category",
-    "/api/review/schedules/{id}/": "schedule",
+    "/api/content/{id}/": ("id", "content"),
+    "/api/content/categories/{id}/": ("id", "category"),
+    "/api/review/schedules/{id}/": ("id", "schedule"),
+    "/api/imports/{job_id}/": ("job_id", "import"),
 }
 BODY_IDS = {"content_id": "content", "category_id": "category"}
 
@@ -83,7 +85,7 @@ def in_test_transaction():
 @pytest.fixture
 def high_rates(monkeypatch):
     # Note: DRF reads the rates once at import; a 429 would hide the paths behind it.
-    for scope in ("anon", "user", "auth"):
+    for scope in ("anon", "user", "auth", "imports"):
         monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, scope, "1000000/s")
 
 
@@ -96,6 +98,7 @@ class Fuzzer:
             "category": list(Category.objects.filter(owner=user).values_list("id", flat=True)),
             "content": list(Content.objects.filter(owner=user).values_list("id", flat=True)),
             "schedule": list(ReviewSchedule.objects.filter(owner=user).values_list("id", flat=True)),
+            "import": [str(pk) for pk in ImportJob.objects.filter(owner=user).values_list("id", flat=True)],
         }
         self.statuses = Counter()
 
@@ -110,23 +113,28 @@ class Fuzzer:
 
 
 @pytest.fixture
-def fuzzer(make_user, in_test_transaction, high_rates, django_capture_on_commit_callbacks) -> Fuzzer:
-    """A user with categories, cards and schedules, so that ids can name real objects."""
+def fuzzer(make_user, in_test_transaction, high_rates, django_capture_on_commit_callbacks, settings) -> Fuzzer:
+    """A user with categories, cards and schedules, so that ids can name real objects. Imports
+    are queued in this process (no broker traffic); their jobs, never committed, do nothing."""
+    settings.JOBS_IN_PROCESS = True
     user = make_user("fuzzer")
     categories = [category_create(owner_id=user.id, name=name) for name in ("Math", "Lang")]
     for n in range(4):
         content_create(owner_id=user.id, title=f"card {n}", body="text", category_id=categories[n % 2].id)
+    ImportJob.objects.create(owner=user, filename="deck.csv", format="csv", state=ImportJob.SUCCEEDED)
     return Fuzzer(user, django_capture_on_commit_callbacks)
 
 
 def aim_at_own_objects(case, data, fuzzer: Fuzzer) -> None:
     """Half the time an id names one of the user's objects (a random id is nearly always a 404,
     which would leave the paths behind it untested), and the credentials are the user's."""
-    kind = PATH_IDS.get(case.path)
+    parameter, kind = PATH_IDS.get(case.path, (None, None))
     if kind and data.draw(st.booleans()):
-        case.path_parameters["id"] = data.draw(st.sampled_from(fuzzer.ids[kind]))
+        case.path_parameters[parameter] = data.draw(st.sampled_from(fuzzer.ids[kind]))
     if not isinstance(case.body, dict):
         return
+    if case.path == "/api/imports/" and data.draw(st.booleans()):
+        case.body["file"] = b"front,back\nfuzzed,card\n"
     for field, kind in BODY_IDS.items():
         if field in case.body and data.draw(st.booleans()):
             case.body[field] = data.draw(st.sampled_from(fuzzer.ids[kind]))
