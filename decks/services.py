@@ -8,7 +8,7 @@ import io
 import logging
 from collections.abc import Iterable, Iterator
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 from rest_framework.exceptions import ValidationError
 
@@ -95,9 +95,20 @@ def _import_batches(job: ImportJob) -> None:
     categories: dict[str, int] = {}
     with readers.open_deck(io.BytesIO(job.upload), name=job.filename, limits=limits()) as deck:
         for batch in _chunks(deck.notes(start=job.processed), size):
-            with transaction.atomic():
-                _import_batch(job, batch, categories)
+            _import_batch_once(job, batch, categories)
             progress_publish(job)
+
+
+def _import_batch_once(job: ImportJob, batch: list, categories: dict[str, int]) -> None:
+    """One transaction; tried again once if the owner made one of its cards meanwhile (the second
+    try sees it and skips it)."""
+    try:
+        with transaction.atomic():
+            _import_batch(job, batch, categories)
+    except IntegrityError:
+        categories.clear()  # Note: ids learnt in the rolled-back transaction may not exist
+        with transaction.atomic():
+            _import_batch(job, batch, categories)
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:

@@ -219,3 +219,11 @@ def test_the_content_list_is_fresh_after_an_import_even_if_it_was_cached_mid_way
     progress = imported(alice, CSV)
     assert progress["state"] == "succeeded"
     assert fetch(alice, "content").json() == uncached(alice, "content").json()
+
+
+def test_in_process_the_job_still_runs_in_the_background_and_reports_part_way(alice):
+    rows = "front,back\n" + "".join(f"card {n},back {n}\n" for n in range(3000))
+    seen: list[tuple[str, int, int]] = []
+    progress = imported(alice, rows, states=seen)
+    assert (progress["state"], progress["created"]) == ("succeeded", 3000)
+    assert [entry for entry in seen if entry[0] == "running" and 0 < entry[1] < 3000]
