@@ -1,17 +1,28 @@
 """What the tests share, in one module: time (a movable clock, fixed moments), builders that
 write through the services, API shortcuts, the cached endpoints' ground truth (the same request
 with the cache off), Redis entry probes and recorders, tokens and clocks for the account tests,
-and threads started at once. Servers the tests start and stop are in tests/servers.py."""
+threads started at once, and deck files (Anki collections by hand or by genanki, zips) with the
+import shortcuts. Servers the tests start and stop are in tests/servers.py."""
 
 import contextlib
 import functools
+import io
 import itertools
+import json
+import sqlite3
+import tempfile
 import threading
 import time
+import zipfile
+from contextlib import closing
+from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from unittest import mock
 
+import genanki
 import pytest
+import zstandard
 from django.conf import settings
 from django.db import connection
 from django.test import TestCase, override_settings
@@ -449,30 +460,103 @@ def run_in_threads(count: int, target) -> list[BaseException]:
 IMPORTS = "/api/imports/"
 
 
-def anki_package(path, decks: dict[str | None, list[tuple[str, str]]], *, media: int = 0) -> bytes:
-    """The bytes of an .apkg written by genanki (as Anki would read it) with these decks' notes,
-    (front, back) each; deck None is Anki's Default deck. `media` small files ride along."""
-    import genanki
+# Note: Anki's day starts at 4am; col.crt of the collections built here.
+ANKI_CREATED = datetime(2024, 1, 1, 4, 0, tzinfo=UTC)
+ANKI_PLACEHOLDER = "Please update to the latest Anki version, then import the .colpkg/.apkg file again."
 
-    model = genanki.Model(
-        1607392319,
-        "Basic",
-        fields=[{"name": "Front"}, {"name": "Back"}],
-        templates=[{"name": "Card 1", "qfmt": "{{Front}}", "afmt": "{{FrontSide}}<hr id=answer>{{Back}}"}],
+
+@dataclass(frozen=True)
+class AnkiCard:
+    nid: int
+    did: int = 1
+    ord: int = 0
+    type: int = 0
+    queue: int = 0
+    due: int = 0
+    ivl: int = 0
+
+
+def anki_collection(
+    path: Path,
+    notes: dict[int, str],
+    cards: list[AnkiCard] = (),
+    decks: dict[int, str] | None = None,
+    *,
+    schema: int = 11,
+) -> bytes:
+    """A minimal SQLite collection with the tables and columns the reader uses. Schema 11 (anki2, anki21)
+    keeps deck names in col.decks as JSON, schema 18 (anki21b) in a decks table, levels separated by \\x1f."""
+    decks = {1: "Default"} if decks is None else decks
+    path.unlink(missing_ok=True)
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE col (id integer PRIMARY KEY, crt integer NOT NULL, decks text NOT NULL)")
+        db.execute("CREATE TABLE notes (id integer PRIMARY KEY, flds text NOT NULL)")
+        db.execute("CREATE TABLE cards (id integer PRIMARY KEY, nid, did, ord, type, queue, due, ivl)")
+        db.execute("INSERT INTO col VALUES (1, ?, ?)", (int(ANKI_CREATED.timestamp()), _legacy_decks(decks, schema)))
+        if schema == 18:
+            db.execute("CREATE TABLE decks (id integer PRIMARY KEY, name text NOT NULL)")
+            db.executemany("INSERT INTO decks VALUES (?, ?)", [(i, n.replace("::", "\x1f")) for i, n in decks.items()])
+        db.executemany("INSERT INTO notes VALUES (?, ?)", notes.items())
+        db.executemany(
+            "INSERT INTO cards (nid, did, ord, type, queue, due, ivl) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [astuple(card) for card in cards],
+        )
+        db.commit()
+    return path.read_bytes()
+
+
+def _legacy_decks(decks: dict[int, str], schema: int) -> str:
+    return json.dumps({str(i): {"id": i, "name": name} for i, name in decks.items()}) if schema == 11 else ""
+
+
+def zipped(members: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def anki2_package(
+    tmp_path: Path, notes: dict[int, str], cards: list[AnkiCard] = (), decks: dict[int, str] | None = None
+) -> bytes:
+    return zipped({"collection.anki2": anki_collection(tmp_path / "anki2.db", notes, cards, decks)})
+
+
+def anki21b_package(
+    tmp_path: Path, notes: dict[int, str], cards: list[AnkiCard] = (), decks: dict[int, str] | None = None
+) -> bytes:
+    """A modern export: the real collection zstd-compressed, and a placeholder for older Ankis."""
+    modern = anki_collection(tmp_path / "anki21b.db", notes, cards, decks, schema=18)
+    placeholder = anki_collection(tmp_path / "placeholder.db", {1: f"{ANKI_PLACEHOLDER}\x1f"}, [AnkiCard(nid=1)])
+    return zipped({"collection.anki2": placeholder, "collection.anki21b": zstandard.ZstdCompressor().compress(modern)})
+
+
+def _genanki_model(fields: int) -> genanki.Model:
+    names = [f"F{i}" for i in range(fields)]
+    return genanki.Model(
+        model_id=1_000_000 + fields,
+        name=f"{fields} fields",
+        fields=[{"name": name} for name in names],
+        templates=[{"name": "AnkiCard 1", "qfmt": "{{F0}}", "afmt": "{{F1}}"}],
     )
-    package_decks = []
-    for number, (name, notes) in enumerate(decks.items(), start=2):
-        deck = genanki.Deck(1 if name is None else 2_000_000_000 + number, name or "Default")
-        for front, back in notes:
-            deck.add_note(genanki.Note(model=model, fields=[front, back]))
-        package_decks.append(deck)
-    media_files = []
-    for number in range(media):
-        media_files.append(str(path / f"picture{number}.png"))
-        (path / f"picture{number}.png").write_bytes(b"\x89PNG" + bytes([number]))
-    target = path / "deck.apkg"
-    genanki.Package(package_decks, media_files=media_files).write_to_file(str(target))
-    return target.read_bytes()
+
+
+def anki_package(directory: Path, decks: dict[str | None, list[tuple[str, ...]]], *, media: int = 0) -> bytes:
+    """A package genanki writes: one deck per name (None: Default), a note per tuple of fields."""
+    built = []
+    for number, (name, notes) in enumerate(decks.items()):
+        deck = genanki.Deck(deck_id=1 if name is None else 2000 + number, name=name or "Default")
+        for fields in notes:
+            deck.add_note(genanki.Note(model=_genanki_model(len(fields)), fields=list(fields)))
+        built.append(deck)
+    media_files = [directory / f"picture{i}.png" for i in range(media)]
+    for file in media_files:
+        file.write_bytes(b"\x89PNG not really")
+    path = directory / "genanki.apkg"
+    with mock.patch.object(tempfile, "tempdir", str(directory)):  # genanki leaves its temporary SQLite file behind
+        genanki.Package(built, media_files=[str(file) for file in media_files]).write_to_file(str(path))
+    return path.read_bytes()
 
 
 def upload(content: bytes | str, name: str = "deck.csv"):

@@ -3,7 +3,7 @@ embedded default of `make run`); the Celery worker's own tests are in test_worke
 thread has its own database connection, so these tests commit (transactional_db)."""
 
 import io
-import zipfile
+from datetime import timedelta
 
 import pytest
 from django.test import override_settings
@@ -13,7 +13,10 @@ from content.models import Category, Content
 from decks.models import ImportJob
 from review.models import ReviewSchedule
 from tests.helpers import (
+    ANKI_CREATED,
     IMPORTS,
+    AnkiCard,
+    anki2_package,
     anki_package,
     fetch,
     start_import,
@@ -21,11 +24,12 @@ from tests.helpers import (
     uncached,
     wait_for_job,
     warm,
+    zipped,
 )
 from tests.servers import DownRedis, free_loopback_port
-from utils import redis_layer
+from utils import clock, redis_layer
 
-pytestmark = [pytest.mark.usefixtures("transactional_db"), pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 CSV = "front,back,category\nser,to be,Spanish\nestar,to be (state),Spanish\npi,3.14159,\n"
 
@@ -102,6 +106,28 @@ def test_an_anki_package_with_two_decks_and_media_becomes_cards_in_two_categorie
     assert Content.objects.get(owner=alice.user, title="ser").body == "to be\nessence"
 
 
+def test_anki_review_state_comes_along_on_our_ladder_and_new_cards_are_due_today(alice, tmp_path):
+    notes = {1: "ser\x1fto be", 2: "estar\x1fto be (state)", 3: "pi\x1f3.14"}
+    cards = [
+        AnkiCard(nid=1, type=2, queue=2, due=400, ivl=10),  # in review: 10 days -> our 7-day rung
+        AnkiCard(nid=2, type=2, queue=-1, due=30, ivl=200),  # suspended, past our top rung
+        AnkiCard(nid=3, type=0, queue=0),  # new
+    ]
+    progress = imported(alice, anki2_package(tmp_path, notes, cards), "deck.apkg")
+    assert (progress["state"], progress["created"]) == ("succeeded", 3)
+
+    schedules = {
+        schedule.content.title: schedule
+        for schedule in ReviewSchedule.objects.filter(owner=alice.user).select_related("content")
+    }
+    day_zero = ANKI_CREATED.date()
+    assert (schedules["ser"].interval_step, schedules["ser"].next_review_date) == (2, day_zero + timedelta(days=400))
+    assert (schedules["ser"].initial_review_completed, schedules["ser"].is_active) == (True, True)
+    assert (schedules["estar"].interval_step, schedules["estar"].is_active) == (7, False)
+    assert schedules["pi"].next_review_date == clock.local_today()
+    assert (schedules["pi"].interval_step, schedules["pi"].initial_review_completed) == (0, False)
+
+
 def test_another_users_job_is_404_and_so_is_an_unknown_one(alice, bob):
     job = start_import(alice, CSV)
     wait_for_job(alice, job["id"])
@@ -137,14 +163,6 @@ def test_the_upload_is_dropped_once_the_job_is_done(alice):
 
 
 # --- Files that cannot be imported: a 400 that says why, and no job -------------------------------
-
-
-def zipped(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 BAD_FILES = {

@@ -2,123 +2,32 @@
 state, damage) and CSV files, read into Notes and Problems or refused with a DeckError."""
 
 import io
-import json
 import sqlite3
-import tempfile
 import tracemalloc
 import zipfile
 from contextlib import closing
-from dataclasses import astuple, dataclass
-from datetime import UTC, date, datetime
-from pathlib import Path
-from unittest.mock import patch
+from datetime import date
 
-import genanki
 import pytest
 import zstandard
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from decks.readers import DeckError, Limits, Note, Problem, Review, open_deck
+from tests.helpers import (
+    ANKI_PLACEHOLDER,
+    AnkiCard,
+    anki2_package,
+    anki21b_package,
+    anki_collection,
+    anki_package,
+    zipped,
+)
 
 LIMITS = Limits(max_collection_bytes=20 * 2**20, max_notes=1000)
-CREATED = datetime(2024, 1, 1, 4, 0, tzinfo=UTC)  # col.crt: Anki's day starts at 4am
-PLACEHOLDER = "Please update to the latest Anki version, then import the .colpkg/.apkg file again."
 MEMORY_BOUND = 5 * 2**20
 
 
 # --- Builders -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Card:
-    nid: int
-    did: int = 1
-    ord: int = 0
-    type: int = 0
-    queue: int = 0
-    due: int = 0
-    ivl: int = 0
-
-
-def collection(
-    path: Path,
-    notes: dict[int, str],
-    cards: list[Card] = (),
-    decks: dict[int, str] | None = None,
-    *,
-    schema: int = 11,
-) -> bytes:
-    """A minimal SQLite collection with the tables and columns the reader uses. Schema 11 (anki2, anki21)
-    keeps deck names in col.decks as JSON, schema 18 (anki21b) in a decks table, levels separated by \\x1f."""
-    decks = {1: "Default"} if decks is None else decks
-    path.unlink(missing_ok=True)
-    with closing(sqlite3.connect(path)) as db:
-        db.execute("CREATE TABLE col (id integer PRIMARY KEY, crt integer NOT NULL, decks text NOT NULL)")
-        db.execute("CREATE TABLE notes (id integer PRIMARY KEY, flds text NOT NULL)")
-        db.execute("CREATE TABLE cards (id integer PRIMARY KEY, nid, did, ord, type, queue, due, ivl)")
-        db.execute("INSERT INTO col VALUES (1, ?, ?)", (int(CREATED.timestamp()), legacy_decks(decks, schema)))
-        if schema == 18:
-            db.execute("CREATE TABLE decks (id integer PRIMARY KEY, name text NOT NULL)")
-            db.executemany("INSERT INTO decks VALUES (?, ?)", [(i, n.replace("::", "\x1f")) for i, n in decks.items()])
-        db.executemany("INSERT INTO notes VALUES (?, ?)", notes.items())
-        db.executemany(
-            "INSERT INTO cards (nid, did, ord, type, queue, due, ivl) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [astuple(card) for card in cards],
-        )
-        db.commit()
-    return path.read_bytes()
-
-
-def legacy_decks(decks: dict[int, str], schema: int) -> str:
-    return json.dumps({str(i): {"id": i, "name": name} for i, name in decks.items()}) if schema == 11 else ""
-
-
-def zipped(members: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def anki2(tmp_path: Path, notes: dict[int, str], cards: list[Card] = (), decks: dict[int, str] | None = None) -> bytes:
-    return zipped({"collection.anki2": collection(tmp_path / "anki2.db", notes, cards, decks)})
-
-
-def anki21b(
-    tmp_path: Path, notes: dict[int, str], cards: list[Card] = (), decks: dict[int, str] | None = None
-) -> bytes:
-    """A modern export: the real collection zstd-compressed, and a placeholder for older Ankis."""
-    modern = collection(tmp_path / "anki21b.db", notes, cards, decks, schema=18)
-    placeholder = collection(tmp_path / "placeholder.db", {1: f"{PLACEHOLDER}\x1f"}, [Card(nid=1)])
-    return zipped({"collection.anki2": placeholder, "collection.anki21b": zstandard.ZstdCompressor().compress(modern)})
-
-
-def genanki_model(fields: int) -> genanki.Model:
-    names = [f"F{i}" for i in range(fields)]
-    return genanki.Model(
-        model_id=1_000_000 + fields,
-        name=f"{fields} fields",
-        fields=[{"name": name} for name in names],
-        templates=[{"name": "Card 1", "qfmt": "{{F0}}", "afmt": "{{F1}}"}],
-    )
-
-
-def genanki_package(directory: Path, decks: dict[str | None, list[tuple[str, ...]]], *, media: int = 0) -> bytes:
-    """A package genanki writes: one deck per name (None: Default), a note per tuple of fields."""
-    built = []
-    for number, (name, notes) in enumerate(decks.items()):
-        deck = genanki.Deck(deck_id=1 if name is None else 2000 + number, name=name or "Default")
-        for fields in notes:
-            deck.add_note(genanki.Note(model=genanki_model(len(fields)), fields=list(fields)))
-        built.append(deck)
-    media_files = [directory / f"picture{i}.png" for i in range(media)]
-    for file in media_files:
-        file.write_bytes(b"\x89PNG not really")
-    path = directory / "genanki.apkg"
-    with patch.object(tempfile, "tempdir", str(directory)):  # genanki leaves its temporary SQLite file behind
-        genanki.Package(built, media_files=[str(file) for file in media_files]).write_to_file(str(path))
-    return path.read_bytes()
 
 
 def with_central_directory_field(data: bytes, *, offset: int, value: int, size: int = 4) -> bytes:
@@ -173,7 +82,7 @@ def test_a_damaged_zip_is_refused_as_not_a_zip():
 
 
 def test_a_zip_is_read_as_an_anki_package_whatever_its_name(tmp_path):
-    with open_deck(io.BytesIO(anki2(tmp_path, {1: "a\x1fb"})), name="upload.bin", limits=LIMITS) as deck:
+    with open_deck(io.BytesIO(anki2_package(tmp_path, {1: "a\x1fb"})), name="upload.bin", limits=LIMITS) as deck:
         assert (deck.format, deck.total, deck.media) == ("apkg", 1, 0)
 
 
@@ -193,7 +102,7 @@ def test_a_django_upload_is_read():
 
 
 def test_a_genanki_package_yields_its_notes_with_their_deck_as_category_and_counts_its_media(tmp_path):
-    package = genanki_package(
+    package = anki_package(
         tmp_path,
         {"Spanish": [("<b>ser</b>", "to&nbsp;be<br>essence")], "Maths": [("pi", "3.14")], None: [("hola", "hi")]},
         media=2,
@@ -208,22 +117,22 @@ def test_a_genanki_package_yields_its_notes_with_their_deck_as_category_and_coun
 
 
 def test_the_body_joins_the_non_empty_fields_after_the_first_with_an_empty_line(tmp_path):
-    package = genanki_package(tmp_path, {"Words": [("front", "one", "", "<div>three</div>")]})
+    package = anki_package(tmp_path, {"Words": [("front", "one", "", "<div>three</div>")]})
     assert fields(read(package)) == [("front", "one\n\nthree", "Words")]
 
 
 def test_a_modern_package_is_read_from_anki21b_and_not_from_its_placeholder(tmp_path):
-    package = anki21b(tmp_path, {7: "ser\x1fto be", 8: "pi\x1f3.14"})
+    package = anki21b_package(tmp_path, {7: "ser\x1fto be", 8: "pi\x1f3.14"})
     assert fields(read(package)) == [("ser", "to be", None), ("pi", "3.14", None)]
-    placeholder_only = zipped({"collection.anki2": collection(tmp_path / "p.db", {1: PLACEHOLDER})})
-    assert fields(read(placeholder_only)) == [(PLACEHOLDER, "", None)]  # so it would have shown
+    placeholder_only = zipped({"collection.anki2": anki_collection(tmp_path / "p.db", {1: ANKI_PLACEHOLDER})})
+    assert fields(read(placeholder_only)) == [(ANKI_PLACEHOLDER, "", None)]  # so it would have shown
 
 
 def test_anki21_is_read_in_preference_to_anki2(tmp_path):
     package = zipped(
         {
-            "collection.anki2": collection(tmp_path / "old.db", {1: PLACEHOLDER}),
-            "collection.anki21": collection(tmp_path / "new.db", {1: "new\x1fbody"}),
+            "collection.anki2": anki_collection(tmp_path / "old.db", {1: ANKI_PLACEHOLDER}),
+            "collection.anki21": anki_collection(tmp_path / "new.db", {1: "new\x1fbody"}),
         }
     )
     assert fields(read(package)) == [("new", "body", None)]
@@ -232,20 +141,20 @@ def test_anki21_is_read_in_preference_to_anki2(tmp_path):
 @pytest.mark.parametrize("schema", [11, 18])
 def test_nested_decks_are_parent_child_categories_and_the_default_deck_is_none(tmp_path, schema):
     notes = {1: "a\x1f", 2: "b\x1f", 3: "c\x1f"}
-    cards = [Card(nid=1, did=5), Card(nid=2, did=1), Card(nid=3, did=99)]  # 99: a deck that is gone
-    data = collection(tmp_path / "c.db", notes, cards, {1: "Default", 5: "Languages::Spanish"}, schema=schema)
+    cards = [AnkiCard(nid=1, did=5), AnkiCard(nid=2, did=1), AnkiCard(nid=3, did=99)]  # 99: a deck that is gone
+    data = anki_collection(tmp_path / "c.db", notes, cards, {1: "Default", 5: "Languages::Spanish"}, schema=schema)
     member = "collection.anki21b" if schema == 18 else "collection.anki2"
     packed = zstandard.ZstdCompressor().compress(data) if schema == 18 else data
     assert [note.category for note in read(zipped({member: packed}))] == ["Languages::Spanish", None, None]
 
 
 def test_a_review_card_keeps_its_interval_and_due_date(tmp_path):
-    package = anki2(tmp_path, {1: "a\x1fb"}, [Card(nid=1, type=2, queue=2, due=100, ivl=12)])
+    package = anki2_package(tmp_path, {1: "a\x1fb"}, [AnkiCard(nid=1, type=2, queue=2, due=100, ivl=12)])
     assert read(package)[0].review == Review(interval_days=12, due=date(2024, 4, 10), suspended=False)
 
 
 def test_a_suspended_review_card_is_suspended(tmp_path):
-    package = anki2(tmp_path, {1: "a\x1fb"}, [Card(nid=1, type=2, queue=-1, due=3, ivl=1)])
+    package = anki2_package(tmp_path, {1: "a\x1fb"}, [AnkiCard(nid=1, type=2, queue=-1, due=3, ivl=1)])
     assert read(package)[0].review == Review(interval_days=1, due=date(2024, 1, 4), suspended=True)
 
 
@@ -253,42 +162,42 @@ def test_a_suspended_review_card_is_suspended(tmp_path):
     "card_type, ivl", [(0, 0), (1, 0), (3, 5), (2, 0)], ids=["new", "learning", "relearning", "no interval"]
 )
 def test_a_card_that_is_not_in_review_starts_over(tmp_path, card_type, ivl):
-    package = anki2(tmp_path, {1: "a\x1fb"}, [Card(nid=1, type=card_type, queue=1, due=50, ivl=ivl)])
+    package = anki2_package(tmp_path, {1: "a\x1fb"}, [AnkiCard(nid=1, type=card_type, queue=1, due=50, ivl=ivl)])
     assert read(package)[0].review is None
 
 
 def test_the_notes_first_card_by_ord_gives_its_category_and_review(tmp_path):
-    cards = [Card(nid=1, did=5, ord=1, type=2, queue=2, due=9, ivl=4), Card(nid=1, did=6, ord=0)]
-    note = read(anki2(tmp_path, {1: "a\x1fb"}, cards, {1: "Default", 5: "Second", 6: "First"}))[0]
+    cards = [AnkiCard(nid=1, did=5, ord=1, type=2, queue=2, due=9, ivl=4), AnkiCard(nid=1, did=6, ord=0)]
+    note = read(anki2_package(tmp_path, {1: "a\x1fb"}, cards, {1: "Default", 5: "Second", 6: "First"}))[0]
     assert (note.category, note.review) == ("First", None)
 
 
 def test_a_note_without_cards_has_no_category_and_no_review(tmp_path):
-    note = read(anki2(tmp_path, {1: "a\x1fb"}, [], {1: "Default", 5: "Deck"}))[0]
+    note = read(anki2_package(tmp_path, {1: "a\x1fb"}, [], {1: "Default", 5: "Deck"}))[0]
     assert (note.category, note.review) == (None, None)
 
 
 def test_a_long_title_and_a_long_deck_name_are_cut_with_an_ellipsis(tmp_path):
     title, deck = "t" * 250, "d" * 150
-    note = read(anki2(tmp_path, {1: f"{title}\x1fb"}, [Card(nid=1, did=5)], {5: deck}))[0]
+    note = read(anki2_package(tmp_path, {1: f"{title}\x1fb"}, [AnkiCard(nid=1, did=5)], {5: deck}))[0]
     assert (note.title, note.category) == ("t" * 199 + "…", "d" * 99 + "…")
 
 
 def test_titles_and_deck_names_at_the_limit_are_kept_whole(tmp_path):
     title, deck = "t" * 200, "d" * 100
-    note = read(anki2(tmp_path, {1: f"{title}\x1fb"}, [Card(nid=1, did=5)], {5: deck}))[0]
+    note = read(anki2_package(tmp_path, {1: f"{title}\x1fb"}, [AnkiCard(nid=1, did=5)], {5: deck}))[0]
     assert (note.title, note.category) == (title, deck)
 
 
 def test_notes_come_in_note_id_order_numbered_from_one_and_start_skips_the_first(tmp_path):
-    package = anki2(tmp_path, {30: "c\x1f", 10: "a\x1f", 20: "b\x1f"})
+    package = anki2_package(tmp_path, {30: "c\x1f", 10: "a\x1f", 20: "b\x1f"})
     assert [(note.line, note.title) for note in read(package)] == [(1, "a"), (2, "b"), (3, "c")]
     assert [(note.line, note.title) for note in read(package, start=2)] == [(3, "c")]
 
 
 def test_a_field_that_is_not_utf8_is_read_with_replacement_characters(tmp_path):
     path = tmp_path / "c.db"
-    collection(path, {})
+    anki_collection(path, {})
     with closing(sqlite3.connect(path)) as db:
         db.execute("INSERT INTO notes VALUES (1, CAST(? AS TEXT))", (b"caf\xff\x1fbody",))
         db.commit()
@@ -296,7 +205,7 @@ def test_a_field_that_is_not_utf8_is_read_with_replacement_characters(tmp_path):
 
 
 def test_more_notes_than_the_limit_are_refused_when_the_deck_is_opened(tmp_path):
-    package = anki2(tmp_path, {1: "a\x1f", 2: "b\x1f", 3: "c\x1f"})
+    package = anki2_package(tmp_path, {1: "a\x1f", 2: "b\x1f", 3: "c\x1f"})
     error = refusal(package, limits=Limits(max_collection_bytes=2**20, max_notes=2))
     assert (error.code, "2" in str(error)) == ("too_many_notes", True)
     assert len(read(package, limits=Limits(max_collection_bytes=2**20, max_notes=3))) == 3
@@ -316,7 +225,7 @@ def test_a_collection_that_is_not_sqlite_is_refused_as_corrupt(member):
 
 
 def test_an_anki21b_that_is_not_zstd_is_refused_as_corrupt(tmp_path):
-    assert refusal(zipped({"collection.anki21b": collection(tmp_path / "c.db", {})})).code == "corrupt_collection"
+    assert refusal(zipped({"collection.anki21b": anki_collection(tmp_path / "c.db", {})})).code == "corrupt_collection"
 
 
 def test_a_collection_without_a_notes_table_is_refused_as_corrupt(tmp_path):
@@ -330,7 +239,7 @@ def test_a_collection_without_a_notes_table_is_refused_as_corrupt(tmp_path):
 
 def test_a_notes_view_is_refused_as_corrupt(tmp_path):
     path = tmp_path / "c.db"
-    collection(path, {1: "a\x1fb"})
+    anki_collection(path, {1: "a\x1fb"})
     with closing(sqlite3.connect(path)) as db:
         db.execute("ALTER TABLE notes RENAME TO real_notes")
         db.execute("CREATE VIEW notes AS SELECT * FROM real_notes")
@@ -339,7 +248,7 @@ def test_a_notes_view_is_refused_as_corrupt(tmp_path):
 
 def test_an_unreadable_deck_list_is_refused_as_corrupt(tmp_path):
     path = tmp_path / "c.db"
-    collection(path, {1: "a\x1fb"})
+    anki_collection(path, {1: "a\x1fb"})
     with closing(sqlite3.connect(path)) as db:
         db.execute('UPDATE col SET decks = \'{"1": "no name"\'')
         db.commit()
@@ -347,7 +256,7 @@ def test_an_unreadable_deck_list_is_refused_as_corrupt(tmp_path):
 
 
 def test_an_encrypted_collection_is_refused(tmp_path):
-    package = with_central_directory_field(anki2(tmp_path, {1: "a\x1fb"}), offset=8, value=0x1, size=2)
+    package = with_central_directory_field(anki2_package(tmp_path, {1: "a\x1fb"}), offset=8, value=0x1, size=2)
     error = refusal(package)
     assert (error.code, "encrypted" in str(error)) == ("corrupt_collection", True)
 
@@ -360,7 +269,7 @@ def zeros_zip(member: str = "collection.anki2", size: int = 50 * 2**20) -> bytes
 
 
 def test_a_collection_declared_larger_than_the_limit_is_refused_saying_the_limit(tmp_path):
-    package = anki2(tmp_path, {1: "a\x1f" + "x" * 600_000})
+    package = anki2_package(tmp_path, {1: "a\x1f" + "x" * 600_000})
     error = refusal(package, limits=Limits(max_collection_bytes=2**19, max_notes=10))
     assert (error.code, str(error)) == ("too_large", "The unpacked collection is larger than the limit of 0.5 MB.")
 
@@ -401,7 +310,7 @@ def test_a_zip_header_that_understates_the_size_unpacks_no_more_than_it_declares
 
 
 def test_the_unpacked_collection_is_removed_when_the_with_ends(tmp_path, scratch):
-    with open_deck(io.BytesIO(anki2(tmp_path, {1: "a\x1fb"})), name="deck.apkg", limits=LIMITS) as deck:
+    with open_deck(io.BytesIO(anki2_package(tmp_path, {1: "a\x1fb"})), name="deck.apkg", limits=LIMITS) as deck:
         assert list(scratch.iterdir()) != []
         next(deck.notes())  # left unfinished
     assert list(scratch.iterdir()) == []
@@ -409,7 +318,7 @@ def test_the_unpacked_collection_is_removed_when_the_with_ends(tmp_path, scratch
 
 def test_the_unpacked_collection_is_removed_when_the_with_body_raises(tmp_path, scratch):
     with pytest.raises(LookupError):
-        with open_deck(io.BytesIO(anki2(tmp_path, {1: "a\x1fb"})), name="deck.apkg", limits=LIMITS):
+        with open_deck(io.BytesIO(anki2_package(tmp_path, {1: "a\x1fb"})), name="deck.apkg", limits=LIMITS):
             assert list(scratch.iterdir()) != []
             raise LookupError("the caller failed")
     assert list(scratch.iterdir()) == []
@@ -417,7 +326,7 @@ def test_the_unpacked_collection_is_removed_when_the_with_body_raises(tmp_path, 
 
 def test_the_unpacked_collection_is_removed_when_it_is_refused(tmp_path, scratch):
     too_many = refusal(
-        anki2(tmp_path, {1: "a\x1f", 2: "b\x1f"}), limits=Limits(max_collection_bytes=2**20, max_notes=1)
+        anki2_package(tmp_path, {1: "a\x1f", 2: "b\x1f"}), limits=Limits(max_collection_bytes=2**20, max_notes=1)
     )
     assert too_many.code == "too_many_notes"
     assert refusal(zipped({"collection.anki2": b"not sqlite" * 10})).code == "corrupt_collection"
