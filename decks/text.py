@@ -8,14 +8,7 @@ within a line collapsed to one space, lines stripped, at most one empty line in 
 
 import html
 import re
-from collections.abc import Iterator
-
-from bs4 import BeautifulSoup, ParserRejectedMarkup
-from bs4.element import NavigableString, PageElement, PreformattedString, Tag
-
-# Note: bs4 builds some crafted nestings in quadratic time (seconds for 200 KB, minutes for 1 MB), so a field's
-# HTML is cut here. A card's body is at most 20,000 characters, which text_to_html writes in at most 120,000.
-MAX_HTML_CHARS = 256 * 1024
+from html.parser import HTMLParser
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _BLANK_RUN = re.compile(r"\n{3,}")
@@ -30,20 +23,11 @@ _CONSTRUCTS = [
     (re.compile(r"<!\[\s*(?:cdata|temp|ignore|include|rcdata)", re.IGNORECASE), re.compile(r"\]\]>")),
     (re.compile(r"<!\[\s*(?:if|else|endif)", re.IGNORECASE), re.compile(r"\]\s*>")),  # MS Office's marked sections
 ]
-_DROPPED = frozenset({"img", "script", "style"})
+_DROPPED = frozenset({"script", "style"})  # their content is not text; <img> has none
 _BLOCKS = frozenset(
     {"div", "p", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table", "blockquote", "pre", "hr"}
 )
 _CELLS = frozenset({"td", "th"})
-
-
-class _Break(NavigableString):
-    """Stands in for a <br>: always a line break."""
-
-
-class _BlockEdge(NavigableString):
-    """Stands in for the start or the end of a block element: a line break, unless the text is already
-    at the start of a line."""
 
 
 def normalise(text: str) -> str:
@@ -59,12 +43,11 @@ def text_to_html(text: str) -> str:
 
 
 def html_to_text(html: str) -> str:
-    markup = _closed_part(_SOUND.sub("", html[:MAX_HTML_CHARS]))
+    markup = _closed_part(_SOUND.sub("", html))
     try:
-        soup = _parse(markup)
-    except ParserRejectedMarkup:  # e.g. "<![" that starts no known section: read the field as text
-        soup = _parse(markup.replace("<", "&lt;"))
-    return normalise(_render(soup))
+        return normalise(_TextParser.text_of(markup))
+    except AssertionError:  # how html.parser refuses e.g. "<![" that opens no known section: read it as text
+        return normalise(_TextParser.text_of(markup.replace("<", "&lt;")))
 
 
 def _closed_part(html: str) -> str:
@@ -79,46 +62,55 @@ def _end_of_last(pattern: re.Pattern[str], text: str) -> int:
     return max((match.end() for match in pattern.finditer(text)), default=0)
 
 
-def _parse(markup: str) -> BeautifulSoup:
-    # Note: the trailing newline is whitespace, so it changes no text; it stops bs4 warning that short
-    # markup "looks like a URL or a filename" (a field is often just a URL).
-    return BeautifulSoup(markup + "\n", "html.parser")
+class _TextParser(HTMLParser):
+    """The text of HTML: <br> breaks a line, a block element is a line of its own, a table cell ends with a
+    space, whitespace in the source is a space, entities are decoded, comments and <script>/<style> dropped."""
 
+    # Note: the stdlib parser's events are used directly: bs4 (on this same parser) builds crafted nestings
+    # into its tree in quadratic time, seconds for 200 KB and minutes for 1 MB; this is linear.
 
-def _render(root: Tag) -> str:
-    pieces: list[str] = []
-    at_line_start = True
-    for node in _strings(root):
-        if isinstance(node, _Break) or (isinstance(node, _BlockEdge) and not at_line_start):
-            pieces.append("\n")
-            at_line_start = True
-        elif not isinstance(node, _BlockEdge | PreformattedString):
-            text = _WHITESPACE.sub(" ", node)
-            pieces.append(text)
-            at_line_start = at_line_start and not text.strip()
-    return "".join(pieces)
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.pieces: list[str] = []
+        self.at_line_start = True
+        self.dropping: str | None = None
 
+    @classmethod
+    def text_of(cls, markup: str) -> str:
+        parser = cls()
+        parser.feed(markup)
+        parser.close()
+        return "".join(parser.pieces)
 
-def _strings(root: Tag) -> Iterator[NavigableString]:
-    """The strings under `root` in document order, with markers standing in for <br> and block edges."""
-    # Note: an explicit stack rather than recursion or tree edits: a crafted field can nest tags
-    # thousands deep, and bs4's append/insert on such a tree is quadratic.
-    pending: list[PageElement] = [root]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, Tag):
-            pending.extend(reversed(_stand_ins(node)))
-        elif isinstance(node, NavigableString):
-            yield node
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self._break_line()
+        elif tag in _BLOCKS:
+            self._end_line()
+        elif tag in _DROPPED:
+            self.dropping = tag
 
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)  # <br/>, <div/>: no end tag follows
 
-def _stand_ins(tag: Tag) -> list[PageElement]:
-    if tag.name == "br":
-        return [_Break("\n")]
-    if tag.name in _DROPPED:
-        return []
-    if tag.name in _BLOCKS:
-        return [_BlockEdge(""), *tag.contents, _BlockEdge("")]
-    if tag.name in _CELLS:
-        return [*tag.contents, NavigableString(" ")]
-    return list(tag.contents)
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self.dropping:
+            self.dropping = None
+        elif tag in _BLOCKS:
+            self._end_line()
+        elif tag in _CELLS:
+            self.pieces.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if self.dropping is None:
+            text = _WHITESPACE.sub(" ", data)
+            self.pieces.append(text)
+            self.at_line_start = self.at_line_start and not text.strip()
+
+    def _break_line(self) -> None:
+        self.pieces.append("\n")
+        self.at_line_start = True
+
+    def _end_line(self) -> None:
+        if not self.at_line_start:
+            self._break_line()
