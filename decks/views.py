@@ -43,6 +43,14 @@ def _refuse_oversized(size: int) -> None:
         raise UploadTooLarge(f"The file is larger than {cap // 2**20} MB, the limit of an import.")
 
 
+def _declared_length(request) -> int:
+    """The body's Content-Length; 0 when absent or malformed (as Django reads it)."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 class ImportCreateApi(APIView):
     parser_classes = [MultiPartParser]
     throttle_scope = "imports"
@@ -53,7 +61,7 @@ class ImportCreateApi(APIView):
     )
     def post(self, request):
         # Note: before the body is read, so an oversized upload is refused without being stored.
-        _refuse_oversized(max(int(request.META.get("CONTENT_LENGTH") or 0) - MULTIPART_ALLOWANCE, 0))
+        _refuse_oversized(_declared_length(request) - MULTIPART_ALLOWANCE)
         upload = request.FILES.get("file")
         if upload is None:
             raise ValidationError({"file": ["No file was submitted (multipart field `file`)."]})
