@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# The one browser origin `make run` lets call the API (a web client's dev server); CORS_ALLOWED_ORIGINS overrides it.
+RUN_CORS_ORIGIN ?= http://localhost:5173
 
 .PHONY: run worker test test-unit test-integration lint schema bench bench-quick clean
 
@@ -32,7 +34,8 @@ var/secret_key:
 ## run: serve the API on http://$(HOST):$(PORT) with demo data (embedded SQLite + fakeredis
 ## unless DATABASE_URL / REDIS_URL are set). Safe to re-run.
 run: $(VENV)/.run-deps var/secret_key
-	DEBUG=$${DEBUG:-1} SECRET_KEY=$${SECRET_KEY:-$$(cat var/secret_key)} sh -c '\
+	DEBUG=$${DEBUG:-1} SECRET_KEY=$${SECRET_KEY:-$$(cat var/secret_key)} \
+	  CORS_ALLOWED_ORIGINS=$${CORS_ALLOWED_ORIGINS-$(RUN_CORS_ORIGIN)} sh -c '\
 	  $(PY) manage.py migrate --noinput && \
 	  $(PY) manage.py seed_demo && \
 	  exec $(PY) manage.py runserver $(HOST):$(PORT)'

@@ -5,4 +5,4 @@ class ReseeConfig(AppConfig):
     name = "resee"
 
     def ready(self) -> None:
-        from resee import metrics  # noqa: F401 - registers its deploy check
+        from resee import checks, metrics  # noqa: F401 - they register their deploy checks

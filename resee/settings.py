@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -64,6 +65,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "utils.middleware.SlowRequestLogMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Note: above everything that can answer (the fresh hit, CommonMiddleware): a preflight is
+    # answered here, with no token, throttle or Redis call, and every answer gets its headers.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -208,6 +212,18 @@ CELERY_TASK_SERIALIZER = CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# --- CORS: the web app on an origin of its own --------------------------------------------
+# Off unless origins are listed. Tokens travel in the Authorization header, never in cookies, so
+# no credentials mode; the session-based admin stays same-origin (CORS covers /api/ only).
+_cors_origins = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_ALLOW_ALL_ORIGINS = "*" in _cors_origins  # resee.W002 under check --deploy
+CORS_ALLOWED_ORIGINS = [origin for origin in _cors_origins if origin != "*"]
+CORS_URLS_REGEX = r"^/api/"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "if-none-match"]
+CORS_EXPOSE_HEADERS = ["ETag", "X-Cache", "Retry-After"]
+CORS_PREFLIGHT_MAX_AGE = env_int("CORS_PREFLIGHT_MAX_AGE", 86400, minimum=0)
+
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.RevocableJWTAuthentication"],
@@ -230,7 +246,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "utils.pagination.StrictPageNumberPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "utils.exceptions.json_exception_handler",
-    # Note: no OPTIONS metadata (405 instead): nothing here uses it (no browsable API, no CORS), it
+    # Note: no OPTIONS metadata (405 instead): nothing here uses it (no browsable API; CORS
+    # preflights are answered by CorsMiddleware before DRF), it
     # describes every field to anyone, and on detail views it was a 500 (it calls get_object(),
     # which views without a queryset cannot answer).
     "DEFAULT_METADATA_CLASS": None,

@@ -59,6 +59,14 @@ def test_check_deploy_flags_a_public_metrics_page():
     assert "resee.W001" in result.stderr and "METRICS_TOKEN" in result.stderr
 
 
+def test_check_deploy_flags_cors_open_to_every_origin_and_production_allows_none():
+    assert "CORS_ALLOWED_ORIGINS" not in production_env()
+    env = {**production_env(), **secrets_of_a_deployment(), "CORS_ALLOWED_ORIGINS": "*"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    assert "resee.W002" in result.stderr
+
+
 def test_debug_is_off_unless_the_environment_turns_it_on():
     show = ["shell", "-c", "from django.conf import settings; print(settings.DEBUG)"]
     assert manage(*show, env={"SECRET_KEY": "x" * 50}).stdout.splitlines()[-1] == "False"
