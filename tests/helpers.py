@@ -538,7 +538,7 @@ def _genanki_model(fields: int) -> genanki.Model:
         model_id=1_000_000 + fields,
         name=f"{fields} fields",
         fields=[{"name": name} for name in names],
-        templates=[{"name": "AnkiCard 1", "qfmt": "{{F0}}", "afmt": "{{F1}}"}],
+        templates=[{"name": "Card 1", "qfmt": "{{F0}}", "afmt": "{{F1}}"}],
     )
 
 

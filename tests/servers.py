@@ -3,7 +3,9 @@ binaries they need, and the environment a subprocess of the app needs to share t
 database, Redis and keys."""
 
 import contextlib
+import functools
 import http.client
+import http.server
 import os
 import shutil
 import signal
@@ -28,6 +30,7 @@ BURST = 8  # concurrent requests, twice a worker's threads
 INSTALL_HINTS = {
     "redis-server": "Debian: apt-get install redis-server",
     "promtool": "Debian: apt-get install prometheus",
+    "chromium": "Debian: apt-get install chromium",
 }
 
 
@@ -432,3 +435,23 @@ def delete_queue(name: str) -> None:
 
     with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
         conn.default_channel.queue_delete(name)
+
+
+@contextlib.contextmanager
+def static_site(directory: Path):
+    """The files of `directory` over HTTP on a free loopback port: another origin than the app's.
+    Yields the site's origin."""
+    handler = functools.partial(_QuietFiles, directory=str(directory))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as site:
+        thread = threading.Thread(target=site.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{site.server_address[1]}"
+        finally:
+            site.shutdown()
+            thread.join(timeout=5)
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args) -> None:  # noqa: A002 - the stdlib's signature
+        pass
