@@ -122,5 +122,11 @@ def _listen(cache: LocalCache) -> None:
             cache.live.clear()
             cache.clear()
             time.sleep(0.5)
+        except BaseException:
+            # Note: whatever kills this thread (hiredis raises TypeError on a connection closed
+            # under it), no bump reaches the L1 any more: it must stop serving before the next
+            # subscriber takes over.
+            cache.live.clear()
+            raise
         finally:
             pubsub.close()

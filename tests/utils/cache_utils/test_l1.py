@@ -13,6 +13,7 @@ from content.models import Content
 from content.services import content_create, content_update
 from tests.helpers import record_client
 from tests.servers import app_env
+from utils import redis_layer
 from utils.cache_utils import l1, store
 
 TODAY_URL = "/api/review/today/"
@@ -166,3 +167,38 @@ def test_another_process_stops_serving_the_old_entry_within_the_bound(make_clien
     assert verdict[0] == "seen", verdict
     print(f"L1: the other process saw the write after {float(verdict[1]) * 1000:.1f} ms")
     assert float(verdict[1]) < 0.5
+
+
+class _DyingPubSub:
+    """Subscribes, then fails as hiredis does on a connection closed under it."""
+
+    def subscribe(self, *channels):
+        pass
+
+    def get_message(self, timeout=None):
+        raise TypeError("argument must be an int, or have a fileno() method.")
+
+    def close(self):
+        pass
+
+
+class _ClientWithDyingPubSub:
+    def __init__(self, real):
+        self._real = real
+
+    def pubsub(self, **kwargs):
+        return _DyingPubSub()
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the death is the point
+def test_an_l1_whose_subscriber_dies_of_an_unexpected_error_stops_serving(transactional_db, swap_redis):
+    swap_redis(cache=_ClientWithDyingPubSub(redis_layer.connect(redis_layer.CACHE)))
+    with l1_on():
+        l1.local_cache()  # starts the subscriber, which subscribes and then dies
+        cache, subscriber = l1._local, l1._subscriber
+        subscriber.join(timeout=5)
+        assert not subscriber.is_alive()
+        assert not cache.live.is_set()
