@@ -32,6 +32,7 @@ REDIS_EXPORTER_METRICS = {
     "redis_keyspace_hits_total",  # INFO keyspace_hits
     "redis_keyspace_misses_total",  # INFO keyspace_misses
     "redis_db_keys",  # INFO keyspace, one series per database: db="db0", "db1", ...
+    "redis_instance_info",  # 1, labelled with INFO fields: maxmemory_policy, redis_version, role, ...
 }
 
 # Words of PromQL that look like metric names: aggregations (`sum by (x) (...)` is not followed by

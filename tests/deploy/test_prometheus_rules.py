@@ -109,6 +109,10 @@ def test_the_unit_tests_cover_every_recording_rule_and_every_alert():
 MUTATIONS = [
     ("ReseeCacheHitRatioLow", "expr", "< 0.6", "<= 0.6"),
     ("ReseeCacheHitRatioLow", "for", "10m", "9m"),
+    ("ReseeCacheHitRatioLow", "expr", ">= 0.2", "> 0.2"),
+    ("RedisMemoryHigh", "expr", "unless", "and"),
+    ("RedisMemoryHigh", "expr", "allkeys-.*", "allkeys-lru"),
+    ("job:resee_cache_requests:rate5m", "expr", "by (job)", "by (job, endpoint)"),
     ("ApiLatencyHigh", "expr", "> 0.5", ">= 0.5"),
     ("RedisMemoryHigh", "expr", "> 0.8", ">= 0.8"),
     ("RedisTooManyClients", "expr", "> 5000", ">= 5000"),
