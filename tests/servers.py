@@ -31,6 +31,8 @@ INSTALL_HINTS = {
     "redis-server": "Debian: apt-get install redis-server",
     "promtool": "Debian: apt-get install prometheus",
     "chromium": "Debian: apt-get install chromium",
+    "prometheus": "Debian: apt-get install prometheus",
+    "prometheus-redis-exporter": "Debian: apt-get install prometheus-redis-exporter",
 }
 
 
