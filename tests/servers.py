@@ -6,6 +6,7 @@ import contextlib
 import functools
 import http.client
 import http.server
+import json
 import os
 import shutil
 import signal
@@ -14,6 +15,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -457,3 +460,64 @@ def static_site(directory: Path):
 class _QuietFiles(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args) -> None:  # noqa: A002 - the stdlib's signature
         pass
+
+
+def http_get(url: str) -> bytes | None:
+    """The body of a 2xx answer, or None when there is none (refused, an error status, a timeout)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.read()
+    except OSError:
+        return None
+
+
+class HttpService(LoggedProcess):
+    """A server program on a free loopback port of its own; up once `ready_path` answers."""
+
+    ready_path = "/"
+
+    def __init__(self, workdir: Path, command: list[str], *, name: str, port: int | None = None):
+        self.port = port or free_loopback_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(workdir, {}, [part.format(port=self.port) for part in command], name=name)
+
+    def __enter__(self):
+        deadline = time.monotonic() + 30
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            if http_get(self.url + self.ready_path) is not None:
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.log_path.stem} did not come up on port {self.port}:\n{self.log_tail()}")
+
+
+class PrometheusServer(HttpService):
+    """Debian's Prometheus on the configuration `config_for(its port)` writes (it may scrape
+    itself), its data in the workdir; `query` asks its HTTP API."""
+
+    ready_path = "/-/ready"
+
+    def __init__(self, workdir: Path, config_for):
+        port = free_loopback_port()
+        command = [require_binary("prometheus"), f"--config.file={config_for(port)}"]
+        command += [
+            f"--storage.tsdb.path={workdir / 'tsdb'}",
+            "--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ]
+        super().__init__(workdir, command, name="prometheus", port=port)
+
+    def query(self, expr: str) -> list[dict]:
+        answer = http_get(f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
+        assert answer is not None, f"Prometheus refused {expr}:\n{self.log_tail()}"
+        return json.loads(answer)["data"]["result"]
+
+
+class RedisExporter(HttpService):
+    """Debian's prometheus-redis-exporter in front of one Redis."""
+
+    ready_path = "/metrics"
+
+    def __init__(self, workdir: Path, redis_url: str):
+        command = [require_binary("prometheus-redis-exporter"), f"-redis.addr={redis_url}"]
+        super().__init__(workdir, [*command, "-web.listen-address=127.0.0.1:{port}"], name="redis-exporter")

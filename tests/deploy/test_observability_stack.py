@@ -12,8 +12,6 @@ import secrets
 import subprocess
 import sys
 import time
-import urllib.parse
-import urllib.request
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -23,7 +21,7 @@ import yaml
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from content.services import content_create
-from tests.servers import GunicornServer, LoggedProcess, app_env, free_loopback_port, own_redis_server, require_binary
+from tests.servers import GunicornServer, PrometheusServer, RedisExporter, app_env, own_redis_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -37,59 +35,12 @@ MISSING = {"today": "?category_slug={}", "content": "?search={}"}
 WAIT_SECONDS = 20  # the bound on every wait for Prometheus
 
 
-class Prometheus(LoggedProcess):
-    def __init__(self, workdir: Path, config: Path, port: int):
-        self.url = f"http://127.0.0.1:{port}"
-        command = [
-            require_binary("prometheus"),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={workdir / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ]
-        super().__init__(workdir, {}, command, name="prometheus")
-
-    def __enter__(self) -> "Prometheus":
-        wait_for(lambda: _get(f"{self.url}/-/ready", raw=True) is not None, "Prometheus ready", self)
-        return self
-
-    def query(self, expr: str) -> list[dict]:
-        answer = _get(f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
-        assert answer is not None and answer["status"] == "success", (expr, answer)
-        return answer["data"]["result"]
-
-
-class RedisExporter(LoggedProcess):
-    def __init__(self, workdir: Path, redis_url: str, port: int):
-        self.url = f"http://127.0.0.1:{port}"
-        command = [
-            require_binary("prometheus-redis-exporter"),
-            f"-redis.addr={redis_url}",
-            f"-web.listen-address=127.0.0.1:{port}",
-        ]
-        super().__init__(workdir, {}, command, name="redis-exporter")
-
-    def __enter__(self) -> "RedisExporter":
-        wait_for(lambda: _get(f"{self.url}/metrics", raw=True) is not None, "the exporter", self)
-        return self
-
-
-def _get(url: str, *, raw: bool = False):
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            body = response.read()
-    except OSError:
-        return None
-    return body if raw else json.loads(body)
-
-
-def wait_for(check, what: str, process: LoggedProcess | None = None):
+def wait_for(check, what: str):
     deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        if (found := check()) and not (process and process.proc.poll() is not None):
-            return found
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"no {what} after {WAIT_SECONDS} s"
         time.sleep(0.25)
-    raise AssertionError(f"no {what} after {WAIT_SECONDS} s" + (f":\n{process.log_tail()}" if process else ""))
+    return found
 
 
 def scrape_config(workdir: Path, *, targets: dict[str, str], token: str) -> Path:
@@ -131,7 +82,7 @@ def recorded_rules() -> list[str]:
     ]
 
 
-def pending(prometheus: Prometheus, alert: str) -> bool:
+def pending(prometheus: PrometheusServer, alert: str) -> bool:
     return bool(prometheus.query(f'ALERTS{{alertname="{alert}"}}'))
 
 
@@ -150,17 +101,15 @@ def stack(tmp_path, make_user):
             THROTTLE_USER_RATE="1000000/min",
             PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
         )
-        with (
-            GunicornServer(tmp_path, env, workers=2) as web,
-            RedisExporter(tmp_path, redis.url, free_loopback_port()) as exporter,
-        ):
-            port = free_loopback_port()
-            targets = {
-                "web:8000": f"127.0.0.1:{web.port}",
-                "redis_exporter:9121": exporter.url.removeprefix("http://"),
-                "localhost:9090": f"127.0.0.1:{port}",
-            }
-            with Prometheus(tmp_path, scrape_config(tmp_path, targets=targets, token=token), port) as prometheus:
+        with GunicornServer(tmp_path, env, workers=2) as web, RedisExporter(tmp_path, redis.url) as exporter:
+
+            def config_for(port: int) -> Path:
+                targets = {"web:8000": web.port, "redis_exporter:9121": exporter.port, "localhost:9090": port}
+                return scrape_config(
+                    tmp_path, targets={name: f"127.0.0.1:{p}" for name, p in targets.items()}, token=token
+                )
+
+            with PrometheusServer(tmp_path, config_for) as prometheus:
                 yield web, prometheus, redis, access, env
 
 
@@ -183,7 +132,7 @@ def load(web: GunicornServer, access: str, *, seconds: float, misses: bool) -> C
     return seen
 
 
-def assert_cache_stats_reads_what_prometheus_scraped(prometheus: Prometheus, env: dict) -> None:
+def assert_cache_stats_reads_what_prometheus_scraped(prometheus: PrometheusServer, env: dict) -> None:
     """With no traffic since the last scrape, `manage.py cache_stats` (the workers' counters and
     Redis INFO) and Prometheus (the same counters scraped, the exporter's INFO) agree."""
     command = [sys.executable, "manage.py", "cache_stats", "--json"]
