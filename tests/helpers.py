@@ -9,6 +9,7 @@ import functools
 import io
 import itertools
 import json
+import re
 import sqlite3
 import tempfile
 import threading
@@ -583,3 +584,16 @@ def wait_for_job(client, job_id: str, *, timeout: float = 60, states: list | Non
             return progress
         time.sleep(0.01)
     raise AssertionError(f"job {job_id} not finished after {timeout} s: {progress}")
+
+
+# --- Deployment files: what the app reads from the environment ----------------------------------
+
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|(^|_)KEY$")
+
+
+def variables_the_app_reads() -> set[str]:
+    """The environment variables resee/settings.py reads, and the three others the app reads: PORT
+    and WEB_CONCURRENCY (deploy/gunicorn.conf.py), PROMETHEUS_MULTIPROC_DIR (prometheus-client)."""
+    source = (Path(settings.BASE_DIR) / "resee" / "settings.py").read_text()
+    read = set(re.findall(r'env_(?:str|bool|int|float|list)\(\s*"([A-Z_]+)"', source))
+    return read | {"PORT", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"}

@@ -19,6 +19,7 @@ import yaml
 from django.conf import settings
 from django.urls import resolve
 
+from tests.helpers import SECRET_NAME, variables_the_app_reads
 from tests.servers import free_loopback_port, require_binary
 
 ROOT = Path(settings.BASE_DIR)
@@ -28,7 +29,6 @@ PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 GRAFANA_PROVISIONING = ROOT / "deploy" / "grafana" / "provisioning"
 
 REQUIRED_VARIABLE = re.compile(r"^\$\{(?P<name>[A-Z_][A-Z0-9_]*):\?[^}]+\}$")
-SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|(^|_)KEY$")
 # The password of a URL with credentials (`scheme://user:password@host`); urlsplit would stop at
 # the `?` of a `${VAR:?message}`.
 URL_PASSWORD = re.compile(r"://[^:/@]+:(.*)@")
@@ -69,11 +69,6 @@ def bind_mounts(name: str) -> list[tuple[str, str]]:
 def service_for_host(host: str, *, seen_from: str) -> str:
     """The service a host name reaches from inside `seen_from`'s container."""
     return seen_from if host in ("localhost", "127.0.0.1") else host
-
-
-def variables_read_by_settings() -> set[str]:
-    source = (ROOT / "resee" / "settings.py").read_text()
-    return set(re.findall(r'env_(?:str|bool|int|float|list)\(\s*"([A-Z_]+)"', source))
 
 
 def redis_conf_directives(path: Path = ROOT / "redis.conf") -> dict[str, str]:
@@ -283,9 +278,7 @@ def test_every_named_volume_is_declared():
 
 @pytest.mark.parametrize("name", ["web", "worker"])
 def test_every_app_variable_is_one_the_settings_read(name):
-    # PORT and WEB_CONCURRENCY are read by deploy/gunicorn.conf.py, PROMETHEUS_MULTIPROC_DIR by
-    # prometheus-client (and gunicorn.conf.py, which empties it on start).
-    read = variables_read_by_settings() | {"PORT", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"}
+    read = variables_the_app_reads()
     assert set(SERVICES[name]["environment"]) <= read
 
 
