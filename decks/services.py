@@ -41,8 +41,9 @@ def import_start(*, owner_id: int, file, name: str) -> ImportJob:
     and queue its job. jobs.QueueUnavailable when the job cannot be queued (the job is failed)."""
     try:
         with readers.open_deck(file, name=name, limits=limits()) as deck:
-            job = ImportJob(owner_id=owner_id, filename=name[:255], format=deck.format, total=deck.total)
-            job.media = deck.media
+            job = ImportJob(
+                owner_id=owner_id, filename=name[:255], format=deck.format, total=deck.total, media=deck.media
+            )
     except readers.DeckError as error:
         raise ValidationError({"file": [str(error)]}, code=error.code) from None
     file.seek(0)
