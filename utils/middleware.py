@@ -69,6 +69,17 @@ class PrometheusAfterMiddleware(django_prometheus.PrometheusAfterMiddleware):
         super().__init__(*args, **kwargs)
         self._children = {}
 
+    def process_request(self, request):
+        # Note: django-prometheus reads Content-Length with a bare int(), so a malformed one (which
+        # runserver passes through; gunicorn refuses it with a 400) was a 500 on every route. Read
+        # it as Django's request does: 0.
+        try:
+            int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            request.META["CONTENT_LENGTH"] = "0"
+            request.__dict__.pop("headers", None)  # HttpHeaders is a copy of META, made once
+        return super().process_request(request)
+
     def label_metric(self, metric, request, response=None, **labels):
         if not labels:
             return metric

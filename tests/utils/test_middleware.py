@@ -123,3 +123,10 @@ def test_a_path_cannot_split_the_log_line(anon, settings, caplog):
     message = record.getMessage()
     assert "\n" not in message and " such" not in message
     assert "path=/api/no%20such%0Aroute/ query_keys=q%0Aforged status=404" in message
+
+
+def test_a_malformed_content_length_is_read_as_zero_not_a_500(alice):
+    response = alice.get("/api/content/", CONTENT_LENGTH="many")
+    assert response.status_code == 200
+    response = alice.post("/api/content/", {"title": "t"}, format="json", CONTENT_LENGTH="many")
+    assert response.status_code == 400
