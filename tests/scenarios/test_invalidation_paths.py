@@ -395,6 +395,15 @@ def test_a_rolled_back_write_does_not_invalidate(alice):
 # --- User deletion -------------------------------------------------------------------------------
 
 
+def assert_deleting_drops_every_answer(user_id: int, before: dict, key_params: dict, capture) -> None:
+    """Delete the user (committing): every namespace token moves on and no entry of theirs is left."""
+    with capture(execute=True):
+        User.objects.get(pk=user_id).delete()
+    after = namespace_tokens(user_id)
+    assert all(after[namespace] not in (None, before[namespace]) for namespace in ENDPOINTS), (before, after)
+    assert all(stored_entry(user_id, endpoint, key_params[endpoint]) is None for endpoint in ENDPOINTS)
+
+
 def test_deleting_a_user_bumps_all_of_their_namespaces(bob, django_capture_on_commit_callbacks, monkeypatch):
     seed(bob, "B-")
     key_params = warm_recording_key_params(bob, monkeypatch)
@@ -403,12 +412,7 @@ def test_deleting_a_user_bumps_all_of_their_namespaces(bob, django_capture_on_co
     assert None not in before.values()
     assert all(stored_entry(bob_id, endpoint, key_params[endpoint]) is not None for endpoint in ENDPOINTS)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        User.objects.get(pk=bob_id).delete()
-
-    after = namespace_tokens(bob_id)
-    assert all(after[namespace] not in (None, before[namespace]) for namespace in ENDPOINTS), (before, after)
-    assert all(stored_entry(bob_id, endpoint, key_params[endpoint]) is None for endpoint in ENDPOINTS)
+    assert_deleting_drops_every_answer(bob_id, before, key_params, django_capture_on_commit_callbacks)
 
 
 def test_deleting_a_user_without_data_still_drops_their_cached_answers(
@@ -419,12 +423,7 @@ def test_deleting_a_user_without_data_still_drops_their_cached_answers(
     bob_id = bob.user.id
     before = namespace_tokens(bob_id)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        User.objects.get(pk=bob_id).delete()
-
-    after = namespace_tokens(bob_id)
-    assert all(after[namespace] not in (None, before[namespace]) for namespace in ENDPOINTS), (before, after)
-    assert all(stored_entry(bob_id, endpoint, key_params[endpoint]) is None for endpoint in ENDPOINTS)
+    assert_deleting_drops_every_answer(bob_id, before, key_params, django_capture_on_commit_callbacks)
 
 
 def test_a_deleted_users_token_gets_no_answer_and_a_new_user_gets_only_their_own(
