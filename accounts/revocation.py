@@ -43,7 +43,7 @@ def _redis():
 
 
 def _hash_key(user_id: int) -> str:
-    return redis_layer.make_key(REVOCATION, f"user:{user_id}")
+    return redis_layer.make_key(REVOCATION, f"user:{redis_layer.user_tag(user_id)}")
 
 
 def _jti_field(jti: str) -> str:
@@ -59,7 +59,7 @@ def _write_fields(user_id: int, fields: dict) -> None:
 
 def _propagate(user_id: int, fields: dict) -> None:
     try:
-        redis_layer.call(REVOCATION, "revoke", _write_fields, user_id, fields)
+        redis_layer.call_for(user_id, REVOCATION, "revoke", _write_fields, user_id, fields)
     except RedisUnavailable as exc:
         logger.error("revocation: Redis write failed, kept for replay (user %s): %s", user_id, exc)
         with _pending_lock:
@@ -72,7 +72,7 @@ def _replay_pending() -> None:
         _pending.clear()
     for index, (user_id, fields) in enumerate(batch):
         try:
-            redis_layer.call(REVOCATION, "replay", _write_fields, user_id, fields)
+            redis_layer.call_for(user_id, REVOCATION, "replay", _write_fields, user_id, fields)
         except RedisUnavailable:
             with _pending_lock:
                 _pending.extend(batch[index:])
@@ -134,12 +134,12 @@ def is_revoked(*, user_id: int, jti: str, issued_at: int, reply=_ASK) -> bool:
         if reply is None:
             raise RedisUnavailable("the request's round trip failed")
         if reply is _ASK:
-            reply = redis_layer.call(REVOCATION, "check", _read_fields, user_id, jti)
+            reply = redis_layer.call_for(user_id, REVOCATION, "check", _read_fields, user_id, jti)
         loaded, not_after, jti_entry = reply
         if loaded is not None:
             return _revoked_by(jti_entry=jti_entry, not_after=not_after, issued_at=issued_at)
         fields = _fields_from_database(user_id)
-        redis_layer.call(REVOCATION, "rebuild", _write_fields, user_id, fields)
+        redis_layer.call_for(user_id, REVOCATION, "rebuild", _write_fields, user_id, fields)
     except RedisUnavailable:
         # Note: the layer logged the failure; while the breaker is open this is silent, as the
         # database answers every check.

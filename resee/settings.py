@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from resee.env import env_bool, env_float, env_int, env_list, env_str
+from resee.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -138,6 +138,11 @@ DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace("django.
 # throttle counters or revoked tokens. Eviction is server-wide: see redis.conf for what it costs.
 REDIS_URL = env_str("REDIS_URL")
 REDIS_EMBEDDED = not REDIS_URL
+# standalone: one server, a database per purpose. cluster: REDIS_URL names one startup node of a
+# Redis Cluster, the purposes share its one keyspace, apart by key prefix (utils.redis_layer).
+REDIS_MODE = env_choice("REDIS_MODE", "standalone", ("standalone", "cluster"))
+if REDIS_MODE == "cluster" and REDIS_EMBEDDED:
+    raise ImproperlyConfigured("REDIS_MODE=cluster needs REDIS_URL, the address of one node of the cluster.")
 REDIS_DB_THROTTLE = env_int("REDIS_DB_THROTTLE", 0)
 REDIS_DB_CACHE = env_int("REDIS_DB_CACHE", 1)
 REDIS_DB_JOBS = env_int("REDIS_DB_JOBS", 2)  # job progress, polled by clients
@@ -198,7 +203,9 @@ CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT",
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Note: a publish retries briefly, then the API answers 503 instead of holding the request.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5}
-CELERY_RESULT_BACKEND = None if REDIS_EMBEDDED else _redis_location(REDIS_DB_RESULTS)
+# Note: nothing reads a task's result (the job row and its progress key say everything), and
+# Celery's Redis backend cannot follow a cluster's slots: on a cluster none is kept.
+CELERY_RESULT_BACKEND = None if REDIS_EMBEDDED or REDIS_MODE == "cluster" else _redis_location(REDIS_DB_RESULTS)
 CELERY_RESULT_EXPIRES = timedelta(days=1)
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_KEY_NAMESPACE}:celery:"}
 # Each deployment (and each test process) its own queue, like its own Redis keys.

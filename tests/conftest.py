@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from accounts import revocation
 from tests.helpers import DEFAULT_PASSWORD
-from tests.servers import forget_pools
+from tests.servers import RedisClusterServers, forget_pools
 from utils import redis_layer
 from utils.cache_utils import invalidation, l1, store
 
@@ -70,6 +70,32 @@ def empty_caches():
     redis_layer.reset()
     l1.reset()
     yield
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """A 3-master Redis Cluster of this test process, for the tests that run on every topology."""
+    cluster = RedisClusterServers(tmp_path_factory.mktemp("redis-cluster"))
+    cluster.start()
+    yield cluster
+    cluster.stop()
+    redis_layer.cluster_client.cache_clear()
+
+
+@pytest.fixture(params=[redis_layer.STANDALONE, redis_layer.CLUSTER])
+def redis_topology(request):
+    """Run the test on each Redis topology: the one configured (a standalone server or the
+    embedded fakeredis), then a Redis Cluster of three masters (REDIS_MODE=cluster), which
+    holds every purpose in one keyspace. A module opts in with
+    `pytestmark = pytest.mark.usefixtures("redis_topology")`."""
+    if request.param == redis_layer.STANDALONE:
+        yield request.param
+        return
+    cluster = request.getfixturevalue("redis_cluster")
+    with override_settings(REDIS_MODE=redis_layer.CLUSTER, REDIS_URL=cluster.url, REDIS_EMBEDDED=False):
+        delete_this_runs_keys()
+        yield request.param
+        delete_this_runs_keys()
 
 
 @pytest.fixture

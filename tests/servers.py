@@ -32,6 +32,7 @@ BURST = 8  # concurrent requests, twice a worker's threads
 # The programs tests run that a machine with only Python lacks, and where to get them.
 INSTALL_HINTS = {
     "redis-server": "Debian: apt-get install redis-server",
+    "redis-cli": "Debian: apt-get install redis-tools",
     "promtool": "Debian: apt-get install prometheus",
     "chromium": "Debian: apt-get install chromium",
     "prometheus": "Debian: apt-get install prometheus",
@@ -228,6 +229,62 @@ def forget_pools(fragment: str = "") -> None:
 
     for url in [url for url in ConnectionFactory._pools if fragment in url]:
         ConnectionFactory._pools.pop(url).disconnect()
+
+
+class RedisClusterServers:
+    """A Redis Cluster of this test: `masters` cluster-enabled redis-servers on free loopback
+    ports (no replicas), the slots spread over them by `redis-cli --cluster create`. A master
+    killed leaves its slots uncovered; the others serve on (cluster-require-full-coverage no,
+    as deploy/redis-cluster.conf sets it)."""
+
+    def __init__(self, workdir: Path, masters: int = 3):
+        cluster_args = (
+            "--cluster-enabled", "yes",
+            "--cluster-config-file", "nodes.conf",
+            "--cluster-node-timeout", "1000",
+            "--cluster-require-full-coverage", "no",
+        )  # fmt: skip
+        self.nodes = [RedisServer(workdir / f"node{n}", *cluster_args) for n in range(masters)]
+        for node in self.nodes:
+            # Note: the bus port defaults to port + 10000, which may be taken or past 65535.
+            node.extra_args += ("--cluster-port", str(free_loopback_port()))
+        self.cli = require_binary("redis-cli")
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        created = subprocess.run(
+            [self.cli, "--cluster", "create", *addresses, "--cluster-yes"], capture_output=True, text=True, timeout=30
+        )
+        assert created.returncode == 0, created.stdout + created.stderr
+        self.wait_until_ok()
+
+    def wait_until_ok(self, nodes=None, seconds: float = 20.0) -> None:
+        """Until every (given) node says the cluster is ok and knows every slot's master."""
+        deadline = time.monotonic() + seconds
+        for node in nodes or self.nodes:
+            with node.admin() as client:
+                while client.cluster("info")["cluster_state"] != "ok" or len(client.cluster("slots")) < len(self.nodes):
+                    assert time.monotonic() < deadline, f"cluster not ok on port {node.port} after {seconds} s"
+                    time.sleep(0.05)
+
+    def node_serving(self, key: str) -> RedisServer:
+        with self.nodes[0].admin() as client:
+            slot = client.cluster("keyslot", key)
+            ranges = client.execute_command("CLUSTER", "SLOTS")
+        for start, end, master, *_ in ranges:
+            if start <= slot <= end:
+                return next(node for node in self.nodes if node.port == int(master[1]))
+        raise LookupError(f"no master serves slot {slot}")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
 
 
 @contextlib.contextmanager

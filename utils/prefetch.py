@@ -3,7 +3,8 @@
 The authentication learns the user first. It hands its own commands (the revocation HMGET) to
 `ask`, which adds the counter of each of the view's throttles (INCR + EXPIRE) and, for a view
 served through the cache, the lookup of its entry (namespace token and entry in one MGET), and
-sends them together (`redis_layer.gather`: one pipeline per server, SELECT between databases).
+sends them together (`redis_layer.gather`: one pipeline per server, SELECT between databases; on
+a cluster one pipeline to the user's node, every key on the user's hash tag).
 The replies wait on the request: the throttles and the cache take theirs instead of asking again.
 
     HMGET revoked:user:42 ...   INCR throttle:user_42:<window>   MGET api:{u42}:ns:today api:{u42}:today:...
@@ -70,7 +71,7 @@ def ask(request, *, user, commands: dict[str, list[tuple]]) -> dict[str, list]:
         prefetch.lookup = store.lookup_command(user_id=first.user_id, namespace=first.namespace, params=first.params)
         commands[CACHE] = [prefetch.lookup]
     started = time.perf_counter()
-    replies = redis_layer.gather("request", commands)
+    replies = redis_layer.gather("request", commands, user_id=user.id)
     prefetch.seconds = time.perf_counter() - started
     throttled = replies.get(THROTTLE)
     prefetch.counts = {key: throttled[2 * n] if throttled else _DOWN for n, (key, _) in enumerate(counters)}
@@ -87,7 +88,7 @@ def refund(request) -> None:
     counted = [key for key, count in prefetch.counts.items() if count is not _DOWN] if prefetch else []
     if counted:
         # Note: should Redis be gone by now, the counts stay: one window a little tighter.
-        redis_layer.gather("refund", {THROTTLE: [("DECR", key) for key in counted]})
+        redis_layer.gather("refund", {THROTTLE: [("DECR", key) for key in counted]}, user_id=prefetch.user_id)
         prefetch.counts.clear()
 
 

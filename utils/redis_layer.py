@@ -1,15 +1,22 @@
 """The one seam between the application and Redis. Every Redis call of the project (the
 revocation check, the throttle, the cache's lookups, stores, locks and bumps, the L1 channel, the
-jobs' progress, the health probe) goes through `call`, which gives them one failure policy:
+jobs' progress, the health probe) goes through `call` (or `call_for`, a call about one user),
+which gives them one failure policy:
 
-- a client per purpose, each on its own database (the CACHES aliases in PURPOSES, whose
-  django-redis pools hold the connections), all with one timeout (REDIS_TIMEOUT);
+- a client per purpose, all with one timeout (REDIS_TIMEOUT). REDIS_MODE says where they go:
+  `standalone`, each purpose on its own database of one server (the CACHES aliases in PURPOSES,
+  whose django-redis pools hold the connections); `cluster`, one RedisCluster client shared by
+  every purpose, kept apart by key prefix (a cluster has no databases), every key of a user on
+  the user's hash tag (`user_tag`);
 - one circuit breaker per Redis server, shared by every purpose on it: after
   REDIS_BREAKER_FAILURES failures in a row nobody waits on that server for
-  REDIS_BREAKER_COOLDOWN_SECONDS, then one call probes it;
-- recovery hooks (`on_recovery`): a purpose that registered one owes it when the process starts,
-  when its server's circuit opens and when it says something was lost (`owe`); its next call runs
-  the hook before it uses any answer. The cache pays its invalidation debts there;
+  REDIS_BREAKER_COOLDOWN_SECONDS, then one call probes it. On a cluster a server is a node: a
+  call about a user goes through the breaker of the node that serves the user's slot, so a dead
+  node's users bypass while everyone else's calls go on;
+- recovery hooks (`on_recovery`): a purpose that registered one owes it, per server, when the
+  process starts, when that server's circuit opens and when it says something was lost there
+  (`owe`); its next call to that server runs the hook first, for that server, before it uses any
+  answer. The cache pays its invalidation debts there;
 - one place that counts failed calls (resee_redis_errors_total{purpose,operation}) and logs them.
 
 Callers get RedisUnavailable and degrade as they document: the revocation check asks the
@@ -34,13 +41,18 @@ from django.core.signals import setting_changed
 from django.db import DatabaseError
 from prometheus_client import Counter, Gauge
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
+from redis.retry import Retry
 
 from utils.breaker import CLOSED, CircuitBreaker
 
 logger = logging.getLogger("resee.redis")
 T = TypeVar("T")
 
+STANDALONE, CLUSTER = "standalone", "cluster"
+MODES = (STANDALONE, CLUSTER)
 THROTTLE, CACHE, REVOCATION, JOBS = "throttle", "cache", "revocation", "jobs"
 # Purpose -> the CACHES alias holding its database, key prefix and connection pool.
 PURPOSES = {THROTTLE: "default", CACHE: "api", REVOCATION: "revocation", JOBS: "jobs"}
@@ -61,22 +73,25 @@ class RedisUnavailable(Exception):
 @dataclass(frozen=True)
 class Route:
     """What one purpose talks to: its client, its server (and that server's breaker), its key
-    prefix."""
+    prefix. On a cluster, `server` names the cluster, for the calls that are about no user."""
 
-    client: Redis
+    client: Redis | RedisCluster
     server: str
     breaker: CircuitBreaker
     prefix: str
+    cluster: bool = False
 
 
 _routes: dict[str, Route] = {}
 _breakers: dict[str, CircuitBreaker] = {}
 _swapped: dict[str, tuple[Redis, str]] = {}  # purpose -> (stand-in client, its server's name)
-_hooks: dict[str, list[Callable[[], object]]] = defaultdict(list)
-# purpose -> the number of its latest debt: recovery forgets only the debts it has seen.
-_owing: dict[str, int] = {}
+_hooks: dict[str, list[Callable[[str], object]]] = defaultdict(list)
+# Debts, by number: (purpose, server) -> the latest one owed there, (purpose, None) -> the latest
+# one owed on every server; (purpose, server) -> the latest one its recovery there has paid.
+_owed: dict[tuple[str, str | None], int] = {}
+_paid: dict[tuple[str, str], int] = {}
 _debts = itertools.count(1)
-_lock = threading.Lock()
+_lock = threading.RLock()  # route() builds under it, and building asks for a breaker
 _stand_ins = itertools.count(1)
 
 
@@ -90,30 +105,83 @@ def route(purpose: str) -> Route:
 
 def _build(purpose: str) -> Route:
     config = settings.CACHES[PURPOSES[purpose]]
-    client, server = _swapped.get(purpose) or (connect(purpose), urlsplit(config["LOCATION"]).netloc)
-    breaker = _breakers.get(server)
-    if breaker is None:
-        breaker = _breakers[server] = CircuitBreaker(
-            failure_threshold=settings.REDIS_BREAKER_FAILURES,
-            cooldown_seconds=settings.REDIS_BREAKER_COOLDOWN_SECONDS,
-        )
-        _gauge(server).set(0)
-    return Route(client=client, server=server, breaker=breaker, prefix=config["KEY_PREFIX"])
+    if purpose in _swapped:
+        client, server = _swapped[purpose]
+    elif settings.REDIS_MODE == CLUSTER:
+        client, server = cluster_client(settings.REDIS_URL), f"cluster {urlsplit(settings.REDIS_URL).netloc}"
+    else:
+        client, server = connect(purpose), urlsplit(config["LOCATION"]).netloc
+    return Route(
+        client=client,
+        server=server,
+        breaker=_breaker(server),
+        prefix=config["KEY_PREFIX"],
+        cluster=isinstance(client, RedisCluster),
+    )
+
+
+def _breaker(server: str) -> CircuitBreaker:
+    found = _breakers.get(server)
+    if found is None:
+        with _lock:
+            found = _breakers.get(server)
+            if found is None:
+                found = _breakers[server] = CircuitBreaker(
+                    failure_threshold=settings.REDIS_BREAKER_FAILURES,
+                    cooldown_seconds=settings.REDIS_BREAKER_COOLDOWN_SECONDS,
+                )
+                _gauge(server).set(0)
+    return found
 
 
 def connect(purpose: str) -> Redis:
-    """The purpose's client as the settings configure it, whatever `use` swapped in."""
+    """The purpose's client on a standalone server as the settings configure it, whatever `use`
+    swapped in."""
     return caches[PURPOSES[purpose]].client.get_client(write=True)
 
 
-def client(purpose: str) -> Redis:
+@functools.cache
+def cluster_client(url: str) -> RedisCluster:
+    """One client per process for a cluster (it holds a pool per node), from one startup node.
+    # Note: no retries of its own: a dead node's calls fail at once and that node's breaker
+    # takes over; MOVED and ASK are still followed."""
+    return RedisCluster.from_url(
+        url,
+        socket_timeout=settings.REDIS_TIMEOUT,
+        socket_connect_timeout=settings.REDIS_TIMEOUT,
+        retry=Retry(NoBackoff(), 0),
+        require_full_coverage=False,
+        health_check_interval=30,
+    )
+
+
+def client(purpose: str) -> Redis | RedisCluster:
     """The raw client: for pipelines inside a `call`, and for operator commands, which want to
     see Redis errors."""
     return route(purpose).client
 
 
-def breaker(purpose: str) -> CircuitBreaker:
-    return route(purpose).breaker
+def breaker(purpose: str, user_id: int | None = None) -> CircuitBreaker:
+    return _breaker(server_of(purpose, user_id))
+
+
+def user_tag(user_id: int) -> str:
+    """Every key of one user, whatever its purpose, carries this Redis Cluster hash tag: a
+    request's commands (revocation, throttle, namespace token and entry) and the Lua scripts
+    then stay on one slot, one node, one round trip."""
+    return f"{{u{int(user_id)}}}"
+
+
+def server_of(purpose: str, user_id: int | None = None) -> str:
+    """The server a call about `user_id` goes to: on a cluster, the node serving the user's slot
+    (as far as this process knows the slot map); otherwise, or about no user, the purpose's."""
+    found = route(purpose)
+    if not found.cluster or user_id is None:
+        return found.server
+    try:
+        return found.client.get_node_from_key(user_tag(user_id)).name
+    except RedisClusterException:  # a slot no node serves: the cluster's breaker decides
+        return found.server
 
 
 def make_key(purpose: str, key: str, version: int | str = 1) -> str:
@@ -121,55 +189,72 @@ def make_key(purpose: str, key: str, version: int | str = 1) -> str:
     return f"{route(purpose).prefix}:{version}:{key}"
 
 
-def healthy(purpose: str) -> bool:
-    """Closed circuit and nothing owed: when an in-process copy of Redis data may be served."""
-    return purpose not in _owing and route(purpose).breaker.state == CLOSED
+def healthy(purpose: str, user_id: int | None = None) -> bool:
+    """Closed circuit and nothing owed on the server of `user_id`'s calls: when an in-process copy
+    of Redis data may be served."""
+    server = server_of(purpose, user_id)
+    if _breaker(server).state != CLOSED:
+        return False
+    # Note: on a cluster, a question about no user cannot tell which node's debts matter; every
+    # call about a user pays its own node's before it reads.
+    return (route(purpose).cluster and user_id is None) or not _owes(purpose, server)
 
 
-def call(purpose: str, operation: str, fn: Callable[..., T], *args, **kwargs) -> T:
+def call(purpose: str, operation: str, fn: Callable[..., T], /, *args, **kwargs) -> T:
     """`fn(*args, **kwargs)` behind the purpose's breaker, after its recovery hooks if it owes
     them: RedisUnavailable if the breaker is open or a call fails (counted and logged). Any other
     exception (say, CacheMiss) means Redis answered, and passes through."""
-    found = route(purpose)
-    circuit = found.breaker
+    return _call(purpose, route(purpose).server, operation, fn, args, kwargs)
+
+
+def call_for(user_id: int, purpose: str, operation: str, fn: Callable[..., T], /, *args, **kwargs) -> T:
+    """`call` for a call about one user (every key it touches carries `user_tag(user_id)`): on a
+    cluster it goes through the breaker, and pays the debts, of the node serving that user."""
+    return _call(purpose, server_of(purpose, user_id), operation, fn, args, kwargs)
+
+
+def _call(purpose: str, server: str, operation: str, fn, args, kwargs):
+    circuit = _breaker(server)
     if not circuit.allow():
-        raise RedisUnavailable(f"{purpose} {operation}: circuit to {found.server} open")
+        raise RedisUnavailable(f"{purpose} {operation}: circuit to {server} open")
     try:
-        if purpose in _owing:
-            _recover(purpose)
+        if due := _owes(purpose, server):
+            _recover(purpose, server, due)
         result = fn(*args, **kwargs)
     except RedisError as exc:
         circuit.record_failure()
         if circuit.state != CLOSED:
-            _owe_server(found.server)
-        _gauge(found.server).set(circuit.state != CLOSED)
+            _owe_server(server)
+        _gauge(server).set(circuit.state != CLOSED)
         _errors(purpose, operation).inc()
-        logger.warning("redis: %s %s failed (circuit %s): %s", purpose, operation, circuit.state, exc)
+        logger.warning("redis: %s %s on %s failed (circuit %s): %s", purpose, operation, server, circuit.state, exc)
         raise RedisUnavailable(f"{purpose} {operation}") from exc
     except BaseException:
-        _succeeded(found)
+        _succeeded(server, circuit)
         raise
-    _succeeded(found)
+    _succeeded(server, circuit)
     return result
 
 
-def gather(operation: str, commands: dict[str, list[tuple]]) -> dict[str, list]:
+def gather(operation: str, commands: dict[str, list[tuple]], *, user_id: int | None = None) -> dict[str, list]:
     """Several purposes' commands, `{purpose: [("HMGET", key, field, ...), ...]}`, in one round
     trip per server: the purposes on one server share a connection, a pipeline switching
     databases with SELECT (and back), so a request's revocation check, throttle counters and
-    cache lookup cost one round trip together. The replies, by purpose; a purpose whose server
-    could not be asked (as `call` would raise RedisUnavailable) has none: the others still answer.
+    cache lookup cost one round trip together (on a cluster: one pipeline, to the node of the
+    user whose keys these are). The replies, by purpose; a purpose whose server could not be
+    asked (as `call` would raise RedisUnavailable) has none: the others still answer.
     """
     by_server: dict[str, list[str]] = defaultdict(list)
     for purpose in commands:
-        by_server[route(purpose).server].append(purpose)
+        by_server[server_of(purpose, user_id)].append(purpose)
     replies: dict[str, list] = {}
-    for lead, *others in by_server.values():
+    for server, (lead, *others) in by_server.items():
         try:
             for purpose in others:
-                if purpose in _owing:
-                    call(purpose, "recover", _nothing)  # the lead's call runs only the lead's hooks
-            replies.update(call(lead, operation, _send, {purpose: commands[purpose] for purpose in [lead, *others]}))
+                if _owes(purpose, server):  # the lead's call runs only the lead's hooks
+                    _call(purpose, server, "recover", _nothing, (), {})
+            batch = {purpose: commands[purpose] for purpose in [lead, *others]}
+            replies.update(_call(lead, server, operation, _send, (batch,), {}))
         except RedisUnavailable:
             continue  # counted and logged by `call`
     return replies
@@ -181,15 +266,17 @@ def _nothing() -> None:
 
 def _send(commands: dict[str, list[tuple]]) -> dict[str, list]:
     clients = [route(purpose).client for purpose in commands]
+    if all(client is clients[0] for client in clients):  # one database, or a cluster: no SELECT
+        return _split(_pipeline(clients[0], commands), commands, switched=False)
     if not all(isinstance(client, Redis) for client in clients):
         # Stand-ins of tests cannot switch databases: a pipeline each.
         return {purpose: _pipeline(route(purpose).client, {purpose: cmds}) for purpose, cmds in commands.items()}
     return _split(_pipeline(clients[0], commands, switch=True), commands)
 
 
-def _pipeline(client: Redis, commands: dict[str, list[tuple]], *, switch: bool = False) -> list:
+def _pipeline(client: Redis | RedisCluster, commands: dict[str, list[tuple]], *, switch: bool = False) -> list:
     pipe = client.pipeline(transaction=False)
-    home = current = _db(client)
+    home = current = _db(client) if switch else 0
     for purpose, cmds in commands.items():
         if switch and (db := _db(route(purpose).client)) != current:
             pipe.execute_command("SELECT", db)
@@ -201,12 +288,13 @@ def _pipeline(client: Redis, commands: dict[str, list[tuple]], *, switch: bool =
     return pipe.execute()
 
 
-def _split(replies: list, commands: dict[str, list[tuple]]) -> dict[str, list]:
+def _split(replies: list, commands: dict[str, list[tuple]], *, switched: bool = True) -> dict[str, list]:
     """Each purpose's replies, without the SELECTs' (a SELECT precedes a purpose whose database
     differs from the one before)."""
-    out, at, current = {}, 0, _db(route(next(iter(commands))).client)
+    out, at = {}, 0
+    current = _db(route(next(iter(commands))).client) if switched else 0
     for purpose, cmds in commands.items():
-        if (db := _db(route(purpose).client)) != current:
+        if switched and (db := _db(route(purpose).client)) != current:
             at, current = at + 1, db
         out[purpose], at = replies[at : at + len(cmds)], at + len(cmds)
     return out
@@ -216,46 +304,58 @@ def _db(client: Redis) -> int:
     return int(client.connection_pool.connection_kwargs.get("db") or 0)
 
 
-def on_recovery(purpose: str, hook: Callable[[], object]) -> None:
-    """Run `hook` before the purpose's next answer whenever it owes recovery (see the module
-    docstring). A Redis error in the hook fails the call like any other; a database error fails
-    only this call (RedisUnavailable), is not counted against Redis, and the hook stays owed."""
+def on_recovery(purpose: str, hook: Callable[[str], object]) -> None:
+    """Run `hook(server)` before the purpose's next answer from a server whenever it owes
+    recovery there (see the module docstring). A Redis error in the hook fails the call like any
+    other; a database error fails only this call (RedisUnavailable), is not counted against
+    Redis, and the hook stays owed."""
     if hook not in _hooks[purpose]:
         _hooks[purpose].append(hook)
     owe(purpose)
 
 
-def owe(purpose: str) -> None:
-    """Something meant for this purpose's Redis was lost (an invalidation): none of its answers
-    may be used until its recovery hooks have run."""
-    _owing[purpose] = next(_debts)
+def owe(purpose: str, user_id: int | None = None) -> None:
+    """Something meant for this purpose's Redis was lost (an invalidation), on the server of
+    `user_id` (on every server when None): none of its answers from there may be used until its
+    recovery hooks have run."""
+    server = server_of(purpose, user_id) if user_id is not None else None
+    _owed[purpose, server] = next(_debts)
+
+
+def _owes(purpose: str, server: str) -> int:
+    """The number of the latest debt the purpose owes on this server, 0 if it owes none."""
+    if not _owed:
+        return 0
+    due = max(_owed.get((purpose, server), 0), _owed.get((purpose, None), 0))
+    return due if due > _paid.get((purpose, server), 0) else 0
 
 
 def _owe_server(server: str) -> None:
     # Note: while a server is away, other processes may lose writes meant for it (kept in the
     # database as debts): whatever used it pays them before trusting it again.
-    for purpose in [purpose for purpose in list(_hooks) if route(purpose).server == server]:
-        owe(purpose)
+    for purpose in list(_hooks):
+        found = route(purpose)
+        if found.server == server or found.cluster:
+            _owed[purpose, server] = next(_debts)
 
 
-def _recover(purpose: str) -> None:
-    seen = _owing.get(purpose)
+def _recover(purpose: str, server: str, due: int) -> None:
     try:
         for hook in _hooks[purpose]:
-            hook()
+            hook(server)
     except DatabaseError as exc:
         logger.warning("redis: %s recovery waits for the database: %s", purpose, exc)
         raise RedisUnavailable(f"{purpose} recovery") from exc
-    # Note: a debt owed while the hooks ran (another thread's lost bump) stays owed.
+    # Note: a debt owed while the hooks ran (another thread's lost bump) has a later number and
+    # stays owed.
     with _lock:
-        if _owing.get(purpose) == seen:
-            del _owing[purpose]
+        _paid[purpose, server] = max(_paid.get((purpose, server), 0), due)
 
 
-def _succeeded(found: Route) -> None:
-    if found.breaker.record_success():
-        _gauge(found.server).set(0)
-        logger.info("redis: %s reachable again, circuit closed", found.server)
+def _succeeded(server: str, circuit: CircuitBreaker) -> None:
+    if circuit.record_success():
+        _gauge(server).set(0)
+        logger.info("redis: %s reachable again, circuit closed", server)
 
 
 # Note: resolving a labelled child costs a lock and a dict lookup per call; bind each once.
@@ -275,8 +375,10 @@ def reset() -> None:
     with _lock:
         _routes.clear()
         _breakers.clear()
+        _paid.clear()
+        _owed.clear()
         for purpose in _hooks:
-            _owing[purpose] = next(_debts)
+            _owed[purpose, None] = next(_debts)
 
 
 @contextmanager

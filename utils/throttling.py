@@ -33,6 +33,8 @@ class FixedWindowMixin:
             return None
         now = clock.timestamp() if now is None else now
         window = int(now // self.duration)
+        if request.user.is_authenticated:  # on the user's hash tag, with the request's other keys
+            key = f"{redis_layer.user_tag(request.user.pk)}:{key}"
         return redis_layer.make_key(THROTTLE, f"{key}:{window}"), self.duration + 1, now
 
     def allow_request(self, request, view) -> bool:

@@ -17,6 +17,9 @@ from content.models import Content
 from content.services import content_create, content_update
 from tests.helpers import before_store
 
+# Every test here runs on each Redis topology (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("redis_topology")
+
 WRITES = 25
 READERS = 3
 DEADLINE_SECONDS = 30

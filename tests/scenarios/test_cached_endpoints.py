@@ -36,6 +36,9 @@ from tests.helpers import (
 from tests.servers import DownRedis
 from utils import redis_layer
 
+# Every test here runs on each Redis topology (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("redis_topology")
+
 
 def local_moment(day, hour: int, minute: int) -> datetime:
     """`hour:minute` of `day` in settings.TIME_ZONE, as an aware datetime."""

@@ -31,6 +31,9 @@ from tests.servers import DownRedis
 from utils import redis_layer
 from utils.cache_utils import keys, store
 
+# Every test here runs on each Redis topology (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("redis_topology")
+
 User = get_user_model()
 
 CONTENT_DETAIL = "/api/content/{}/"

@@ -16,6 +16,9 @@ from content.serializers import CONTENT_ORDERINGS
 from review.models import ReviewHistory, ReviewSchedule
 from tests.helpers import cache_off
 
+# Every test here runs on each Redis topology (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("redis_topology")
+
 USERS = ("alice", "bob", "carol")
 TITLES = ("apple", "Apple pie", "banana", "cherry tart", "ünïcode ✓")
 CATEGORIES = ("Math", "Lang")

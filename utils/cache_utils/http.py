@@ -109,14 +109,14 @@ def _read_through(request, user_id: int, namespace: str, params: dict, compute) 
     local = l1.local_cache()
     # Note: the entry key is built only for the L1; the lookup's keys came with the prefetch.
     local_key = (user_id, namespace, keys.entry_key(user_id, namespace, params)) if local is not None else None
-    if local is not None and redis_layer.healthy(redis_layer.CACHE):
+    if local is not None and redis_layer.healthy(redis_layer.CACHE, user_id):
         entry = local.get(local_key)
         if entry is not None and entry.is_fresh(now):
             return Served(HIT, entry.body, entry.etag)
     try:
         entry, planned = _first_lookup(request, user_id, namespace, params)
     except store.CacheMiss as miss:
-        version = miss.version or guarded("claim", store.claim_version, user_id=user_id, namespace=namespace)
+        version = miss.version or guarded(user_id, "claim", store.claim_version, user_id=user_id, namespace=namespace)
     else:
         # Note: the round trip's entry keeps the verdict the request made of it; an own lookup is judged here.
         fresh = _is_hit(request, entry, now) if planned else entry.is_fresh(now) and not _due_early(entry, now)
@@ -127,7 +127,7 @@ def _read_through(request, user_id: int, namespace: str, params: dict, compute) 
         version, stale = entry.version, entry
 
     lock = keys.lock_key(user_id, namespace, version, params)
-    token = guarded("lock", singleflight.acquire, lock, ttl_ms=cache_setting("LOCK_TTL_MS"))
+    token = guarded(user_id, "lock", singleflight.acquire, lock, ttl_ms=cache_setting("LOCK_TTL_MS"))
     if token is None:
         if stale is not None:
             # Another request is recomputing; the entry still carries the current token.
@@ -139,13 +139,13 @@ def _read_through(request, user_id: int, namespace: str, params: dict, compute) 
         # Note: the previous holder may have stored and released between our lookup and our lock.
         landed = _wait_for_fresh(user_id, namespace, params, version, wait_ms=0)
         if landed is not None:
-            release(lock, token)
+            release(user_id, lock, token)
             return Served(HIT, landed.body, landed.etag)
     try:
         return _compute_and_store(user_id, namespace, params, compute, version)
     finally:
         if token is not None:
-            release(lock, token)
+            release(user_id, lock, token)
 
 
 def _first_lookup(request, user_id: int, namespace: str, params: dict) -> tuple[store.Entry, bool]:
@@ -153,7 +153,7 @@ def _first_lookup(request, user_id: int, namespace: str, params: dict) -> tuple[
     whether it was the round trip's (whose verdict the request keeps)."""
     asked = prefetch.lookup_replies(request, namespace, params)
     if asked is None:
-        return guarded("lookup", _lookup, user_id, namespace, params), False
+        return guarded(user_id, "lookup", _lookup, user_id, namespace, params), False
     replies, seconds = asked
     _lookup_seconds(namespace).observe(seconds)  # the entry waited for the whole round trip
     return store.entry_from(replies), True
@@ -201,7 +201,7 @@ def _wait_for_fresh(user_id: int, namespace: str, params: dict, version: str, *,
     deadline = time.monotonic() + wait_ms / 1000
     while True:
         try:
-            entry = guarded("wait", _lookup, user_id, namespace, params)
+            entry = guarded(user_id, "wait", _lookup, user_id, namespace, params)
         except store.CacheMiss:
             entry = None
         if entry is not None and entry.version == version and entry.is_fresh(runtime.current.clock()):
@@ -226,6 +226,7 @@ def fill(read: CachedRead, version: str) -> tuple[bytes, store.Entry | None]:
     body, seconds = render(read.namespace, read.compute)
     try:
         entry = guarded(
+            read.user_id,
             "store",
             store.store,
             user_id=read.user_id,
@@ -240,9 +241,9 @@ def fill(read: CachedRead, version: str) -> tuple[bytes, store.Entry | None]:
     return body, entry
 
 
-def release(lock: str, token: str) -> None:
+def release(user_id: int, lock: str, token: str) -> None:
     try:
-        guarded("unlock", singleflight.release, lock, token)
+        guarded(user_id, "unlock", singleflight.release, lock, token)
     except RedisUnavailable:
         pass  # the lock expires by itself after LOCK_TTL_MS
 

@@ -63,26 +63,33 @@ def bump_now(*, user_id: int, namespaces: Iterable[str], reasons: Iterable[str])
     if (local := l1.local_cache()) is not None:
         local.evict(user_id, namespaces)  # this process reads its own writes at once
     try:
-        store.guarded("invalidate", store.bump, user_id=user_id, namespaces=namespaces)
+        store.guarded(user_id, "invalidate", store.bump, user_id=user_id, namespaces=namespaces)
         if "user" not in reasons:  # Note: a deleted user reads nothing again
             refresh.owe(user_id=user_id, namespaces=namespaces)
     except RedisUnavailable:
         InvalidationDebt.objects.create(user_id=user_id, namespaces=",".join(namespaces))
-        redis_layer.owe(redis_layer.CACHE)
+        redis_layer.owe(redis_layer.CACHE, user_id)
         logger.error("cache: invalidation of user %s %s kept as a debt until Redis is back", user_id, namespaces)
         return
     for reason in reasons:
         INVALIDATIONS.labels(reason=reason).inc()
 
 
-def settle_debts(*, batch_size: int = 1000) -> int:
-    """Send the bumps that could not reach Redis, then forget them. The cache's recovery hook
-    (utils.redis_layer.on_recovery): runs before a process uses Redis again after an outage, and
-    at its first use; Redis or database errors propagate to the layer."""
+def settle_debts(server: str | None = None, *, batch_size: int = 1000) -> int:
+    """Send the bumps that could not reach Redis, then forget them: those of the users served by
+    `server` (all when None; on a standalone Redis, that is all of them). The cache's recovery
+    hook (utils.redis_layer.on_recovery): runs before a process uses that server again after an
+    outage, and at its first use; Redis or database errors propagate to the layer."""
     from utils.cache_utils.models import InvalidationDebt
 
-    settled, oldest_first = 0, InvalidationDebt.objects.order_by("id")
-    while debts := list(oldest_first.values_list("id", "user_id", "namespaces")[:batch_size]):
+    settled, after = 0, 0
+    oldest_first = InvalidationDebt.objects.order_by("id").values_list("id", "user_id", "namespaces")
+    while debts := list(oldest_first.filter(id__gt=after)[:batch_size]):
+        after = debts[-1][0]
+        if server is not None and redis_layer.route(redis_layer.CACHE).cluster:
+            debts = [debt for debt in debts if redis_layer.server_of(redis_layer.CACHE, debt[1]) == server]
+        if not debts:
+            continue
         pipe = store.client().pipeline(transaction=False)
         for _, user_id, namespaces in debts:
             store.queue_bump(pipe, user_id=user_id, namespaces=namespaces.split(","))

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from utils import redis_layer
 from utils.cache_utils.conf import ENTRY_FORMAT, cache_setting
+from utils.redis_layer import user_tag
 
 MAX_KEY_LENGTH = 200
 _MARKERS = {None: "!n", True: "!t", False: "!f"}
@@ -46,12 +47,6 @@ def generate_cache_key(prefix: str, *args, **kwargs) -> str:
     if len(key) <= MAX_KEY_LENGTH:
         return key
     return f"{prefix}:#{hashlib.blake2b(variable.encode(), digest_size=20).hexdigest()}"
-
-
-def user_tag(user_id: int) -> str:
-    """Every key of one user shares this Redis Cluster hash tag, so a multi-key command on them
-    (namespace + entry in one MGET) stays legal on a cluster."""
-    return f"{{u{int(user_id)}}}"
 
 
 def full_key(key: str) -> str:

@@ -70,6 +70,9 @@ def redis_address() -> str:
     """host:port/db of the `api` alias, without credentials."""
     if settings.REDIS_EMBEDDED:
         return "embedded fakeredis, in this process only"
+    if redis_layer.route(redis_layer.CACHE).cluster:
+        nodes = store.client().get_primaries()
+        return f"cluster of {len(nodes)} masters: " + ", ".join(sorted(node.name for node in nodes))
     location = urlsplit(settings.CACHES[redis_layer.PURPOSES[redis_layer.CACHE]]["LOCATION"])
     return f"{location.hostname}:{location.port or 6379}{location.path}"
 
@@ -80,7 +83,7 @@ def redis_report() -> dict:
     Raises RedisError when the server cannot be reached."""
     client = store.client()
     try:
-        info = client.info()
+        info = _cluster_info(client) if redis_layer.route(redis_layer.CACHE).cluster else client.info()
     except ResponseError:
         report = dict.fromkeys(INFO_FIELDS)
         return {**report, "source": "DBSIZE; the server has no INFO", "hit_ratio": None, "keys": _dbsizes()}
@@ -93,6 +96,20 @@ def redis_report() -> dict:
         "hit_ratio": hits / (hits + misses) if hits + misses else None,
         "keys": {name: db["keys"] for name, db in info.items() if name.startswith("db") and isinstance(db, dict)},
     }
+
+
+def _cluster_info(client) -> dict:
+    """INFO of every master, added up (memory, hits, evictions, clients, keys); the first
+    master's for the rest (version, policy: one configuration)."""
+    by_node = client.info(target_nodes=client.PRIMARIES)
+    infos = [by_node[name] for name in sorted(by_node)]
+    total = dict(infos[0])
+    for name in [*INFO_FIELDS, "db0"]:
+        if name == "db0":
+            total[name] = {"keys": sum(info.get(name, {}).get("keys", 0) for info in infos)}
+        else:
+            total[name] = sum(info.get(name) or 0 for info in infos)
+    return total
 
 
 def _dbsizes() -> dict[str, int]:

@@ -8,7 +8,6 @@ keeps an entry for its TTL plus the stale-while-revalidate window, so an expired
 served (as STALE) while one request recomputes it.
 """
 
-import functools
 import hashlib
 import math
 import secrets
@@ -49,9 +48,11 @@ def client():
     return redis_layer.client(redis_layer.CACHE)
 
 
-# `guarded("lookup", lookup, user_id=...)`: a call of the cache behind the Redis layer's breaker;
-# RedisUnavailable when Redis is down or the circuit open (the caller serves from the database).
-guarded = functools.partial(redis_layer.call, redis_layer.CACHE)
+# `guarded(user_id, "lookup", lookup, user_id=...)`: a call of the cache about one user behind the
+# Redis layer's breaker (on a cluster, that of the user's node); RedisUnavailable when Redis is
+# down or the circuit open (the caller serves from the database).
+def guarded(user_id: int, operation: str, fn, /, *args, **kwargs):
+    return redis_layer.call_for(user_id, redis_layer.CACHE, operation, fn, *args, **kwargs)
 
 
 def etag_for(body: bytes) -> str:

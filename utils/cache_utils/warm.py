@@ -28,21 +28,21 @@ def warm(read: CachedRead) -> str:
     already there, BUSY when a request holds its recompute lock (it is being computed)."""
     user_id, namespace, params = read.user_id, read.namespace, read.params
     try:
-        entry = guarded("lookup", store.lookup, user_id=user_id, namespace=namespace, params=params)
+        entry = guarded(user_id, "lookup", store.lookup, user_id=user_id, namespace=namespace, params=params)
     except store.CacheMiss as miss:
-        version = miss.version or guarded("claim", store.claim_version, user_id=user_id, namespace=namespace)
+        version = miss.version or guarded(user_id, "claim", store.claim_version, user_id=user_id, namespace=namespace)
     else:
         if entry.is_fresh(runtime.current.clock()):
             return FRESH
         version = entry.version
     lock = keys.lock_key(user_id, namespace, version, params)
-    token = guarded("lock", singleflight.acquire, lock, ttl_ms=cache_setting("LOCK_TTL_MS"))
+    token = guarded(user_id, "lock", singleflight.acquire, lock, ttl_ms=cache_setting("LOCK_TTL_MS"))
     if token is None:
         return BUSY
     try:
         _, entry = fill(read, version)
     finally:
-        release(lock, token)
+        release(user_id, lock, token)
     if entry is None:
         raise RedisUnavailable("the warmed entry could not be stored")
     return WARMED

@@ -69,7 +69,7 @@ class Command(BaseCommand):
         if not cache_setting("ENABLED"):
             raise CommandError("The cache is disabled (RESEE_CACHE['ENABLED'] / CACHE_ENABLED): nothing to warm.")
         try:
-            store.guarded("ping", store.client().ping)
+            redis_layer.call(redis_layer.CACHE, "ping", store.client().ping)
         except RedisUnavailable as exc:
             raise CommandError(f"Redis of the API cache is unreachable ({exc.__cause__ or exc}).") from exc
 
