@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from accounts import revocation
 from tests.helpers import DEFAULT_PASSWORD
-from tests.servers import RedisClusterServers, forget_pools
+from tests.servers import RedisClusterServers, cluster_mode, delete_this_runs_keys, forget_pools
 from utils import redis_layer
 from utils.cache_utils import invalidation, l1, store
 
@@ -51,16 +51,6 @@ def pytest_runtest_makereport(item, call):
         report.outcome, report.longrepr = "failed", f"CI runs every test, but this one skipped: {reason}"
 
 
-def delete_this_runs_keys() -> None:
-    """Every key this test process wrote, in every alias and release: they all start with the
-    process's own REDIS_KEY_NAMESPACE, so nobody else's keys are touched."""
-    for purpose in redis_layer.PURPOSES:
-        client = redis_layer.client(purpose)
-        keys = list(client.scan_iter(match=f"{settings.REDIS_KEY_NAMESPACE}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-
-
 @pytest.fixture(autouse=True)
 def empty_caches():
     delete_this_runs_keys()
@@ -79,7 +69,6 @@ def redis_cluster(tmp_path_factory):
     cluster.start()
     yield cluster
     cluster.stop()
-    redis_layer.cluster_client.cache_clear()
 
 
 @pytest.fixture(params=[redis_layer.STANDALONE, redis_layer.CLUSTER])
@@ -91,11 +80,8 @@ def redis_topology(request):
     if request.param == redis_layer.STANDALONE:
         yield request.param
         return
-    cluster = request.getfixturevalue("redis_cluster")
-    with override_settings(REDIS_MODE=redis_layer.CLUSTER, REDIS_URL=cluster.url, REDIS_EMBEDDED=False):
-        delete_this_runs_keys()
+    with cluster_mode(request.getfixturevalue("redis_cluster")):
         yield request.param
-        delete_this_runs_keys()
 
 
 @pytest.fixture

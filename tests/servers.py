@@ -25,6 +25,9 @@ import pytest
 import redis
 from django.conf import settings
 from django.db import connection
+from django.test import override_settings
+
+from utils import redis_layer
 
 START_SECONDS = 5.0
 BURST = 8  # concurrent requests, twice a worker's threads
@@ -285,6 +288,35 @@ class RedisClusterServers:
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+
+def delete_this_runs_keys() -> None:
+    """Every key this test process wrote, in every alias and release: they all start with the
+    process's own REDIS_KEY_NAMESPACE, so nobody else's keys are touched."""
+    for purpose in redis_layer.PURPOSES:
+        client = redis_layer.client(purpose)
+        keys = list(client.scan_iter(match=f"{settings.REDIS_KEY_NAMESPACE}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+
+
+@contextlib.contextmanager
+def cluster_mode(cluster: RedisClusterServers):
+    """The app on `cluster` (REDIS_MODE=cluster) while inside, this process's keys deleted on the
+    way in and out."""
+    with override_settings(REDIS_MODE="cluster", REDIS_URL=cluster.url, REDIS_EMBEDDED=False):
+        delete_this_runs_keys()
+        try:
+            yield cluster
+        finally:
+            delete_this_runs_keys()
+            forget_cluster_clients()
+
+
+def forget_cluster_clients() -> None:
+    """Drop the layer's cluster clients (their pools close when collected): the next one reads
+    the cluster's slot map afresh."""
+    redis_layer.cluster_client.cache_clear()
 
 
 @contextlib.contextmanager

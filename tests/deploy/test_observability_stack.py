@@ -30,8 +30,9 @@ CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 RULES = ROOT / "deploy" / "prometheus" / "rules.yml"
 DASHBOARD = json.loads((ROOT / "deploy" / "grafana" / "dashboards" / "resee-cache.json").read_text())
 CACHED = {"today": "/api/review/today/", "stats": "/api/analytics/stats/", "content": "/api/content/"}
-# Queries never asked before: each one a miss.
-MISSING = {"today": "?category_slug={}", "content": "?search={}"}
+# Queries never asked before: each one a miss. (Not today's: a new category slug is answered out
+# of the user's one today entry, a hit; nor stats, one answer per user.)
+MISSING = {"content": "?search={}"}
 WAIT_SECONDS = 20  # the bound on every wait for Prometheus
 
 
@@ -120,8 +121,8 @@ def load(web: GunicornServer, access: str, *, seconds: float, misses: bool) -> C
     while time.monotonic() < deadline:
         n += 1
         for endpoint, path in CACHED.items():
-            if misses and endpoint == "stats":
-                continue  # one answer per user: it cannot be asked in a new way
+            if misses and endpoint not in MISSING:
+                continue
             query = MISSING[endpoint].format(uuid.uuid4().hex) if misses else ""
             status, headers, _ = web.request("GET", path + query, token=access)
             assert status == 200
@@ -160,7 +161,8 @@ def assert_cache_stats_reads_what_prometheus_scraped(prometheus: PrometheusServe
 def test_every_panel_and_rule_has_data_and_the_alerts_follow_their_conditions(stack):
     web, prometheus, redis, access, env = stack
     # Every series exists before the counted load, so that rate() sees all of the load.
-    load(web, access, seconds=1, misses=True)
+    load(web, access, seconds=0.5, misses=True)
+    load(web, access, seconds=0.5, misses=False)
     wait_for(lambda: prometheus.query('resee_cache_requests_total{result="hit"}'), "scraped app metrics")
     time.sleep(2)
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from tests.conftest import delete_this_runs_keys
 from tests.helpers import is_served, put_entry, record_client, token_of
+from tests.servers import delete_this_runs_keys
 from utils.cache_utils import (
     generate_cache_key,
     invalidate_cache,
