@@ -370,6 +370,8 @@ def app_env(**overrides: str) -> dict:
         "SECRET_KEY": settings.SECRET_KEY,
         "ALLOWED_HOSTS": "127.0.0.1,testserver",
         "REDIS_KEY_NAMESPACE": settings.REDIS_KEY_NAMESPACE,
+        "REDIS_MODE": settings.REDIS_MODE,
+        **({} if settings.REDIS_EMBEDDED else {"REDIS_URL": settings.REDIS_URL}),
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
     }
     return {**env, **overrides}

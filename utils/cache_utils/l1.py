@@ -107,13 +107,17 @@ def reset() -> None:
 def _listen(cache: LocalCache) -> None:
     while _local is cache:
         pubsub = store.client().pubsub(ignore_subscribe_messages=True)
+        sharded = redis_layer.route(redis_layer.CACHE).cluster  # store.queue_bump sends SPUBLISH there
+        subscribe, receive = (
+            (pubsub.ssubscribe, pubsub.get_sharded_message) if sharded else (pubsub.subscribe, pubsub.get_message)
+        )
         try:
-            redis_layer.call(redis_layer.CACHE, "l1-subscribe", pubsub.subscribe, store.bumps_channel())
+            redis_layer.call(redis_layer.CACHE, "l1-subscribe", subscribe, store.bumps_channel())
             # Note: messages sent while we were not subscribed are lost; start from an empty L1.
             cache.clear()
             cache.live.set()
             while _local is cache:
-                message = pubsub.get_message(timeout=0.5)
+                message = receive(timeout=0.5)
                 if message is not None:
                     user_id, _, namespaces = message["data"].decode().partition(":")
                     cache.evict(int(user_id), set(namespaces.split(",")))

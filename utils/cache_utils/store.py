@@ -148,4 +148,10 @@ def queue_bump(pipe, *, user_id: int, namespaces) -> None:
     for namespace in namespaces:
         pipe.set(keys.namespace_key(user_id, namespace), secrets.token_hex(8), ex=cache_setting("NAMESPACE_TTL"))
     if cache_setting("L1_ENABLED"):
-        pipe.publish(bumps_channel(), f"{user_id}:{','.join(sorted(namespaces))}")
+        message = f"{user_id}:{','.join(sorted(namespaces))}"
+        if redis_layer.route(redis_layer.CACHE).cluster:
+            # Note: sharded pub/sub, on the channel's one shard, instead of a PUBLISH that the
+            # cluster bus copies to every node.
+            pipe.execute_command("SPUBLISH", bumps_channel(), message)
+        else:
+            pipe.publish(bumps_channel(), message)

@@ -82,7 +82,7 @@ def test_evicting_a_users_namespaces_spares_other_users_and_namespaces():
     assert cache.get((1, "stats", "a")) is not None and cache.get((2, "today", "a")) is not None
 
 
-def test_an_l1_hit_makes_no_redis_call_and_a_local_write_is_seen_at_once(alice, swap_redis):
+def test_an_l1_hit_makes_no_redis_call_and_a_local_write_is_seen_at_once(redis_topology, alice, swap_redis):
     recorder = record_client(swap_redis)
     # Note: written before the L1 is on, so no bump message is in flight to the subscriber thread,
     # which could evict the entry the MISS below puts (a late eviction costs a Redis lookup).
@@ -140,7 +140,7 @@ else:
 
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
-def test_another_process_stops_serving_the_old_entry_within_the_bound(make_client):
+def test_another_process_stops_serving_the_old_entry_within_the_bound(make_client, redis_topology):
     """The reader's L1 TTL is 30 s, so only the pub/sub eviction can make it see the write in time."""
     alice = make_client("alice")
     content = content_create(owner_id=alice.user.id, title="old")
