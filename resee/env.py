@@ -67,3 +67,10 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name}={value!r} is not one of {', '.join(choices)}.")
     return value
+
+
+def env_port(name: str, raw: str) -> int:
+    """A TCP port out of the variable `name` (for the message)."""
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ImproperlyConfigured(f"{name}: {raw!r} is not a port (host:port, comma-separated).")
+    return int(raw)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from resee.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from resee.env import env_bool, env_choice, env_float, env_int, env_list, env_port, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -136,13 +136,23 @@ DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace("django.
 # --- Redis ----------------------------------------------------------------------------------
 # One Redis server, one database per purpose, so that flushing the API cache can never drop
 # throttle counters or revoked tokens. Eviction is server-wide: see redis.conf for what it costs.
+# standalone: one server (REDIS_URL), a database per purpose. sentinel: the same databases on the
+# master that REDIS_SENTINELS name, followed through failovers. cluster: REDIS_URL names one node
+# of a Redis Cluster; the purposes share its one keyspace, apart by key prefix (utils.redis_layer).
+REDIS_MODE = env_choice("REDIS_MODE", "standalone", ("standalone", "sentinel", "cluster"))
 REDIS_URL = env_str("REDIS_URL")
-REDIS_EMBEDDED = not REDIS_URL
-# standalone: one server, a database per purpose. cluster: REDIS_URL names one startup node of a
-# Redis Cluster, the purposes share its one keyspace, apart by key prefix (utils.redis_layer).
-REDIS_MODE = env_choice("REDIS_MODE", "standalone", ("standalone", "cluster"))
-if REDIS_MODE == "cluster" and REDIS_EMBEDDED:
+REDIS_EMBEDDED = REDIS_MODE == "standalone" and not REDIS_URL
+REDIS_SENTINELS = [
+    (address.rpartition(":")[0], env_port("REDIS_SENTINELS", address.rpartition(":")[2]))
+    for address in env_list("REDIS_SENTINELS", [])
+]
+REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", "resee")
+REDIS_SENTINEL_PASSWORD = env_str("REDIS_SENTINEL_PASSWORD")  # the sentinels' own, if they ask for one
+REDIS_PASSWORD = env_str("REDIS_PASSWORD")  # the master's, in sentinel mode (elsewhere in REDIS_URL)
+if REDIS_MODE == "cluster" and not REDIS_URL:
     raise ImproperlyConfigured("REDIS_MODE=cluster needs REDIS_URL, the address of one node of the cluster.")
+if REDIS_MODE == "sentinel" and not REDIS_SENTINELS:
+    raise ImproperlyConfigured("REDIS_MODE=sentinel needs REDIS_SENTINELS, e.g. 10.0.0.1:26379,10.0.0.2:26379.")
 REDIS_DB_THROTTLE = env_int("REDIS_DB_THROTTLE", 0)
 REDIS_DB_CACHE = env_int("REDIS_DB_CACHE", 1)
 REDIS_DB_JOBS = env_int("REDIS_DB_JOBS", 2)  # job progress, polled by clients
@@ -154,7 +164,8 @@ REDIS_KEY_NAMESPACE = env_str("REDIS_KEY_NAMESPACE", f"resee-test-{secrets.token
 
 
 def _redis_location(db: int) -> str:
-    # Note: the embedded host name only keys fakeredis' in-process server; nothing is dialled.
+    # Note: the embedded host name only keys fakeredis' in-process server; nothing is dialled (in
+    # sentinel mode the layer dials the sentinels' master and takes only the database from here).
     base = urlsplit(REDIS_URL or "redis://embedded-fakeredis:6379")
     return urlunsplit((base.scheme, base.netloc, f"/{db}", base.query, ""))
 
@@ -208,6 +219,11 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "in
 CELERY_RESULT_BACKEND = None if REDIS_EMBEDDED or REDIS_MODE == "cluster" else _redis_location(REDIS_DB_RESULTS)
 CELERY_RESULT_EXPIRES = timedelta(days=1)
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_KEY_NAMESPACE}:celery:"}
+if REDIS_MODE == "sentinel":
+    CELERY_RESULT_BACKEND = ";".join(f"sentinel://{host}:{port}/{REDIS_DB_RESULTS}" for host, port in REDIS_SENTINELS)
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS["master_name"] = REDIS_SENTINEL_MASTER
+    if REDIS_SENTINEL_PASSWORD:
+        CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS["sentinel_kwargs"] = {"password": REDIS_SENTINEL_PASSWORD}
 # Each deployment (and each test process) its own queue, like its own Redis keys.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", f"{REDIS_KEY_NAMESPACE}.jobs")
 # Note: acknowledged when done, and put back when the worker dies mid-task, so a killed import is

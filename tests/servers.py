@@ -300,6 +300,108 @@ def delete_this_runs_keys() -> None:
             client.delete(*keys)
 
 
+class SentinelServer:
+    """One redis-server in sentinel mode, monitoring `master` as `name` with a quorum of 2."""
+
+    def __init__(self, workdir: Path, master: "RedisServer", name: str):
+        self.binary = require_binary("redis-server")
+        self.port = free_loopback_port()
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config = workdir / "sentinel.conf"  # Note: a sentinel rewrites its file as it learns
+        self.config.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {workdir}\n"
+            f"sentinel monitor {name} 127.0.0.1 {master.port} 2\n"
+            f"sentinel down-after-milliseconds {name} 1000\n"
+            f"sentinel failover-timeout {name} 10000\n"
+        )
+        self.proc: subprocess.Popen | None = None
+
+    def admin(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+
+    def start(self) -> None:
+        with open(self.workdir / "sentinel.log", "ab") as log:
+            self.proc = subprocess.Popen([self.binary, str(self.config), "--sentinel"], stdout=log, stderr=log)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+            self.proc = None
+
+
+class RedisSentinelSet:
+    """A master, its replica and three sentinels, all of this test on free loopback ports."""
+
+    NAME = "resee"
+
+    def __init__(self, workdir: Path):
+        self.master = RedisServer(workdir / "master")
+        self.replica = RedisServer(workdir / "replica", "--replicaof", "127.0.0.1", str(self.master.port))
+        self.sentinels = [SentinelServer(workdir / f"sentinel{n}", self.master, self.NAME) for n in range(3)]
+
+    def start(self) -> None:
+        self.master.start()
+        self.replica.start()
+        for sentinel in self.sentinels:
+            sentinel.start()
+        self.wait_until_watched()
+
+    def wait_until_watched(self, seconds: float = 30.0) -> None:
+        """Until the replica is in sync and every sentinel knows it and the two other sentinels."""
+        deadline = time.monotonic() + seconds
+        for sentinel in self.sentinels:
+            while True:
+                try:
+                    with sentinel.admin() as client:
+                        seen = client.sentinel_master(self.NAME)
+                    if seen["num-slaves"] >= 1 and seen["num-other-sentinels"] == len(self.sentinels) - 1:
+                        break
+                except redis.RedisError:
+                    pass
+                assert time.monotonic() < deadline, f"sentinels not ready after {seconds} s"
+                time.sleep(0.1)
+        with self.master.admin() as client:
+            while client.info("replication").get("slave0", {}).get("state") != "online":
+                assert time.monotonic() < deadline, f"replica not in sync after {seconds} s"
+                time.sleep(0.05)
+
+    def master_port(self) -> int:
+        with self.sentinels[0].admin() as client:
+            return int(client.sentinel_get_master_addr_by_name(self.NAME)[1])
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        return [("127.0.0.1", sentinel.port) for sentinel in self.sentinels]
+
+    def stop(self) -> None:
+        for sentinel in self.sentinels:
+            sentinel.stop()
+        self.replica.stop()
+        self.master.stop()
+
+
+@contextlib.contextmanager
+def sentinel_mode(sentinels: RedisSentinelSet, **overrides):
+    """The app on the sentinels' master (REDIS_MODE=sentinel) while inside."""
+    with override_settings(
+        REDIS_MODE="sentinel",
+        REDIS_SENTINELS=sentinels.addresses,
+        REDIS_SENTINEL_MASTER=sentinels.NAME,
+        REDIS_EMBEDDED=False,
+        **overrides,
+    ):
+        try:
+            yield sentinels
+        finally:
+            redis_layer.sentinels.cache_clear()
+
+
 @contextlib.contextmanager
 def cluster_mode(cluster: RedisClusterServers):
     """The app on `cluster` (REDIS_MODE=cluster) while inside, this process's keys deleted on the

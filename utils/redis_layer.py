@@ -5,9 +5,10 @@ which gives them one failure policy:
 
 - a client per purpose, all with one timeout (REDIS_TIMEOUT). REDIS_MODE says where they go:
   `standalone`, each purpose on its own database of one server (the CACHES aliases in PURPOSES,
-  whose django-redis pools hold the connections); `cluster`, one RedisCluster client shared by
-  every purpose, kept apart by key prefix (a cluster has no databases), every key of a user on
-  the user's hash tag (`user_tag`);
+  whose django-redis pools hold the connections); `sentinel`, the same databases on the master
+  the sentinels name, followed through failovers (see `_failed_over`); `cluster`, one
+  RedisCluster client shared by every purpose, kept apart by key prefix (a cluster has no
+  databases), every key of a user on the user's hash tag (`user_tag`);
 - one circuit breaker per Redis server, shared by every purpose on it: after
   REDIS_BREAKER_FAILURES failures in a row nobody waits on that server for
   REDIS_BREAKER_COOLDOWN_SECONDS, then one call probes it. On a cluster a server is a node: a
@@ -43,16 +44,18 @@ from prometheus_client import Counter, Gauge
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
+from redis.sentinel import Sentinel, SentinelManagedConnection
 
 from utils.breaker import CLOSED, CircuitBreaker
 
 logger = logging.getLogger("resee.redis")
 T = TypeVar("T")
 
-STANDALONE, CLUSTER = "standalone", "cluster"
-MODES = (STANDALONE, CLUSTER)
+STANDALONE, SENTINEL, CLUSTER = "standalone", "sentinel", "cluster"
+MODES = (STANDALONE, SENTINEL, CLUSTER)
 THROTTLE, CACHE, REVOCATION, JOBS = "throttle", "cache", "revocation", "jobs"
 # Purpose -> the CACHES alias holding its database, key prefix and connection pool.
 PURPOSES = {THROTTLE: "default", CACHE: "api", REVOCATION: "revocation", JOBS: "jobs"}
@@ -91,6 +94,10 @@ _hooks: dict[str, list[Callable[[str], object]]] = defaultdict(list)
 _owed: dict[tuple[str, str | None], int] = {}
 _paid: dict[tuple[str, str], int] = {}
 _debts = itertools.count(1)
+# Sentinel: master name -> the address this process last used; servers whose master changed (or
+# is not known yet) and must be checked before their next answer (`_failed_over`).
+_masters: dict[str, tuple[str, int]] = {}
+_failover_owed: set[str] = set()
 _lock = threading.RLock()  # route() builds under it, and building asks for a breaker
 _stand_ins = itertools.count(1)
 
@@ -109,6 +116,9 @@ def _build(purpose: str) -> Route:
         client, server = _swapped[purpose]
     elif settings.REDIS_MODE == CLUSTER:
         client, server = cluster_client(settings.REDIS_URL), f"cluster {urlsplit(settings.REDIS_URL).netloc}"
+    elif settings.REDIS_MODE == SENTINEL:
+        client, server = connect(purpose), _sentinel_server(settings.REDIS_SENTINEL_MASTER)
+        _failover_owed.add(server)
     else:
         client, server = connect(purpose), urlsplit(config["LOCATION"]).netloc
     return Route(
@@ -135,9 +145,44 @@ def _breaker(server: str) -> CircuitBreaker:
 
 
 def connect(purpose: str) -> Redis:
-    """The purpose's client on a standalone server as the settings configure it, whatever `use`
-    swapped in."""
-    return caches[PURPOSES[purpose]].client.get_client(write=True)
+    """The purpose's client as the settings configure it (a standalone server's or the sentinels'
+    master's), whatever `use` swapped in."""
+    if settings.REDIS_MODE != SENTINEL:
+        return caches[PURPOSES[purpose]].client.get_client(write=True)
+    return sentinels(tuple(settings.REDIS_SENTINELS)).master_for(
+        settings.REDIS_SENTINEL_MASTER,
+        connection_class=_WatchedConnection,
+        db=int(urlsplit(settings.CACHES[PURPOSES[purpose]]["LOCATION"]).path.strip("/") or 0),
+        password=settings.REDIS_PASSWORD,
+        socket_timeout=settings.REDIS_TIMEOUT,
+        socket_connect_timeout=settings.REDIS_TIMEOUT,
+        health_check_interval=30,
+    )
+
+
+@functools.cache
+def sentinels(addresses: tuple[tuple[str, int], ...]) -> Sentinel:
+    timeouts = {"socket_timeout": settings.REDIS_TIMEOUT, "socket_connect_timeout": settings.REDIS_TIMEOUT}
+    return Sentinel(list(addresses), sentinel_kwargs={**timeouts, "password": settings.REDIS_SENTINEL_PASSWORD})
+
+
+def _sentinel_server(master: str) -> str:
+    return f"sentinel {master}"
+
+
+class _WatchedConnection(SentinelManagedConnection):
+    """A connection to the sentinels' master that notices when the master is another server:
+    the call that notices fails (as an outage would) and the server owes the failover check."""
+
+    def connect_to(self, address):
+        name = self.connection_pool.service_name
+        known = _masters.setdefault(name, address)
+        if known != address:
+            with _lock:
+                _masters[name] = address
+                _failover_owed.add(_sentinel_server(name))
+            raise RedisConnectionError(f"master {name} moved from {known} to {address}")
+        super().connect_to(address)
 
 
 @functools.cache
@@ -218,6 +263,8 @@ def _call(purpose: str, server: str, operation: str, fn, args, kwargs):
     if not circuit.allow():
         raise RedisUnavailable(f"{purpose} {operation}: circuit to {server} open")
     try:
+        if _failover_owed and server in _failover_owed:
+            _failed_over(server)
         if due := _owes(purpose, server):
             _recover(purpose, server, due)
         result = fn(*args, **kwargs)
@@ -339,6 +386,28 @@ def _owe_server(server: str) -> None:
             _owed[purpose, server] = next(_debts)
 
 
+def _failed_over(server: str) -> None:
+    """Before a process trusts a sentinels' master it has not used yet (its first, or a promoted
+    replica): replication is asynchronous, so the new master may lack the last bumps and
+    revocations the old one acknowledged. Unless this master was checked already (a marker in
+    the throttle database names it), the cache and revocation databases are flushed: every
+    entry is then a miss and every revocation hash is rebuilt from PostgreSQL, so nothing the
+    old master knew and this one missed can show. Then the purposes owe their recovery (the
+    invalidation debts written while no master answered)."""
+    name = settings.REDIS_SENTINEL_MASTER
+    address = sentinels(tuple(settings.REDIS_SENTINELS)).discover_master(name)
+    with _lock:
+        _masters[name] = address
+    marker, here = make_key(THROTTLE, "sentinel-master"), f"{address[0]}:{address[1]}"
+    if (route(THROTTLE).client.get(marker) or b"").decode() != here:
+        for purpose in (CACHE, REVOCATION):
+            route(purpose).client.flushdb()
+        route(THROTTLE).client.set(marker, here)
+        logger.warning("redis: master %s is now %s: cache and revocation databases flushed", name, here)
+    _owe_server(server)
+    _failover_owed.discard(server)
+
+
 def _recover(purpose: str, server: str, due: int) -> None:
     try:
         for hook in _hooks[purpose]:
@@ -377,6 +446,8 @@ def reset() -> None:
         _breakers.clear()
         _paid.clear()
         _owed.clear()
+        _masters.clear()
+        _failover_owed.clear()
         for purpose in _hooks:
             _owed[purpose, None] = next(_debts)
 

@@ -1,0 +1,168 @@
+"""The app on a Redis watched by Sentinel (REDIS_MODE=sentinel): a master, a replica and three
+sentinels of the test's own, on free loopback ports. The master is SIGKILLed; the sentinels
+promote the replica; the app follows it without a restart. Replication is asynchronous, so the
+promoted replica may lack the last bumps the old master acknowledged: the app flushes the cache
+and revocation databases of a master it has not checked yet, so nothing from before a write can
+show after the failover."""
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
+
+from tests.helpers import BYPASS, CONTENTS, DEFAULT_PASSWORD, HIT, URLS, cache_off, content_url
+from tests.servers import RedisSentinelSet, free_loopback_port, sentinel_mode
+from utils import redis_layer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FOLLOW_SECONDS = 10.0  # the issue's bound: the app serves hits from the promoted replica by then
+COOLDOWN = 1.0
+LOAD_SECONDS = 25.0  # the bound on the load test, whatever happens
+
+
+@pytest.fixture
+def sentinels(tmp_path):
+    watched = RedisSentinelSet(tmp_path / "sentinel")
+    watched.start()
+    try:
+        with sentinel_mode(watched, REDIS_BREAKER_COOLDOWN_SECONDS=COOLDOWN):
+            yield watched
+    finally:
+        watched.stop()
+
+
+def truth(client, url: str):
+    with cache_off():
+        return client.get(url).json()
+
+
+def wait_for_promotion(sentinels: RedisSentinelSet, killed_at: float) -> float:
+    while sentinels.master_port() != sentinels.replica.port:
+        assert time.monotonic() - killed_at < FOLLOW_SECONDS, "the sentinels promoted no replica"
+        time.sleep(0.1)
+    return time.monotonic() - killed_at
+
+
+def test_the_cache_serves_from_the_sentinels_master(sentinels, alice):
+    alice.post(CONTENTS, {"title": "a card"})
+    for url in URLS.values():
+        alice.get(url)
+        response = alice.get(url)
+        assert response["X-Cache"] == HIT and response.json() == truth(alice, url)
+    with sentinels.master.admin(db=1) as cache_db:
+        assert cache_db.dbsize() > 0, "the entries are in the master's cache database"
+
+
+def test_a_promoted_replica_that_missed_the_last_writes_serves_nothing_from_before_them(sentinels, alice, bob):
+    card = alice.post(CONTENTS, {"title": "before"}).json()
+    for url in URLS.values():
+        alice.get(url), alice.get(url)  # entries on the master, and by now on the replica
+    assert bob.get(URLS["today"]).status_code == 200  # his revocation hash, loaded
+    with sentinels.master.admin() as master:
+        assert master.wait(1, 2000) == 1, "the replica did not catch up"
+    # The replica's link breaks (pointed at a port nothing listens on): what the master
+    # acknowledges from now on, it never sees. The sentinels still count it as the master's.
+    with sentinels.replica.admin() as replica:
+        replica.replicaof("127.0.0.1", free_loopback_port())
+    assert alice.patch(content_url(card["id"]), {"title": "after"}).status_code == 200
+    assert bob.post("/api/auth/logout/").status_code == 204
+    sentinels.master.kill()
+    killed_at = time.monotonic()
+    wait_for_promotion(sentinels, killed_at)
+
+    hits = set()
+    while len(hits) < len(URLS):
+        assert time.monotonic() - killed_at < FOLLOW_SECONDS, f"hits from the promoted replica only for {hits}"
+        for name, url in URLS.items():
+            response = alice.get(url)
+            assert response.status_code == 200
+            assert response.json() == truth(alice, url), f"{name} ({response['X-Cache']}) from before the write"
+            if response["X-Cache"] == HIT:
+                hits.add(name)
+        time.sleep(0.05)
+    titles = [item["title"] for item in alice.get(URLS["content"]).json()["results"]]
+    assert titles == ["after"]
+    assert bob.get(URLS["today"]).status_code == 401, "a logout the replica never saw still holds"
+
+
+def test_the_master_killed_under_load_reads_stay_200_writes_commit_and_the_app_follows_the_replica(
+    sentinels, make_user, monkeypatch
+):
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "user", "1000000/s")  # load, not a limit test
+    user = make_user("alice")
+    token = APIClient().post("/api/auth/token/", {"username": "alice", "password": DEFAULT_PASSWORD}).json()["access"]
+    card = APIClient(HTTP_AUTHORIZATION=f"Bearer {token}").post(CONTENTS, {"title": "v0"}).json()
+    committed, killed_at = 0, None  # the last title version whose write has returned
+    first_hit_after, done = [], threading.Event()
+    statuses, violations, errors = [], [], []
+    deadline = time.monotonic() + LOAD_SECONDS
+
+    def client():
+        return APIClient(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    def writer():
+        nonlocal committed
+        api, version = client(), 0
+        try:
+            while not done.is_set() and time.monotonic() < deadline:
+                version += 1
+                response = api.patch(content_url(card["id"]), {"title": f"v{version}"})
+                statuses.append(("write", response.status_code))
+                if response.status_code == 200:
+                    committed = version
+                time.sleep(0.02)
+        except Exception as exc:  # surfaced by the main thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def reader():
+        api = client()
+        try:
+            while not done.is_set() and time.monotonic() < deadline:
+                floor = committed
+                response = api.get(URLS["content"])
+                statuses.append(("read", response.status_code))
+                if response.status_code != 200:
+                    continue
+                seen = int(response.json()["results"][0]["title"].removeprefix("v"))
+                if seen < floor:
+                    violations.append((floor, seen, response["X-Cache"]))
+                if killed_at is not None and response["X-Cache"] == HIT and not first_hit_after:
+                    first_hit_after.append(time.monotonic() - killed_at)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer)] + [threading.Thread(target=reader) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.5)
+    sentinels.master.kill()
+    killed_at = time.monotonic()
+    promoted_after = wait_for_promotion(sentinels, killed_at)
+    while not first_hit_after and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # more reads and writes on the new master
+    done.set()
+    for thread in threads:
+        thread.join(timeout=LOAD_SECONDS)
+
+    assert not errors, errors
+    reads = [status for kind, status in statuses if kind == "read"]
+    writes = [status for kind, status in statuses if kind == "write"]
+    assert reads and set(reads) == {200}, f"reads answered {sorted(set(reads))}"
+    assert writes and set(writes) == {200}, f"writes answered {sorted(set(writes))}"
+    assert violations == [], f"reads older than a returned write: {violations[:5]}"
+    assert first_hit_after and first_hit_after[0] < FOLLOW_SECONDS, "no hit from the promoted replica in time"
+    print(f"sentinel: promoted after {promoted_after:.1f} s, first hit after {first_hit_after[0]:.1f} s")
+    assert redis_layer.healthy(redis_layer.CACHE)
+    with cache_off():
+        final = client().get(URLS["content"])
+    assert final["X-Cache"] == BYPASS and final.json()["results"][0]["title"] == f"v{committed}"
+    assert user.id  # the rows were the writer's
