@@ -9,6 +9,7 @@ import secrets
 import subprocess
 import sys
 
+import pytest
 import yaml
 from django.conf import settings
 
@@ -100,3 +101,32 @@ def test_no_secret_is_committed():
         for name, value in service.get("environment", {}).items():
             if secret_names.search(name):
                 assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", str(value)), (name, value)
+
+
+@pytest.mark.parametrize(
+    ("redis", "named"),
+    [
+        ({"REDIS_MODE": "sharded"}, "REDIS_MODE"),
+        ({"REDIS_MODE": "cluster"}, "REDIS_URL"),
+        ({"REDIS_MODE": "sentinel"}, "REDIS_SENTINELS"),
+        ({"REDIS_MODE": "sentinel", "REDIS_SENTINELS": "10.0.0.1:26379,10.0.0.2"}, "REDIS_SENTINELS"),
+    ],
+)
+def test_a_redis_mode_without_what_it_needs_stops_the_start_naming_the_variable(redis, named):
+    result = manage("check", env={**secrets_of_a_deployment(), **redis})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and named in result.stderr.splitlines()[-1]
+
+
+def test_a_sentinel_deployment_keeps_celery_results_on_the_sentinels_master():
+    env = {**secrets_of_a_deployment(), "REDIS_MODE": "sentinel", "REDIS_SENTINELS": "10.0.0.1:26379,10.0.0.2:26380"}
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.CELERY_RESULT_BACKEND, s.CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS['master_name'])"
+    )
+    result = manage("shell", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split() == [
+        "sentinel://10.0.0.1:26379/3;sentinel://10.0.0.2:26380/3",
+        "resee",
+    ]

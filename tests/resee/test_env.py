@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from resee.env import env_bool, env_float, env_int, env_list, env_str
+from resee.env import env_bool, env_choice, env_float, env_int, env_list, env_port, env_str
 
 VAR = "RESEE_TEST_SETTING"
 
@@ -146,3 +146,27 @@ def test_env_list_unset_gives_the_default():
 def test_env_list_set_to_nothing_is_an_empty_list_not_the_default(monkeypatch, raw):
     monkeypatch.setenv(VAR, raw)
     assert env_list(VAR, ["default"]) == []
+
+
+# --- env_choice, env_port ----------------------------------------------------------------------
+
+
+def test_env_choice_reads_a_listed_value_in_any_case_and_defaults(monkeypatch):
+    assert env_choice(VAR, "standalone", ("standalone", "cluster")) == "standalone"
+    monkeypatch.setenv(VAR, " Cluster ")
+    assert env_choice(VAR, "standalone", ("standalone", "cluster")) == "cluster"
+
+
+def test_env_choice_refuses_an_unlisted_value_naming_the_variable_and_the_choices(monkeypatch):
+    monkeypatch.setenv(VAR, "sharded")
+    message = fails_naming_the_variable(env_choice, "standalone", ("standalone", "cluster"))
+    assert "standalone, cluster" in message
+
+
+@pytest.mark.parametrize("raw", ["", "0", "65536", "http", "-1"])
+def test_env_port_refuses_what_is_not_a_port_naming_the_variable(raw):
+    assert "host:port" in fails_naming_the_variable(env_port, raw)
+
+
+def test_env_port_reads_a_port():
+    assert env_port(VAR, "26379") == 26379
