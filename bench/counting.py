@@ -6,6 +6,7 @@ from collections import Counter
 from contextlib import contextmanager
 
 import redis.client
+import redis.cluster
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -15,7 +16,8 @@ _originals: tuple | None = None
 
 
 def _db_of(client) -> int:
-    return int(client.connection_pool.connection_kwargs.get("db", 0) or 0)
+    pool = getattr(client, "connection_pool", None)  # a cluster client has a pool per node, all on db 0
+    return int(pool.connection_kwargs.get("db", 0) or 0) if pool is not None else 0
 
 
 def install() -> None:
@@ -24,32 +26,34 @@ def install() -> None:
     global _originals
     if _originals is not None:
         return
-    execute_command = redis.client.Redis.execute_command
-    pipeline_execute = redis.client.Pipeline.execute
-    _originals = (execute_command, pipeline_execute)
+    # Note: a cluster pipeline writes to every node it needs before it reads any answer: one
+    # round trip in wall time (and a request's keys share one node: tests/scenarios/test_redis_cluster.py).
+    _originals = [
+        (owner, name, getattr(owner, name))
+        for owner in (redis.client.Redis, redis.cluster.RedisCluster)
+        for name in ("execute_command",)
+    ] + [(owner, "execute", owner.execute) for owner in (redis.client.Pipeline, redis.cluster.ClusterPipeline)]
+    for owner, name, original in _originals:
+        setattr(owner, name, _counted(original, pipeline=name == "execute"))
 
-    def counted_execute_command(self, *args, **options):
-        if _round_trips is not None:
+
+def _counted(original, *, pipeline: bool):
+    def counted(self, *args, **kwargs):
+        stack = len(self) if pipeline else 1  # a cluster pipeline queues in its strategy, not command_stack
+        if _round_trips is not None and stack:
             db = _db_of(self)
             _round_trips[db] += 1
-            _commands[db] += 1
-        return execute_command(self, *args, **options)
+            _commands[db] += stack
+        return original(self, *args, **kwargs)
 
-    def counted_pipeline_execute(self, *args, **kwargs):
-        if _round_trips is not None and self.command_stack:
-            db = _db_of(self)
-            _round_trips[db] += 1
-            _commands[db] += len(self.command_stack)
-        return pipeline_execute(self, *args, **kwargs)
-
-    redis.client.Redis.execute_command = counted_execute_command
-    redis.client.Pipeline.execute = counted_pipeline_execute
+    return counted
 
 
 def uninstall() -> None:
     global _originals
     if _originals is not None:
-        redis.client.Redis.execute_command, redis.client.Pipeline.execute = _originals
+        for owner, name, original in _originals:
+            setattr(owner, name, original)
         _originals = None
 
 

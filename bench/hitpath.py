@@ -134,38 +134,45 @@ def _expect(status: int, headers: dict, mode: str, endpoint: str, *, x_cache: st
         raise RuntimeError(f"hit path: {mode} {endpoint} answered X-Cache={headers.get('X-Cache')}, wanted {x_cache}")
 
 
-def measure(*, tokens: dict[int, str], plan: Plan, seed: int = 1) -> dict:
+RATIOS = {  # name: (numerator mode, denominator mode, digits)
+    "hit_over_floor": ("hit", "floor", 3),
+    "hit_over_limit": ("hit", "limit", 3),
+    "uncached_over_hit": ("uncached", "hit", 2),
+    "peer_over_hit": ("peer", "hit", 3),
+    "miss_over_uncached": ("miss", "uncached", 3),
+}
+
+
+def measure(*, tokens: dict[int, str], plan: Plan, seed: int = 1, modes: tuple[str, ...] = MODES) -> dict:
     """tokens: user id -> access token, for the users to rotate over."""
     client = Client()
     users = sorted(tokens)
     templates = {
         (mode, endpoint, user): Client.environ(path_for(mode, endpoint), tokens[user])
-        for mode in MODES
+        for mode in modes
         for endpoint in ENDPOINTS
         for user in users
     }
-    info = _warm(client, templates, users)
-    counts = _count(client, templates, users, plan.count_requests)
-    samples = _timed_rounds(client, templates, users, plan, seed)
+    info = _warm(client, templates, users, peer="peer" in modes)
+    counts = _count(client, templates, users, plan.count_requests, modes)
+    samples = _timed_rounds(client, templates, users, plan, seed, modes)
     results = {}
     for endpoint in ENDPOINTS:
         row = {}
-        for mode in MODES:
+        for mode in modes:
             us = [ns / 1000 for ns in samples[(mode, endpoint)]]
             row[f"{mode}_us"] = round(statistics.median(us), 1)
             row[f"{mode}_p99_us"] = round(percentile(us, 99), 1)
             row[f"{mode}_samples"] = len(us)
-        for mode in MODES:
+        for mode in modes:
             row[f"{mode}_sql_queries"] = counts[(mode, endpoint)]["sql"]
             row[f"{mode}_redis_round_trips"] = counts[(mode, endpoint)]["redis"]
         row["body_bytes"] = info[endpoint]["body_bytes"]
         if endpoint == "today":
             row["items"] = info[endpoint]["items"]
-        row["hit_over_floor"] = round(row["hit_us"] / row["floor_us"], 3)
-        row["hit_over_limit"] = round(row["hit_us"] / row["limit_us"], 3)
-        row["uncached_over_hit"] = round(row["uncached_us"] / row["hit_us"], 2)
-        row["peer_over_hit"] = round(row["peer_us"] / row["hit_us"], 3)
-        row["miss_over_uncached"] = round(row["miss_us"] / row["uncached_us"], 3)
+        for name, (over, under, digits) in RATIOS.items():
+            if over in modes and under in modes:
+                row[name] = round(row[f"{over}_us"] / row[f"{under}_us"], digits)
         results[endpoint] = row
     return {
         "rotation_users": len(users),
@@ -176,7 +183,7 @@ def measure(*, tokens: dict[int, str], plan: Plan, seed: int = 1) -> dict:
     }
 
 
-def _warm(client: Client, templates: dict, users: list[int]) -> dict:
+def _warm(client: Client, templates: dict, users: list[int], *, peer: bool = True) -> dict:
     """Fill the real cache (MISS, then HIT) and the peer's, and take each hit's body as the
     floor's answer. Also loads every user's revocation hash, as any earlier request would have."""
     import orjson
@@ -193,7 +200,7 @@ def _warm(client: Client, templates: dict, users: list[int]) -> dict:
             info[endpoint]["body_bytes"].append(len(body))
             if endpoint == "today":
                 info[endpoint]["items"].append(len(orjson.loads(body)["results"]))
-            for _ in range(2):
+            for _ in range(2 if peer else 0):
                 status, _, headers = client.call(templates[("peer", endpoint, user)])
                 _expect(status, headers, "peer", endpoint)
     return {
@@ -217,11 +224,11 @@ def _limit_keys(endpoint: str, user: int) -> tuple[str, str, tuple[str, str]]:
     # Note: the entry a hit looks up, the shared one where the answer is taken out of it.
     read = reads.looked_up(resolve(path).func.view_class().cached_read(request))
     _, *lookup = store.lookup_command(user_id=user, namespace=read.namespace, params=read.params)
-    throttle = redis_layer.make_key(redis_layer.THROTTLE, f"throttle_user_{user}")
+    throttle = redis_layer.make_key(redis_layer.THROTTLE, f"{redis_layer.user_tag(user)}:throttle_user_{user}")
     return revocation._hash_key(user), throttle, tuple(lookup)
 
 
-def _count(client: Client, templates: dict, users: list[int], n: int) -> dict:
+def _count(client: Client, templates: dict, users: list[int], n: int, modes: tuple[str, ...]) -> dict:
     """SQL queries and Redis round trips per request, averaged over n requests per cell."""
     dbs = {
         settings.REDIS_DB_CACHE: "cache",
@@ -230,7 +237,7 @@ def _count(client: Client, templates: dict, users: list[int], n: int) -> dict:
     }
     counts = {}
     for endpoint in ENDPOINTS:
-        for mode in MODES:
+        for mode in modes:
             expected = {"hit": "HIT", "uncached": "BYPASS", "miss": "MISS"}.get(mode)
             sql, round_trips, commands = 0, Counter(), Counter()
             for i in range(n):
@@ -263,12 +270,12 @@ class _null:
         return False
 
 
-def _timed_rounds(client: Client, templates: dict, users: list[int], plan: Plan, seed: int) -> dict:
+def _timed_rounds(client: Client, templates: dict, users: list[int], plan: Plan, seed: int, modes) -> dict:
     rng = random.Random(seed)
-    samples = {(mode, endpoint): [] for mode in MODES for endpoint in ENDPOINTS}
+    samples = {(mode, endpoint): [] for mode in modes for endpoint in ENDPOINTS}
     cursor = 0
     for _ in range(plan.rounds):
-        cells = [(mode, endpoint) for mode in MODES for endpoint in ENDPOINTS]
+        cells = [(mode, endpoint) for mode in modes for endpoint in ENDPOINTS]
         rng.shuffle(cells)
         for mode, endpoint in cells:
             batch = [users[(cursor + i) % len(users)] for i in range(plan.batch)]

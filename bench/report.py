@@ -91,14 +91,16 @@ def evaluate(results: dict) -> list[dict]:
                 "" if ratio >= TARGET_PEER_OVER_HIT else f"short by {1 - ratio / TARGET_PEER_OVER_HIT:.0%}",
             )
         )
-    for endpoint in ENDPOINTS:
-        row = hit.get(endpoint)
-        if not row:
-            continue
+    for where, endpoint, row in [
+        (where, endpoint, rows[endpoint])
+        for where, rows in (("", hit), (", cluster", results.get("hit_path_cluster") or {}))
+        for endpoint in ENDPOINTS
+        if endpoint in rows
+    ]:
         trips = row["hit_redis_round_trips"]["total"]
         targets.append(
             _target(
-                f"Redis round trips per hit ({endpoint})",
+                f"Redis round trips per hit ({endpoint}{where})",
                 f"<= {TARGET_ROUND_TRIPS}",
                 f"{trips:g}",
                 trips <= TARGET_ROUND_TRIPS,
@@ -106,7 +108,10 @@ def evaluate(results: dict) -> list[dict]:
         )
         targets.append(
             _target(
-                f"SQL queries per hit ({endpoint})", "0", f"{row['hit_sql_queries']:g}", row["hit_sql_queries"] == 0
+                f"SQL queries per hit ({endpoint}{where})",
+                "0",
+                f"{row['hit_sql_queries']:g}",
+                row["hit_sql_queries"] == 0,
             )
         )
     for fault, row in results.get("outage", {}).items():
@@ -200,7 +205,31 @@ def evaluate(results: dict) -> list[dict]:
 
 
 def _us(value) -> str:
-    return f"{value:,.0f}"
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _cluster_lines(results: dict) -> list[str]:
+    if results.get("cluster_skipped"):
+        return ["", f"### Redis Cluster: skipped ({results['cluster_skipped']})"]
+    cluster, standalone = results.get("hit_path_cluster"), results.get("hit_path") or {}
+    if not cluster:
+        return []
+    lines = [
+        "",
+        "### Hit path on a Redis Cluster of 3 masters beside standalone (median us, same run)",
+        "",
+        "| endpoint | limit standalone / cluster | hit standalone / cluster | hit/limit standalone / cluster "
+        "| Redis round trips per hit, cluster | SQL per hit, cluster |",
+        "|---|---|---|---|---|---|",
+    ]
+    for endpoint, row in cluster.items():
+        alone = standalone.get(endpoint, {})
+        lines.append(
+            f"| {endpoint} | {_us(alone.get('limit_us'))} / {_us(row['limit_us'])} | {_us(alone.get('hit_us'))} / "
+            f"{_us(row['hit_us'])} | {alone.get('hit_over_limit', '-')} / {row['hit_over_limit']} | "
+            f"{row['hit_redis_round_trips']['total']} | {row['hit_sql_queries']} |"
+        )
+    return lines
 
 
 def markdown(results: dict) -> str:
@@ -295,7 +324,7 @@ def markdown(results: dict) -> str:
             "PG xact/min | p50 / p95 / p99 ms | errors |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
-        for mode in ("cache_off", "cache_on"):
+        for mode in ("cache_off", "cache_on", "cache_on_cluster"):
             row = workload.get(mode)
             if not row:
                 continue
@@ -359,6 +388,7 @@ def markdown(results: dict) -> str:
                     f"gunicorn {row.get('gunicorn_cpu_ms_per_request')} ms CPU per request; SQL per request by "
                     f"endpoint {row['sql_queries_per_request_by_endpoint']}"
                 )
+    lines += _cluster_lines(results)
     inv = results.get("invalidation", {})
     if inv:
         lines += [

@@ -110,7 +110,7 @@ def parse_args(argv):
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated parts to skip: hit,profile,memory,invalidation,stats,outage,workload",
+        help="comma-separated parts to skip: hit,profile,memory,invalidation,stats,outage,workload,cluster",
     )
     parser.add_argument("--json", type=Path, help="where to write the JSON (default bench/results/latest.json)")
     parser.add_argument("--results-dir", type=Path, default=REPO / "bench" / "results", help="profiles and JSON")
@@ -444,6 +444,9 @@ def _measure(args, env, database, redis_url, private, namespace, seeding) -> dic
                 mix=args.mix,
             )
             phase(f"workload_{mode}")
+        if "cluster" not in args.skip:
+            _cluster(args, out, env, database, rotation, users)
+            phase("cluster")
         on, off = out["workload"].get("cache_on"), out["workload"].get("cache_off")
         if on and off and off["sql_queries_per_request"]:
             out["workload"]["sql_reduction_per_request"] = round(
@@ -462,6 +465,40 @@ def _measure(args, env, database, redis_url, private, namespace, seeding) -> dic
                 sum(queries[k] for k in ("today", "stats", "content")) / total, 4
             )
     return out
+
+
+def _cluster(args, out: dict, env: dict, database, rotation: dict, users: list) -> None:
+    """The hit path (limit and hit) and the cache-on workload again, on a 3-master Redis Cluster
+    of the bench's own: `hit_path_cluster` and `workload.cache_on_cluster`."""
+    from bench import cluster, hitpath, workload
+
+    if not cluster.PrivateCluster.available():
+        out["cluster_skipped"] = "no redis-server or redis-cli binary"
+        return
+    log(args, f"Redis Cluster of {cluster.MASTERS} masters: hit path ({', '.join(cluster.MODES)}) and workload")
+    servers = cluster.PrivateCluster(args.work_dir)
+    try:
+        plan = hitpath.Plan(rounds=args.rounds, batch=args.batch, count_requests=args.count, profile_requests=0)
+        out["hit_path_cluster"] = cluster.hit_path(cluster=servers, tokens=rotation, plan=plan)["endpoints"]
+        database.fresh_run_copy()
+        out["workload"]["cache_on_cluster"] = workload.run(
+            mode="cache_on",
+            env=workload.gunicorn_env(
+                env, database_url=database.url("run"), redis_url=servers.url, workers=2, redis_mode="cluster"
+            ),
+            users=users,
+            redis_url=servers.url,
+            xact=database.xact_count,
+            warmup=args.warmup,
+            duration=args.duration,
+            processes=args.processes,
+            connections=args.connections,
+            work_dir=args.work_dir,
+            seed=7,
+            mix=args.mix,
+        )
+    finally:
+        servers.stop()
 
 
 def _git_state() -> dict:

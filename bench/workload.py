@@ -28,6 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 import redis
+from redis.cluster import RedisCluster
 
 from bench import loadgen
 from bench.loadgen import percentile
@@ -47,9 +48,10 @@ class PrivateRedis:
     """A redis-server of the bench's own on a free loopback port (no persistence), for when
     REDIS_URL is unset: fakeredis lives inside one process, and gunicorn runs two."""
 
-    def __init__(self, work_dir: Path):
+    def __init__(self, work_dir: Path, *extra_args: str):
         self.dir = Path(tempfile.mkdtemp(prefix="redis-", dir=work_dir))
         self.port = free_port()
+        self.extra_args = extra_args
         self.start()
 
     def start(self) -> None:
@@ -69,6 +71,7 @@ class PrivateRedis:
                 str(self.dir),
                 "--protected-mode",
                 "yes",
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -324,7 +327,7 @@ def _cpu_by_role(before: dict, after: dict, seconds: float, master: int, load_pi
 
 
 def _snapshot(gunicorn: Gunicorn, redis_url: str, xact) -> dict:
-    info = redis.Redis.from_url(redis_url).info("stats")
+    info = _stats(redis_url)
     return {
         "at": time.monotonic(),
         "processes": _processes(),
@@ -334,6 +337,19 @@ def _snapshot(gunicorn: Gunicorn, redis_url: str, xact) -> dict:
         "keyspace_hits": info["keyspace_hits"],
         "keyspace_misses": info["keyspace_misses"],
     }
+
+
+def _stats(redis_url: str) -> dict:
+    """INFO stats of the server, or of every master added up when it is a cluster node."""
+    node = redis.Redis.from_url(redis_url)
+    if not node.info("cluster").get("cluster_enabled"):
+        return node.info("stats")
+    cluster = RedisCluster.from_url(redis_url)
+    try:
+        by_node = cluster.info("stats", target_nodes=RedisCluster.PRIMARIES)
+    finally:
+        cluster.close()
+    return {field: sum(stats[field] for stats in by_node.values()) for field in ("keyspace_hits", "keyspace_misses")}
 
 
 def run(
@@ -496,8 +512,10 @@ def _summarise(mode, parts, before, after, prefill, boot_seconds, users) -> dict
     return result
 
 
-def gunicorn_env(base: dict, *, database_url: str, redis_url: str | None, workers: int) -> dict:
-    env = {**base, "DATABASE_URL": database_url, "WEB_CONCURRENCY": str(workers)}
+def gunicorn_env(
+    base: dict, *, database_url: str, redis_url: str | None, workers: int, redis_mode: str = "standalone"
+) -> dict:
+    env = {**base, "DATABASE_URL": database_url, "WEB_CONCURRENCY": str(workers), "REDIS_MODE": redis_mode}
     if redis_url:
         env["REDIS_URL"] = redis_url
     else:

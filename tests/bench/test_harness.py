@@ -140,3 +140,16 @@ def test_the_targets_the_profile_and_the_table_are_reported(results):
     assert data["profile"]["today"]["breakdown"][0]["us_per_request"] > 0
     assert (results["work"] / "results" / "profile-hit-today-cprofile.txt").exists()
     assert "### Targets" in results["stdout"] and "| today" in results["stdout"]
+
+
+def test_the_cluster_line_ran_the_hit_path_in_one_round_trip_and_the_workload_with_hits(results):
+    require_binary("redis-server")
+    require_binary("redis-cli")
+    data = results["json"]
+    for endpoint, row in data["hit_path_cluster"].items():
+        assert row["hit_redis_round_trips"]["total"] == 1, endpoint
+        assert row["hit_sql_queries"] == 0, endpoint
+        assert positive(row["limit_us"]) and positive(row["hit_us"]), endpoint
+    cluster = data["workload"]["cache_on_cluster"]
+    assert cluster["x_cache"].get("HIT", 0) > 0 and cluster["errors"] == 0
+    assert "### Hit path on a Redis Cluster of 3 masters" in results["stdout"]

@@ -245,4 +245,3 @@ def test_in_process_the_job_still_runs_in_the_background_and_reports_part_way(al
     progress = imported(alice, rows, states=seen)
     assert (progress["state"], progress["created"]) == ("succeeded", 3000)
     assert [entry for entry in seen if entry[0] == "running" and 0 < entry[1] < 3000]
-
