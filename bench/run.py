@@ -83,6 +83,9 @@ SIZES = {
 }
 
 
+WORKERS = 2  # gunicorn's, as deployed
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -402,7 +405,7 @@ def _measure(args, env, database, redis_url, private, namespace, seeding) -> dic
         log(args, "workload skipped: gunicorn's two workers need a shared Redis (REDIS_URL or redis-server)")
         out["workload_skipped"] = "no REDIS_URL and no redis-server binary"
     elif "workload" not in args.skip:
-        workers, label = 2, "real" if redis_url else "private redis-server (REDIS_URL unset)"
+        workers, label = WORKERS, "real" if redis_url else "private redis-server (REDIS_URL unset)"
         users = workload.build_users(tokens)
         connections.close_all()
         out["workload_meta"] = {
@@ -427,22 +430,7 @@ def _measure(args, env, database, redis_url, private, namespace, seeding) -> dic
                     (settings.REDIS_DB_THROTTLE, settings.REDIS_DB_CACHE, settings.REDIS_DB_REVOCATION),
                 )
             log(args, f"workload {mode}: {args.warmup:g}s warm-up + {args.duration:g}s measured")
-            out["workload"][mode] = workload.run(
-                mode=mode,
-                env=workload.gunicorn_env(
-                    env, database_url=database.url("run"), redis_url=workload_redis, workers=workers
-                ),
-                users=users,
-                redis_url=workload_redis,
-                xact=database.xact_count,
-                warmup=args.warmup,
-                duration=args.duration,
-                processes=args.processes,
-                connections=args.connections,
-                work_dir=args.work_dir,
-                seed=7,
-                mix=args.mix,
-            )
+            out["workload"][mode] = _workload(args, env, database, users, mode=mode, redis_url=workload_redis)
             phase(f"workload_{mode}")
         if "cluster" not in args.skip:
             _cluster(args, out, env, database, rotation, users)
@@ -470,7 +458,7 @@ def _measure(args, env, database, redis_url, private, namespace, seeding) -> dic
 def _cluster(args, out: dict, env: dict, database, rotation: dict, users: list) -> None:
     """The hit path (limit and hit) and the cache-on workload again, on a 3-master Redis Cluster
     of the bench's own: `hit_path_cluster` and `workload.cache_on_cluster`."""
-    from bench import cluster, hitpath, workload
+    from bench import cluster, hitpath
 
     if not cluster.PrivateCluster.available():
         out["cluster_skipped"] = "no redis-server or redis-cli binary"
@@ -481,24 +469,34 @@ def _cluster(args, out: dict, env: dict, database, rotation: dict, users: list) 
         plan = hitpath.Plan(rounds=args.rounds, batch=args.batch, count_requests=args.count, profile_requests=0)
         out["hit_path_cluster"] = cluster.hit_path(cluster=servers, tokens=rotation, plan=plan)["endpoints"]
         database.fresh_run_copy()
-        out["workload"]["cache_on_cluster"] = workload.run(
-            mode="cache_on",
-            env=workload.gunicorn_env(
-                env, database_url=database.url("run"), redis_url=servers.url, workers=2, redis_mode="cluster"
-            ),
-            users=users,
-            redis_url=servers.url,
-            xact=database.xact_count,
-            warmup=args.warmup,
-            duration=args.duration,
-            processes=args.processes,
-            connections=args.connections,
-            work_dir=args.work_dir,
-            seed=7,
-            mix=args.mix,
+        out["workload"]["cache_on_cluster"] = _workload(
+            args, env, database, users, mode="cache_on", redis_url=servers.url, redis_mode="cluster"
         )
     finally:
         servers.stop()
+
+
+def _workload(args, env, database, users, *, mode: str, redis_url: str, redis_mode: str = "standalone") -> dict:
+    """One measured workload run on gunicorn's two workers."""
+    from bench import workload
+
+    gunicorn_env = workload.gunicorn_env(
+        env, database_url=database.url("run"), redis_url=redis_url, workers=WORKERS, redis_mode=redis_mode
+    )
+    return workload.run(
+        mode=mode,
+        env=gunicorn_env,
+        users=users,
+        redis_url=redis_url,
+        xact=database.xact_count,
+        warmup=args.warmup,
+        duration=args.duration,
+        processes=args.processes,
+        connections=args.connections,
+        work_dir=args.work_dir,
+        seed=7,
+        mix=args.mix,
+    )
 
 
 def _git_state() -> dict:

@@ -73,6 +73,17 @@ class DownRedis:
         return fail
 
 
+def terminate(proc: subprocess.Popen | None) -> None:
+    """SIGTERM, then SIGKILL after 5 s; None, for `self.proc = terminate(self.proc)`."""
+    if proc is not None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
 class RedisServer:
     """One redis-server process of this test, restartable on the same port."""
 
@@ -136,14 +147,7 @@ class RedisServer:
         self.stop()
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-            self.proc = None
+        self.proc = terminate(self.proc)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -325,14 +329,7 @@ class SentinelServer:
             self.proc = subprocess.Popen([self.binary, str(self.config), "--sentinel"], stdout=log, stderr=log)
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-            self.proc = None
+        self.proc = terminate(self.proc)
 
 
 class RedisSentinelSet:
