@@ -87,10 +87,12 @@ def terminate(proc: subprocess.Popen | None) -> None:
 class RedisServer:
     """One redis-server process of this test, restartable on the same port."""
 
-    def __init__(self, workdir: Path, *extra_args: str):
+    def __init__(self, workdir: Path, *extra_args: str, password: str | None = None):
         self.binary = require_binary("redis-server")
         self.port = free_loopback_port()
-        self.extra_args = extra_args  # e.g. "--maxmemory", "2mb"
+        self.password = password  # asked of clients, and given to the master when replicating
+        auth = ("--requirepass", password, "--masterauth", password) if password else ()
+        self.extra_args = (*extra_args, *auth)  # e.g. "--maxmemory", "2mb"
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc: subprocess.Popen | None = None
@@ -103,7 +105,12 @@ class RedisServer:
     def admin(self, db: int = 0, timeout: float = 5.0) -> redis.Redis:
         """A raw client of our own, outside django-redis' pools (close it after use)."""
         return redis.Redis(
-            host="127.0.0.1", port=self.port, db=db, socket_timeout=timeout, socket_connect_timeout=timeout
+            host="127.0.0.1",
+            port=self.port,
+            db=db,
+            password=self.password,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
         )
 
     def start(self) -> None:
@@ -307,22 +314,25 @@ def delete_this_runs_keys() -> None:
 class SentinelServer:
     """One redis-server in sentinel mode, monitoring `master` as `name` with a quorum of 2."""
 
-    def __init__(self, workdir: Path, master: "RedisServer", name: str):
+    def __init__(self, workdir: Path, master: "RedisServer", name: str, password: str | None = None):
         self.binary = require_binary("redis-server")
         self.port = free_loopback_port()
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.password = password  # the sentinels' own, asked of clients and of each other
         self.config = workdir / "sentinel.conf"  # Note: a sentinel rewrites its file as it learns
         self.config.write_text(
             f"port {self.port}\nbind 127.0.0.1\ndir {workdir}\n"
             f"sentinel monitor {name} 127.0.0.1 {master.port} 2\n"
             f"sentinel down-after-milliseconds {name} 1000\n"
             f"sentinel failover-timeout {name} 10000\n"
+            + (f"sentinel auth-pass {name} {master.password}\n" if master.password else "")
+            + (f"requirepass {password}\nsentinel sentinel-pass {password}\n" if password else "")
         )
         self.proc: subprocess.Popen | None = None
 
     def admin(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password, socket_timeout=5)
 
     def start(self) -> None:
         with open(self.workdir / "sentinel.log", "ab") as log:
@@ -337,10 +347,13 @@ class RedisSentinelSet:
 
     NAME = "resee"
 
-    def __init__(self, workdir: Path):
-        self.master = RedisServer(workdir / "master")
-        self.replica = RedisServer(workdir / "replica", "--replicaof", "127.0.0.1", str(self.master.port))
-        self.sentinels = [SentinelServer(workdir / f"sentinel{n}", self.master, self.NAME) for n in range(3)]
+    def __init__(self, workdir: Path, *, password: str | None = None, sentinel_password: str | None = None):
+        self.master = RedisServer(workdir / "master", password=password)
+        replicating = ("--replicaof", "127.0.0.1", str(self.master.port))
+        self.replica = RedisServer(workdir / "replica", *replicating, password=password)
+        self.sentinels = [
+            SentinelServer(workdir / f"sentinel{n}", self.master, self.NAME, sentinel_password) for n in range(3)
+        ]
 
     def start(self) -> None:
         self.master.start()
@@ -385,13 +398,17 @@ class RedisSentinelSet:
 
 @contextlib.contextmanager
 def sentinel_mode(sentinels: RedisSentinelSet, **overrides):
-    """The app on the sentinels' master (REDIS_MODE=sentinel) while inside."""
+    """The app on the sentinels' master (REDIS_MODE=sentinel) while inside, with their passwords."""
+    passwords = {
+        "REDIS_PASSWORD": sentinels.master.password,
+        "REDIS_SENTINEL_PASSWORD": sentinels.sentinels[0].password,
+    }
     with override_settings(
         REDIS_MODE="sentinel",
         REDIS_SENTINELS=sentinels.addresses,
         REDIS_SENTINEL_MASTER=sentinels.NAME,
         REDIS_EMBEDDED=False,
-        **overrides,
+        **{**passwords, **overrides},
     ):
         try:
             yield sentinels

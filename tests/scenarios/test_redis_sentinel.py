@@ -57,6 +57,20 @@ def test_the_cache_serves_from_the_sentinels_master(sentinels, alice):
         assert cache_db.dbsize() > 0, "the entries are in the master's cache database"
 
 
+def test_with_passwords_on_the_servers_and_the_sentinels_it_serves_and_with_a_wrong_one_it_bypasses(tmp_path, alice):
+    watched = RedisSentinelSet(tmp_path / "sentinel", password="master-secret", sentinel_password="sentinel-secret")
+    watched.start()
+    try:
+        with sentinel_mode(watched):
+            alice.get(URLS["today"])
+            assert alice.get(URLS["today"])["X-Cache"] == HIT
+        with sentinel_mode(watched, REDIS_PASSWORD="wrong"):
+            responses = [alice.get(URLS["today"]) for _ in range(4)]
+        assert [(r.status_code, r["X-Cache"]) for r in responses] == [(200, BYPASS)] * 4
+    finally:
+        watched.stop()
+
+
 def test_a_promoted_replica_that_missed_the_last_writes_serves_nothing_from_before_them(sentinels, alice, bob):
     card = alice.post(CONTENTS, {"title": "before"}).json()
     for url in URLS.values():
