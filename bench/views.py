@@ -58,23 +58,20 @@ def limit_view(request, endpoint: str):
     user_id = int(token["user_id"])
     revocation_key, throttle_key, lookup = LIMIT_KEYS[(endpoint, user_id)]
     window = f"{throttle_key}:{int(time.time())}"  # the bench's rates are per second
-    if redis_layer.route(redis_layer.REVOCATION).cluster:  # one keyspace: the same commands, no SELECT
-        pipe = redis_layer.client(redis_layer.REVOCATION).pipeline(transaction=False)
-        pipe.execute_command("HMGET", revocation_key, "loaded", "not_after", f"jti:{token['jti']}")
-        pipe.execute_command("INCR", window)
-        pipe.execute_command("EXPIRE", window, 2)
-        pipe.execute_command("MGET", *lookup)
-        (loaded, not_after, revoked), count, _, (version, raw) = pipe.execute()
-    else:
-        pipe = redis_layer.client(redis_layer.REVOCATION).pipeline(transaction=False)
-        pipe.execute_command("HMGET", revocation_key, "loaded", "not_after", f"jti:{token['jti']}")
+    databases = not redis_layer.route(redis_layer.REVOCATION).cluster  # a cluster: one keyspace, no SELECT
+    pipe = redis_layer.client(redis_layer.REVOCATION).pipeline(transaction=False)
+    pipe.execute_command("HMGET", revocation_key, "loaded", "not_after", f"jti:{token['jti']}")
+    if databases:
         pipe.execute_command("SELECT", settings.REDIS_DB_THROTTLE)
-        pipe.execute_command("INCR", window)
-        pipe.execute_command("EXPIRE", window, 2)
+    pipe.execute_command("INCR", window)
+    pipe.execute_command("EXPIRE", window, 2)
+    if databases:
         pipe.execute_command("SELECT", settings.REDIS_DB_CACHE)
-        pipe.execute_command("MGET", *lookup)
+    pipe.execute_command("MGET", *lookup)
+    if databases:
         pipe.execute_command("SELECT", settings.REDIS_DB_REVOCATION)
-        (loaded, not_after, revoked), _, count, _, _, (version, raw), _ = pipe.execute()
+    replies = pipe.execute()
+    (loaded, not_after, revoked), count, (version, raw) = (replies[i] for i in ((0, 2, 5) if databases else (0, 1, 3)))
     if loaded is None or revoked is not None or (not_after is not None and int(token["iat"]) <= int(not_after)):
         return HttpResponse(status=401)
     if count > 1_000_000:

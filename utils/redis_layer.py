@@ -75,12 +75,11 @@ class RedisUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Route:
-    """What one purpose talks to: its client, its server (and that server's breaker), its key
-    prefix. On a cluster, `server` names the cluster, for the calls that are about no user."""
+    """What one purpose talks to: its client, its server (whose breaker `_breaker` keeps), its
+    key prefix. On a cluster, `server` names the cluster, for the calls that are about no user."""
 
     client: Redis | RedisCluster
     server: str
-    breaker: CircuitBreaker
     prefix: str
     cluster: bool = False
 
@@ -121,13 +120,8 @@ def _build(purpose: str) -> Route:
         _failover_owed.add(server)
     else:
         client, server = connect(purpose), urlsplit(config["LOCATION"]).netloc
-    return Route(
-        client=client,
-        server=server,
-        breaker=_breaker(server),
-        prefix=config["KEY_PREFIX"],
-        cluster=isinstance(client, RedisCluster),
-    )
+    _breaker(server)  # Note: its gauge reads 0 from the start
+    return Route(client=client, server=server, prefix=config["KEY_PREFIX"], cluster=isinstance(client, RedisCluster))
 
 
 def _breaker(server: str) -> CircuitBreaker:
@@ -292,8 +286,12 @@ def gather(operation: str, commands: dict[str, list[tuple]], *, user_id: int | N
     asked (as `call` would raise RedisUnavailable) has none: the others still answer.
     """
     by_server: dict[str, list[str]] = defaultdict(list)
+    servers: dict[str, str] = {}  # route's server -> where this user's calls go (one slot lookup)
     for purpose in commands:
-        by_server[server_of(purpose, user_id)].append(purpose)
+        home = route(purpose).server
+        if home not in servers:
+            servers[home] = server_of(purpose, user_id)
+        by_server[servers[home]].append(purpose)
     replies: dict[str, list] = {}
     for server, (lead, *others) in by_server.items():
         try:

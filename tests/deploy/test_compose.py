@@ -20,7 +20,7 @@ from django.conf import settings
 from django.urls import resolve
 
 from tests.helpers import SECRET_NAME, variables_the_app_reads
-from tests.servers import free_loopback_port, require_binary
+from tests.servers import free_loopback_port, require_binary, terminate
 
 ROOT = Path(settings.BASE_DIR)
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -508,12 +508,7 @@ def redis_on_the_conf(tmp_path):
         yield client, set(overrides) | (set() if limit >= needed else {"maxclients"})
     finally:
         client.close()
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        terminate(process)
 
 
 def test_redis_server_runs_with_the_memory_policy_of_redis_conf(redis_on_the_conf):

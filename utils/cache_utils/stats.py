@@ -103,12 +103,8 @@ def _cluster_info(client) -> dict:
     master's for the rest (version, policy: one configuration)."""
     by_node = client.info(target_nodes=client.PRIMARIES)
     infos = [by_node[name] for name in sorted(by_node)]
-    total = dict(infos[0])
-    for name in [*INFO_FIELDS, "db0"]:
-        if name == "db0":
-            total[name] = {"keys": sum(info.get(name, {}).get("keys", 0) for info in infos)}
-        else:
-            total[name] = sum(info.get(name) or 0 for info in infos)
+    total = {**infos[0], **{name: sum(info.get(name) or 0 for info in infos) for name in INFO_FIELDS}}
+    total["db0"] = {"keys": sum(info.get("db0", {}).get("keys", 0) for info in infos)}
     return total
 
 
