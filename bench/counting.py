@@ -1,59 +1,58 @@
 """Per-request counters for the in-process bench: SQL queries (Django's CaptureQueriesContext) and
-Redis round trips by Redis database (a wrapper around redis-py's execute_command and
-Pipeline.execute: a pipeline is one round trip, whatever it holds)."""
+Redis round trips by Redis database: one per packet a connection sends (a pipeline is sent in one
+go, whatever it holds, by redis-py's Pipeline, a cluster's, or utils.redis_layer's own exchange)."""
 
 from collections import Counter
 from contextlib import contextmanager
 
-import redis.client
-import redis.cluster
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from redis.connection import AbstractConnection
 
 _round_trips: Counter | None = None
 _commands: Counter | None = None
-_originals: tuple | None = None
-
-
-def _db_of(client) -> int:
-    pool = getattr(client, "connection_pool", None)  # a cluster client has a pool per node, all on db 0
-    return int(pool.connection_kwargs.get("db", 0) or 0) if pool is not None else 0
+_originals: dict | None = None
 
 
 def install() -> None:
-    """Wrap redis-py while counting; `uninstall()` puts the originals back, so no timed request
-    pays for the wrappers."""
+    """Wrap redis-py's connections while counting; `uninstall()` puts the originals back, so no
+    timed request pays for the wrappers."""
     global _originals
     if _originals is not None:
         return
-    # Note: a cluster pipeline writes to every node it needs before it reads any answer: one
-    # round trip in wall time (and a request's keys share one node: tests/scenarios/test_redis_cluster.py).
-    _originals = [
-        (owner, name, getattr(owner, name))
-        for owner in (redis.client.Redis, redis.cluster.RedisCluster)
-        for name in ("execute_command",)
-    ] + [(owner, "execute", owner.execute) for owner in (redis.client.Pipeline, redis.cluster.ClusterPipeline)]
-    for owner, name, original in _originals:
-        setattr(owner, name, _counted(original, pipeline=name == "execute"))
+    _originals = {
+        name: getattr(AbstractConnection, name) for name in ("send_packed_command", "send_command", "pack_commands")
+    }
+    send, one, pack_many = _originals.values()
 
+    def send_packed_command(self, command, check_health=True):
+        if _round_trips is not None:
+            _round_trips[int(self.db or 0)] += 1
+        return send(self, command, check_health)
 
-def _counted(original, *, pipeline: bool):
-    def counted(self, *args, **kwargs):
-        stack = len(self) if pipeline else 1  # a cluster pipeline queues in its strategy, not command_stack
-        if _round_trips is not None and stack:
-            db = _db_of(self)
-            _round_trips[db] += 1
-            _commands[db] += stack
-        return original(self, *args, **kwargs)
+    def send_command(self, *args, **kwargs):  # one command (packed and sent by send_packed_command)
+        if _commands is not None:
+            _commands[int(self.db or 0)] += 1
+        return one(self, *args, **kwargs)
 
-    return counted
+    def pack_commands(self, commands):
+        if _commands is not None:
+            _commands[int(self.db or 0)] += len(commands)
+        return pack_many(self, commands)
+
+    for name, wrapper in (
+        ("send_packed_command", send_packed_command),
+        ("send_command", send_command),
+        ("pack_commands", pack_commands),
+    ):
+        setattr(AbstractConnection, name, wrapper)
 
 
 def uninstall() -> None:
     global _originals
     if _originals is not None:
-        for owner, name, original in _originals:
-            setattr(owner, name, original)
+        for name, original in _originals.items():
+            setattr(AbstractConnection, name, original)
         _originals = None
 
 

@@ -139,3 +139,33 @@ def test_no_authorization_header_is_401_with_a_bearer_challenge(anon):
     response = anon.get(PROTECTED_URL)
     assert_json_401(response)
     assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+# --- A token verified once per process ----------------------------------------------------------
+
+
+@pytest.fixture
+def signature_checks(monkeypatch) -> list:
+    """One item per JWT whose signature is checked (PyJWT's decode)."""
+    calls, real = [], jwt.api_jws.PyJWS._verify_signature
+    monkeypatch.setattr(
+        jwt.api_jws.PyJWS, "_verify_signature", lambda *args, **kw: calls.append(1) or real(*args, **kw)
+    )
+    return calls
+
+
+def test_a_token_is_verified_once_and_its_expiry_is_checked_on_every_use(alice, signature_checks):
+    for _ in range(3):
+        assert authenticate(bearer(alice.tokens["access"])) is not None
+    assert len(signature_checks) <= 1  # none when an earlier request of the test verified it
+    with token_clock(expiry_of(alice.tokens["access"]) + timedelta(seconds=1)), pytest.raises(InvalidToken) as caught:
+        authenticate(bearer(alice.tokens["access"]))
+    assert "expired" in str(caught.value.detail["messages"][0]["message"])
+
+
+def test_a_token_that_fails_a_check_is_not_kept_and_fails_every_time(alice, signature_checks):
+    forged = resigned(alice.tokens["access"], key="not-the-server-key" * 3)
+    for attempt in range(1, 4):
+        with pytest.raises(InvalidToken):
+            authenticate(bearer(forged))
+        assert len(signature_checks) == attempt

@@ -144,3 +144,20 @@ def test_a_debt_owed_while_the_recovery_runs_stays_owed():
     assert not redis_layer.healthy(CACHE)
     assert ping(CACHE) is True
     assert redis_layer.healthy(CACHE)
+
+
+def test_an_error_reply_in_a_round_trip_drops_its_connection_and_the_next_one_reads_only_its_own_replies():
+    text = redis_layer.make_key(CACHE, "a-string")
+    store.client().set(text, "plain")
+    asked = {
+        CACHE: [("HMGET", text, "field"), ("GET", text)],
+        THROTTLE: [("INCR", redis_layer.make_key(THROTTLE, "n"))],
+    }
+    for _ in range(2):  # the second time on the pooled connection the first one left, if any
+        replies = redis_layer.gather("test", asked)
+        assert CACHE not in replies and THROTTLE not in replies  # one server, one pipeline: WRONGTYPE fails it
+        assert redis_layer.gather("test", {CACHE: [("GET", text)], REVOCATION: [("PING",)]}) == {
+            CACHE: [b"plain"],
+            REVOCATION: [b"PONG"],
+        }
+    store.client().delete(text)

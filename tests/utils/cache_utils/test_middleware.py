@@ -10,8 +10,8 @@ from django.test import override_settings
 from django.urls import get_resolver
 from prometheus_client import REGISTRY
 from rest_framework.throttling import SimpleRateThrottle
-from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
+from accounts.authentication import RevocableJWTAuthentication
 from tests.helpers import HIT, MISS, URLS
 from utils import redis_layer
 from utils.cache_utils import runtime
@@ -186,10 +186,10 @@ def test_only_parameterless_routes_of_cached_reads_are_answered_above():
 
 @pytest.fixture
 def verified(monkeypatch) -> list:
-    """One item per JWT verification."""
-    calls, real = [], JWTStatelessUserAuthentication.get_validated_token
+    """One item per token checked by the authentication (verified, or found verified before)."""
+    calls, real = [], RevocableJWTAuthentication.get_validated_token
     monkeypatch.setattr(
-        JWTStatelessUserAuthentication, "get_validated_token", lambda self, raw: calls.append(1) or real(self, raw)
+        RevocableJWTAuthentication, "get_validated_token", lambda self, raw: calls.append(1) or real(self, raw)
     )
     return calls
 
