@@ -40,7 +40,7 @@ def _ballast_key(index: int) -> str:
 
 def _probe() -> str:
     """X-Cache of the target user's probe entry, read through the real read-through path."""
-    request = SimpleNamespace(user=SimpleNamespace(id=TARGET_USER), headers={})
+    request = SimpleNamespace(user=SimpleNamespace(id=TARGET_USER), META={})
     response = cached_json(request, CachedRead(TARGET_USER, "today", {"probe": 1}, lambda: {"probe": True}))
     return response["X-Cache"]
 

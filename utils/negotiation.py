@@ -14,7 +14,7 @@ class PlainJSONNegotiation(DefaultContentNegotiation):
             and renderers[0].media_type == "application/json"
             and format_suffix is None
             and request.META.get("HTTP_ACCEPT") in _PLAIN_ACCEPTS
-            and self.settings.URL_FORMAT_OVERRIDE not in request.query_params
+            and not (request.META.get("QUERY_STRING") and self.settings.URL_FORMAT_OVERRIDE in request.query_params)
         )
         if plain:
             return renderers[0], renderers[0].media_type

@@ -45,6 +45,7 @@ class Prefetch:
     replies: object = None
     seconds: float = 0.0
     at: float | None = None  # the clock the throttle windows were cut at
+    limits: dict[str, int] | None = None  # counter key -> its rate; None when a throttle could not be asked
     hit: bool | None = None  # the cache's verdict on the entry (fresh, not due early), once judged
 
 
@@ -60,9 +61,9 @@ def ask(request, *, user, commands: dict[str, list[tuple]]) -> dict[str, list]:
     if done is not None and done.user_id == user.id:
         return done.answers
     at = clock.timestamp()
-    counters = _throttle_counters(request, view, at)
+    counters, limits = _throttle_counters(request, view, at)
     read = _cached_read(request, view)
-    prefetch = request._request.resee_prefetch = Prefetch(user_id=user.id, answers={}, read=read, at=at)
+    prefetch = request._request.resee_prefetch = Prefetch(user_id=user.id, answers={}, read=read, at=at, limits=limits)
     own, commands = tuple(commands), dict(commands)
     if counters:
         commands[THROTTLE] = [command for key, ttl in counters for command in (("INCR", key), ("EXPIRE", key, ttl))]
@@ -102,6 +103,16 @@ def throttle_count(request, key: str) -> int | None:
     return count
 
 
+def within_rates(request) -> bool:
+    """Whether the view's throttles, all counted with the request, would let it through: every
+    count within its rate, or not counted because its Redis could not be asked (the throttles
+    fail open). False when anything is unknown; DRF's check_throttles then decides."""
+    prefetch = getattr(request, "resee_prefetch", None)
+    if prefetch is None or prefetch.limits is None:
+        return False
+    return all(count is _DOWN or count <= prefetch.limits[key] for key, count in prefetch.counts.items())
+
+
 def counted_at(request) -> float | None:
     prefetch = getattr(request, "resee_prefetch", None)
     return prefetch.at if prefetch is not None else None
@@ -138,16 +149,23 @@ def keep_verdict(request, hit: bool) -> None:
         prefetch.hit = hit
 
 
-def _throttle_counters(request, view, at: float) -> list[tuple[str, int]]:
+def _throttle_counters(request, view, at: float) -> tuple[list[tuple[str, int]], dict[str, int] | None]:
+    """The (key, TTL) of each of the view's throttle counters, and each counter's rate (None if a
+    throttle has no window_key: its own allow_request must be asked)."""
     if view is None:
-        return []
-    counters = []
+        return [], None
+    counters, limits = [], {}
     for throttle in view.get_throttles():
         window = getattr(throttle, "window_key", None)
-        found = window(request, view, at) if window is not None else None
+        if window is None:
+            limits = None
+            continue
+        found = window(request, view, at)
         if found is not None:
             counters.append(found[:2])
-    return counters
+            if limits is not None:
+                limits[found[0]] = throttle.num_requests
+    return counters, limits
 
 
 def _cached_read(request, view) -> CachedRead | None:

@@ -278,7 +278,8 @@ def _lookup_seconds(namespace: str):
 
 def _respond(request, namespace: str, result: str, body: bytes, etag: str | None = None) -> HttpResponse:
     etag = etag or store.etag_for(body)
-    if _etag_matches(request.headers.get("If-None-Match"), etag):
+    # Note: META, not request.headers, which copies every header into a new mapping on first use.
+    if _etag_matches(request.META.get("HTTP_IF_NONE_MATCH"), etag):
         response = HttpResponseNotModified()
     else:
         response = HttpResponse(body, content_type="application/json")

@@ -195,6 +195,16 @@ def test_namespace_and_entry_keys_sit_under_the_process_prefix_and_the_release()
     assert keys.entry_key(42, TODAY, {"date": date(2024, 5, 15)}) == expected_prefix + "{u42}:today:date=2024-05-15"
 
 
+@given(st.lists(st.dictionaries(names, scalar_values, max_size=3), unique_by=params_identity, min_size=2, max_size=5))
+@example([{"flag": True}, {"flag": 1}, {"flag": False}, {"flag": 0}])
+@few
+def test_entry_keys_stay_distinct_for_parameters_that_compare_equal_across_types(param_sets):
+    # Note: entry_key memoizes its encoding: True == 1, so the memo must not hand one the other's key.
+    for _ in range(2):
+        built = [keys.entry_key(42, TODAY, params) for params in param_sets]
+        assert len(set(built)) == len(param_sets), dict(zip(built, map(repr, param_sets), strict=True))
+
+
 def slot(key: str) -> int:
     return key_slot(key.encode())
 
