@@ -58,7 +58,7 @@ def serve_fresh(request) -> HttpResponse | None:
     if entry is None or not _is_hit(request, entry, runtime.current.clock()):
         return None
     served = Served(HIT, entry.body, entry.etag)
-    if read.derived_from is not None and (served := _derive(read.derived_from, served)) is None:
+    if read.derived_from is not None and (served := _derive(read, served)) is None:
         return None
     _lookup_seconds(read.namespace).observe(asked[1])
     response = _respond(request, read.namespace, *served)
@@ -83,7 +83,7 @@ def _serve(request, read: CachedRead) -> HttpResponse:
     if derivation is not None and cache_setting("ENABLED"):
         # Note: served from the shared entry when it holds the answer, else from the read's own.
         # (With the cache off the read's own computation is the cheaper one.)
-        derived = _derive(derivation, _through(request, derivation.base))
+        derived = _derive(read, _through(request, derivation.base))
         if derived is not None:
             return _respond(request, read.namespace, *derived)
     return _respond(request, read.namespace, *_through(request, read))
@@ -98,10 +98,29 @@ def _through(request, read: CachedRead) -> Served:
     return Served(BYPASS, render(read.namespace, read.compute)[0], None)
 
 
-def _derive(derivation: reads.Derivation, served: Served) -> Served | None:
-    """The answer `derivation` takes out of the shared entry's body, or None when it cannot."""
-    payload = derivation.project(orjson.loads(served.body))
-    return Served(served.result, orjson.dumps(payload), None) if payload is not None else None
+def _derive(read: CachedRead, served: Served) -> Served | None:
+    """The answer `read.derived_from` takes out of the shared entry's body, or None when it cannot.
+
+    # Note: the answer is a pure function of the shared body and the read's parameters, so it is
+    # kept by the body's ETag: a hit of a page or a category parses and cuts the shared body once
+    # per process, not per request (a sixth of a content hit). A new body has a new ETag; the
+    # entry itself is still looked up, token and all, on every request."""
+    key = (read.user_id, read.namespace, served.etag, keys.typed(read.params)) if served.etag else None
+    known = _derived.get(key) if key is not None else None
+    if known is None:
+        payload = read.derived_from.project(orjson.loads(served.body))
+        if payload is None:
+            return None
+        body = orjson.dumps(payload)
+        known = store.Entry(version="", created_at=0.0, compute_seconds=0.0, etag=store.etag_for(body), body=body)
+        if key is not None:
+            _derived.put(key, known)
+    return Served(served.result, known.body, known.etag)
+
+
+# Derived answers by (user, namespace, shared body's ETag, parameters); an LRU bounded in entries
+# and bytes, each kept a few minutes: it only ever holds what a body it names gives.
+_derived = l1.LocalCache(max_entries=2048, max_bytes=16 * 1024 * 1024, ttl_seconds=300)
 
 
 def _read_through(request, user_id: int, namespace: str, params: dict, compute) -> Served:

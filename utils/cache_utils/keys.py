@@ -60,8 +60,12 @@ def namespace_key(user_id: int, namespace: str) -> str:
 
 
 def entry_key(user_id: int, namespace: str, params: dict) -> str:
-    # Note: each value's type is part of the memo's key: True == 1, but their keys differ.
-    return full_key(_entry_part(user_id, namespace, tuple((k, v.__class__, v) for k, v in params.items())))
+    return full_key(_entry_part(user_id, namespace, typed(params)))
+
+
+def typed(params: dict) -> tuple:
+    """`params` as a hashable memo key that keeps each value's type: True == 1, but their keys differ."""
+    return tuple((name, value.__class__, value) for name, value in params.items())
 
 
 # Note: a hit builds its entry's key; encoding every parameter again was ~2% of a hit. The part

@@ -2,6 +2,7 @@
 GETs (If-None-Match -> 304 Not Modified with no body)."""
 
 import re
+from types import SimpleNamespace
 
 import pytest
 from django.utils.cache import cc_delim_re
@@ -20,6 +21,8 @@ from tests.helpers import (
     uncached,
     warm,
 )
+from utils.cache_utils import TODAY, cached_json, store
+from utils.cache_utils.reads import CachedRead, Derivation
 
 STRONG_ETAG = re.compile(r'\A"[0-9a-f]{24}"\Z')
 
@@ -199,3 +202,28 @@ def test_a_304_is_not_served_to_a_request_without_a_valid_token(alice, anon):
     etag = warm(alice, "today")["ETag"]
 
     assert conditional(anon, "today", etag).status_code == 401
+
+
+# --- Answers taken out of a shared entry -----------------------------------------------------------
+
+
+def test_an_answer_taken_out_of_a_shared_entry_is_cut_once_per_body_and_again_when_the_body_changes(alice):
+    user, rows, cuts = alice.user.pk, {"rows": [1, 2, 3]}, []
+
+    def first(n: int) -> CachedRead:
+        def project(shared: dict) -> dict:
+            cuts.append(n)
+            return {"first": shared["rows"][:n]}
+
+        shared = CachedRead(user, TODAY, {"shared": True}, lambda: dict(rows))
+        return CachedRead(user, TODAY, {"first": n}, lambda: {"first": rows["rows"][:n]}, Derivation(shared, project))
+
+    request = SimpleNamespace(META={})
+    answers = [cached_json(request, first(2)) for _ in range(3)]
+    assert [answer["X-Cache"] for answer in answers] == [MISS, HIT, HIT]
+    assert {answer.content for answer in answers} == {b'{"first":[1,2]}'} and cuts == [2]
+    assert cached_json(request, first(1)).content == b'{"first":[1]}' and cuts == [2, 1]
+
+    rows["rows"] = [4, 5, 6]
+    store.bump(user_id=user, namespaces=[TODAY])
+    assert cached_json(request, first(2)).content == b'{"first":[4,5]}' and cuts == [2, 1, 2]
