@@ -52,13 +52,15 @@ def serve_fresh(request) -> HttpResponse | None:
     looked_up = reads.looked_up(read) if read is not None else None
     try:
         asked = prefetch.lookup_replies(request, looked_up.namespace, looked_up.params) if read is not None else None
-        entry = store.entry_from(asked[0]) if asked is not None else None
+        # Note: a derived answer known by its body's ETag needs no body: left compressed until asked.
+        entry = store.entry_from(asked[0], inflate=read.derived_from is None) if asked is not None else None
     except (RedisUnavailable, store.CacheMiss):
         return None
     if entry is None or not _is_hit(request, entry, runtime.current.clock()):
         return None
-    served = Served(HIT, entry.body, entry.etag)
-    if read.derived_from is not None and (served := _derive(read, served)) is None:
+    if read.derived_from is None:
+        served = Served(HIT, entry.body, entry.etag)
+    elif (served := _derive(read, HIT, entry)) is None:
         return None
     _lookup_seconds(read.namespace).observe(asked[1])
     response = _respond(request, read.namespace, *served)
@@ -77,13 +79,17 @@ class Served(NamedTuple):
     body: bytes
     etag: str | None  # None: computed from the body when the answer is built
 
+    def plain(self) -> bytes:
+        return self.body
+
 
 def _serve(request, read: CachedRead) -> HttpResponse:
     derivation = read.derived_from
     if derivation is not None and cache_setting("ENABLED"):
         # Note: served from the shared entry when it holds the answer, else from the read's own.
         # (With the cache off the read's own computation is the cheaper one.)
-        derived = _derive(read, _through(request, derivation.base))
+        shared = _through(request, derivation.base)
+        derived = _derive(read, shared.result, shared)
         if derived is not None:
             return _respond(request, read.namespace, *derived)
     return _respond(request, read.namespace, *_through(request, read))
@@ -98,28 +104,28 @@ def _through(request, read: CachedRead) -> Served:
     return Served(BYPASS, render(read.namespace, read.compute)[0], None)
 
 
-def _derive(read: CachedRead, served: Served) -> Served | None:
+def _derive(read: CachedRead, result: str, shared: Served | store.Entry) -> Served | None:
     """The answer `read.derived_from` takes out of the shared entry's body, or None when it cannot.
 
     # Note: the answer is a pure function of the shared body and the read's parameters, so it is
     # kept by the body's ETag: a hit of a page or a category parses and cuts the shared body once
     # per process, not per request (a sixth of a content hit). A new body has a new ETag; the
     # entry itself is still looked up, token and all, on every request."""
-    key = (read.user_id, read.namespace, served.etag, keys.typed(read.params)) if served.etag else None
+    key = (read.user_id, read.namespace, shared.etag, keys.typed(read.params)) if shared.etag else None
     known = _derived.get(key) if key is not None else None
     if known is None:
-        payload = read.derived_from.project(orjson.loads(served.body))
-        if payload is None:
-            return None
-        body = orjson.dumps(payload)
-        known = store.Entry(version="", created_at=0.0, compute_seconds=0.0, etag=store.etag_for(body), body=body)
+        payload = read.derived_from.project(orjson.loads(shared.plain()))
+        body = orjson.dumps(payload) if payload is not None else b""
+        known = store.Entry(
+            version="", created_at=0.0, compute_seconds=0.0, etag=body and store.etag_for(body), body=body
+        )
         if key is not None:
-            _derived.put(key, known)
-    return Served(served.result, known.body, known.etag)
+            _derived.put(key, known)  # Note: "cannot" (an empty ETag) is kept too: one parse per body
+    return Served(result, known.body, known.etag) if known.etag else None
 
 
-# Derived answers by (user, namespace, shared body's ETag, parameters); an LRU bounded in entries
-# and bytes, each kept a few minutes: it only ever holds what a body it names gives.
+# Derived answers by (user, namespace, shared body's ETag, parameters), empty where the body cannot
+# give one; an LRU bounded in entries and bytes, each kept a few minutes.
 _derived = l1.LocalCache(max_entries=2048, max_bytes=16 * 1024 * 1024, ttl_seconds=300)
 
 

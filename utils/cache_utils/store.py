@@ -28,11 +28,15 @@ class Entry:
     created_at: float
     compute_seconds: float
     etag: str
-    body: bytes
+    body: bytes  # as stored, zlib-compressed, when `compressed` (decode(..., inflate=False))
     expires_at: float = math.inf
+    compressed: bool = False
 
     def is_fresh(self, now: float) -> bool:
         return now < self.expires_at
+
+    def plain(self) -> bytes:
+        return zlib.decompress(self.body) if self.compressed else self.body
 
 
 class CacheMiss(Exception):
@@ -70,16 +74,20 @@ def encode(entry: Entry) -> bytes:
     return orjson.dumps(header) + b"\n" + body
 
 
-def decode(raw: bytes) -> Entry:
+def decode(raw: bytes, *, inflate: bool = True) -> Entry:
+    """The entry; with `inflate` off a compressed body stays compressed (`Entry.plain()` inflates
+    it), for a reader that may not need the body at all."""
     header, _, body = raw.partition(b"\n")
     meta = orjson.loads(header)
+    compressed = bool(meta.get("z"))
     return Entry(
         version=meta["v"],
         created_at=meta["c"],
         compute_seconds=meta["d"],
         etag=meta["e"],
-        body=zlib.decompress(body) if meta.get("z") else body,
+        body=zlib.decompress(body) if compressed and inflate else body,
         expires_at=meta.get("x", math.inf),
+        compressed=compressed and not inflate,
     )
 
 
@@ -95,12 +103,12 @@ def lookup(*, user_id: int, namespace: str, params: dict) -> Entry:
     return entry_from(client().mget(*wanted))
 
 
-def entry_from(replies: list) -> Entry:
+def entry_from(replies: list, *, inflate: bool = True) -> Entry:
     """The entry of a lookup's replies, or CacheMiss."""
     version, raw = replies
     version = version.decode() if version is not None else None
     if version is not None and raw is not None:
-        entry = decode(raw)
+        entry = decode(raw, inflate=inflate)
         if entry.version == version:
             return entry
     raise CacheMiss(version)

@@ -213,7 +213,7 @@ def test_an_answer_taken_out_of_a_shared_entry_is_cut_once_per_body_and_again_wh
     def first(n: int) -> CachedRead:
         def project(shared: dict) -> dict:
             cuts.append(n)
-            return {"first": shared["rows"][:n]}
+            return {"first": shared["rows"][:n]} if n <= len(shared["rows"]) else None  # None: "not out of this one"
 
         shared = CachedRead(user, TODAY, {"shared": True}, lambda: dict(rows))
         return CachedRead(user, TODAY, {"first": n}, lambda: {"first": rows["rows"][:n]}, Derivation(shared, project))
@@ -224,6 +224,9 @@ def test_an_answer_taken_out_of_a_shared_entry_is_cut_once_per_body_and_again_wh
     assert {answer.content for answer in answers} == {b'{"first":[1,2]}'} and cuts == [2]
     assert cached_json(request, first(1)).content == b'{"first":[1]}' and cuts == [2, 1]
 
+    assert [cached_json(request, first(9)).content for _ in range(2)] == [b'{"first":[1,2,3]}'] * 2  # its own entry
+    assert cuts == [2, 1, 9]  # the shared body could not give it: found out once
+
     rows["rows"] = [4, 5, 6]
     store.bump(user_id=user, namespaces=[TODAY])
-    assert cached_json(request, first(2)).content == b'{"first":[4,5]}' and cuts == [2, 1, 2]
+    assert cached_json(request, first(2)).content == b'{"first":[4,5]}' and cuts == [2, 1, 9, 2]

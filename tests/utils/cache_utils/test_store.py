@@ -66,6 +66,16 @@ def test_an_entry_survives_encoding_and_decoding_unchanged(version, created_at, 
         version=version, created_at=created_at, compute_seconds=compute_seconds, etag=store.etag_for(body), body=body
     )
     assert store.decode(store.encode(entry)) == entry
+    assert store.decode(store.encode(entry), inflate=False).plain() == body
+
+
+def test_a_large_body_is_stored_compressed_and_can_be_read_without_inflating_it():
+    body = b'{"rows":[' + b",".join(b'{"id":%d,"title":"card"}' % n for n in range(2000)) + b"]}"
+    entry = store.Entry(version="v", created_at=1.0, compute_seconds=0.1, etag=store.etag_for(body), body=body)
+    kept = store.decode(store.encode(entry), inflate=False)
+    assert kept.compressed and len(kept.body) < len(body) // 4
+    assert kept.plain() == body and kept.etag == entry.etag
+    assert store.decode(store.encode(entry)) == entry
 
 
 def test_the_encoded_entry_is_a_json_header_line_then_the_body_bytes():
