@@ -41,13 +41,13 @@ from django.core.cache import caches
 from django.core.signals import setting_changed
 from django.db import DatabaseError
 from prometheus_client import Counter, Gauge
-from redis import Redis
+from redis import ConnectionPool, Redis
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
-from redis.sentinel import Sentinel, SentinelManagedConnection
+from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 
 from utils.breaker import CLOSED, CircuitBreaker
 
@@ -198,6 +198,39 @@ def client(purpose: str) -> Redis | RedisCluster:
     """The raw client: for pipelines inside a `call`, and for operator commands, which want to
     see Redis errors."""
     return route(purpose).client
+
+
+# Note: seconds, not a request's REDIS_TIMEOUT: an operator's SCAN over a large keyspace may meet
+# a busy moment of the server (or of a shared VM), and must slow down then, not abort halfway.
+OPERATOR_TIMEOUT = 10.0
+
+
+@contextmanager
+def operator_client(purpose: str) -> Iterator[Redis | RedisCluster]:
+    """The purpose's client for operator commands (a SCAN of every key): the same server and
+    database, on connections of its own with OPERATOR_TIMEOUT, closed afterwards. No breaker:
+    an operator wants to see the error."""
+    found = route(purpose).client
+    if isinstance(found, RedisCluster):
+        own = RedisCluster.from_url(settings.REDIS_URL, socket_timeout=OPERATOR_TIMEOUT, require_full_coverage=False)
+    elif isinstance(found, Redis):
+        pool = found.connection_pool
+        kwargs = {
+            **pool.connection_kwargs,
+            "socket_timeout": OPERATOR_TIMEOUT,
+            "connection_class": pool.connection_class,
+        }
+        if isinstance(pool, SentinelConnectionPool):
+            own = Redis(connection_pool=SentinelConnectionPool(pool.service_name, pool.sentinel_manager, **kwargs))
+        else:
+            own = Redis(connection_pool=ConnectionPool(**kwargs))
+    else:  # a test's stand-in
+        yield found
+        return
+    try:
+        yield own
+    finally:
+        own.close()
 
 
 def breaker(purpose: str, user_id: int | None = None) -> CircuitBreaker:

@@ -28,12 +28,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from accounts import revocation
 from content.models import Content
 from review.models import ReviewHistory
-from tests.helpers import BYPASS, ENDPOINTS, HIT, MISS, URLS, cache_off
+from tests.helpers import BYPASS, ENDPOINTS, HIT, MISS, URLS, cache_off, put_entry
 from tests.servers import RedisServer, caches_at, free_loopback_port, own_redis_server
 from utils import redis_layer
 from utils.breaker import CLOSED, HALF_OPEN, OPEN
-from utils.cache_utils import store
-from utils.cache_utils.invalidation import bump_now
+from utils.cache_utils import keys, store
+from utils.cache_utils.invalidation import bump_now, invalidate_pattern
 from utils.cache_utils.models import InvalidationDebt
 
 ALL_ALIASES = tuple(settings.CACHES)
@@ -575,3 +575,17 @@ def assert_own_and_current(client, params: dict) -> None:
         expected = client.get(URLS["content"], params).json()
     assert answer.json() == expected, (client.user.username, params, answer["X-Cache"])
     assert {row["title"].split()[0] for row in answer.json()["results"]} <= {client.user.username}
+
+
+def test_an_invalidation_by_pattern_waits_out_a_pause_longer_than_a_requests_timeout(alice, redis_server):
+    """An operator's SCAN + UNLINK meets a busy server: it slows down instead of failing halfway."""
+    with pointed_at(redis_server, API_ONLY):
+        for page in range(3):
+            put_entry(alice.user.pk, params={"page": page})
+        pattern = f"{keys.user_tag(alice.user.pk)}:*"
+        cached = redis_server.entries_holding("", db=settings.REDIS_DB_CACHE)
+        redis_server.pause(int(API_TIMEOUT * 1000 * 4))
+        started = time.monotonic()
+        assert invalidate_pattern(pattern) == len(cached) == 4  # three entries and their namespace token
+        assert time.monotonic() - started > API_TIMEOUT * 2  # it did wait for the pause
+        assert redis_server.entries_holding("", db=settings.REDIS_DB_CACHE) == []

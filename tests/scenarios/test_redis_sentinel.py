@@ -16,6 +16,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from content.models import Content
 from tests.helpers import BYPASS, CONTENTS, DEFAULT_PASSWORD, HIT, URLS, cache_off, content_url
 from tests.servers import RedisSentinelSet, free_loopback_port, sentinel_mode
+from utils.cache_utils import invalidate_pattern, keys
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,6 +56,9 @@ def test_the_cache_serves_from_the_sentinels_master(sentinels, alice):
         assert response["X-Cache"] == HIT and response.json() == truth(alice, url)
     with sentinels.master.admin(db=1) as cache_db:
         assert cache_db.dbsize() > 0, "the entries are in the master's cache database"
+        # the operator's own client (a longer timeout) finds the same master and database
+        assert invalidate_pattern(f"{keys.user_tag(alice.user.pk)}:*") > 0
+        assert cache_db.dbsize() == 0
 
 
 def test_with_passwords_on_the_servers_and_the_sentinels_it_serves_and_with_a_wrong_one_it_bypasses(tmp_path, alice):

@@ -110,17 +110,18 @@ def invalidate_cache(*cache_keys: str) -> int:
 
 def invalidate_pattern(pattern: str) -> int:
     """Delete every entry of this release whose key matches the glob `pattern`, e.g. `{u42}:*`.
-    SCAN in batches of RESEE_CACHE['SCAN_BATCH'] keys (never KEYS), UNLINK per batch."""
-    client, batch_size = store.client(), cache_setting("SCAN_BATCH")
-    match = _glob_escape(keys.full_key("")) + pattern
+    SCAN in batches of RESEE_CACHE['SCAN_BATCH'] keys (never KEYS), UNLINK per batch, on the
+    operator's client (utils.redis_layer.operator_client: a timeout of seconds)."""
+    batch_size, match = cache_setting("SCAN_BATCH"), _glob_escape(keys.full_key("")) + pattern
     deleted, batch = 0, []
-    for key in client.scan_iter(match=match, count=batch_size):
-        batch.append(key)
-        if len(batch) >= batch_size:
+    with redis_layer.operator_client(redis_layer.CACHE) as client:
+        for key in client.scan_iter(match=match, count=batch_size):
+            batch.append(key)
+            if len(batch) >= batch_size:
+                deleted += client.unlink(*batch)
+                batch = []
+        if batch:
             deleted += client.unlink(*batch)
-            batch = []
-    if batch:
-        deleted += client.unlink(*batch)
     return deleted
 
 
