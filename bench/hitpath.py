@@ -324,7 +324,7 @@ def profile_hit(*, tokens: dict[int, str], requests: int, endpoint: str) -> dict
     stats.sort_stats("cumulative").print_stats(45)
     out["cprofile"] = text.getvalue()
     out["cprofile_top"] = _top_own_time(stats, requests)
-    out["breakdown"] = _breakdown(stats, requests, endpoint)
+    out["breakdown"] = _breakdown(stats, requests)
     return out
 
 
@@ -333,28 +333,24 @@ def profile_hit(*, tokens: dict[int, str], requests: int, endpoint: str) -> dict
 BREAKDOWN = (
     ("whole request", "bench/hitpath.py", "timed"),
     ("middleware + Django handler", "django/core/handlers/wsgi.py", "__call__"),
-    ("DRF dispatch", "rest_framework/views.py", "dispatch"),
-    ("authentication (JWT + the request's one round trip)", "rest_framework/views.py", "perform_authentication"),
-    ("  JWT verification", "rest_framework_simplejwt/authentication.py", "get_validated_token"),
-    ("  prefetch: keys, then revocation + throttle + lookup", "utils/prefetch.py", "ask"),
-    ("    the round trip (one pipeline)", "redis/client.py", "execute"),
-    ("  revocation verdict", "accounts/revocation.py", "is_revoked"),
-    ("throttles (counts from the prefetch)", "rest_framework/views.py", "check_throttles"),
-    ("view get", "{view}", "get"),
-    ("  cached_json", "utils/cache_utils/http.py", "cached_json"),
+    ("the fresh hit (utils.cache_utils.middleware)", "utils/cache_utils/middleware.py", "_fresh_hit"),
+    ("  DRF's checks (negotiation, authentication, permissions)", "utils/cache_utils/middleware.py", "_initial"),
+    ("    JWT check (verified once per process; expiry)", "accounts/authentication.py", "get_validated_token"),
+    ("    prefetch: keys, then revocation + throttle + lookup", "utils/prefetch.py", "ask"),
+    ("      the round trip (one exchange)", "utils/redis_layer.py", "_exchange"),
+    ("    revocation verdict", "accounts/revocation.py", "is_revoked"),
+    ("  serve_fresh (entry, derived answer, response)", "utils/cache_utils/http.py", "serve_fresh"),
     ("    entry decode", "utils/cache_utils/store.py", "entry_from"),
     ("    _respond (headers, metrics)", "utils/cache_utils/http.py", "_respond"),
     ("prometheus middleware", "django_prometheus/middleware.py", "process_response"),
     ("response close (request_finished)", "django/http/response.py", "close"),
 )
-VIEW_FILES = {"today": "review/views.py", "stats": "analytics/views.py", "content": "content/views.py"}
 
 
-def _breakdown(stats, requests: int, endpoint: str) -> list[dict]:
+def _breakdown(stats, requests: int) -> list[dict]:
     total = None
     rows = []
     for label, file_part, function in BREAKDOWN:
-        file_part = file_part.format(view=VIEW_FILES[endpoint])
         cumulative = sum(
             entry[3]
             for (filename, _, name), entry in stats.stats.items()
