@@ -116,9 +116,8 @@ def _derive(read: CachedRead, result: str, shared: Served | store.Entry) -> Serv
     if known is None:
         payload = read.derived_from.project(orjson.loads(shared.plain()))
         body = orjson.dumps(payload) if payload is not None else b""
-        known = store.Entry(
-            version="", created_at=0.0, compute_seconds=0.0, etag=body and store.etag_for(body), body=body
-        )
+        etag = store.etag_for(body) if body else ""
+        known = store.Entry(version="", created_at=0.0, compute_seconds=0.0, etag=etag, body=body)
         if key is not None:
             _derived.put(key, known)  # Note: "cannot" (an empty ETag) is kept too: one parse per body
     return Served(result, known.body, known.etag) if known.etag else None
