@@ -64,7 +64,7 @@ class ContentListCreateApi(GenericAPIView):
         page, page_size = page_params(request)
         return selectors.content_page_read(
             user_id=request.user.id,
-            query=validated_query(ContentListParamsSerializer, request.query_params),
+            query=validated_query(ContentListParamsSerializer, request),
             page=page,
             page_size=page_size,
             base_url=request.build_absolute_uri(request.path),

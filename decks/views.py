@@ -102,7 +102,7 @@ class ExportApi(APIView):
         responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/octet-stream"): OpenApiTypes.BINARY},
     )
     def get(self, request):
-        chosen = validated_query(ExportParamsSerializer, request.query_params)["format"]
+        chosen = validated_query(ExportParamsSerializer, request)["format"]
         cards = selectors.export_cards(owner_id=request.user.id)
         if chosen == "csv":
             response = StreamingHttpResponse(writers.csv_lines(cards), content_type="text/csv; charset=utf-8")

@@ -20,7 +20,7 @@ from utils.schema import ErrorSerializer
 
 class TodayApi(APIView):
     def cached_read(self, request) -> CachedRead:
-        params = validated_query(CategoryFilterSerializer, request.query_params)
+        params = validated_query(CategoryFilterSerializer, request)
         return selectors.today_read(user_id=request.user.id, category_slug=params.get("category_slug"))
 
     @extend_schema(parameters=[CategoryFilterSerializer], responses=TodaySerializer)

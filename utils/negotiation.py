@@ -4,6 +4,8 @@ renderer without parsing media types; anything else is DRF's to decide, a 406 in
 
 from rest_framework.negotiation import DefaultContentNegotiation
 
+from utils.params import has_query
+
 _PLAIN_ACCEPTS = frozenset({None, "*/*", "application/json"})
 
 
@@ -14,7 +16,7 @@ class PlainJSONNegotiation(DefaultContentNegotiation):
             and renderers[0].media_type == "application/json"
             and format_suffix is None
             and request.META.get("HTTP_ACCEPT") in _PLAIN_ACCEPTS
-            and not (request.META.get("QUERY_STRING") and self.settings.URL_FORMAT_OVERRIDE in request.query_params)
+            and not (has_query(request) and self.settings.URL_FORMAT_OVERRIDE in request.query_params)
         )
         if plain:
             return renderers[0], renderers[0].media_type

@@ -9,6 +9,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.settings import api_settings
 
 from utils.conf import resee_setting
+from utils.params import has_query
 
 _PAGE_NUMBER = re.compile(r"[0-9]{1,9}")
 _MAX_NUMBER = 999_999_999  # the largest _PAGE_NUMBER, as the OpenAPI document states it
@@ -27,7 +28,7 @@ def _positive_int(params, name: str) -> int | None:
 
 def page_params(request, default_page_size: int | None = None) -> tuple[int, int]:
     """(page, page_size) from the query string, validated; what a cache key of a page needs."""
-    params = request.query_params
+    params = request.query_params if has_query(request) else {}
     page_size = _positive_int(params, "page_size") or default_page_size or api_settings.PAGE_SIZE
     return _positive_int(params, "page") or 1, min(page_size, resee_setting("MAX_PAGE_SIZE"))
 
