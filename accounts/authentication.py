@@ -1,8 +1,7 @@
 """Stateless JWT authentication with a Redis revocation check: no SQL query per request, and the
 check's HMGET travels with the request's throttle counters and cache lookup (utils.prefetch)."""
 
-import functools
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from rest_framework_simplejwt import tokens
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
@@ -66,4 +65,4 @@ def _verify(raw_token: bytes):
 # are that token. Only its expiry changes with time, and it is checked on every use; whether it
 # was revoked is Redis's answer, asked on every request. A bad token raises and is never kept;
 # a new signing key takes a restart (simplejwt reads it once per process too).
-_verified = functools.lru_cache(maxsize=4096)(_verify)
+_verified = lru_cache(maxsize=4096)(_verify)
