@@ -2,8 +2,8 @@
 
 Each user has one Redis hash in the revocation DB: `jti:<jti>` fields for revoked access tokens,
 `not_after` for a user-wide cut-off, and `loaded` once the hash was filled from the database.
-A check is one HMGET, sent with the request's other Redis commands (utils.prefetch) when it
-comes from the authentication. The database is the source of truth:
+A check is one HMGET, sent with the request's other Redis commands on a cached GET
+(utils.cache_utils.read_path). The database is the source of truth:
 
 - hash missing or without `loaded` (Redis restarted, key evicted or expired): rebuilt from the
   database, so a restart or LRU eviction never brings a revoked token back;
@@ -121,19 +121,19 @@ def _read_fields(user_id: int, jti: str) -> list:
     return _redis().execute_command(*check_command(user_id=user_id, jti=jti))
 
 
-_ASK = object()
+ASK = object()  # `is_revoked` without a reply: it asks Redis itself
 
 
-def is_revoked(*, user_id: int, jti: str, issued_at: int, reply=_ASK) -> bool:
+def is_revoked(*, user_id: int, jti: str, issued_at: int, reply=ASK) -> bool:
     """`reply`: the check's HMGET reply when it was already sent, None when that round trip
     could not reach Redis; left out, the check asks Redis itself."""
     try:
         if _pending:
             _replay_pending()
-            reply = _ASK  # Note: an answer read before the replay may miss what it wrote
+            reply = ASK  # Note: an answer read before the replay may miss what it wrote
         if reply is None:
             raise RedisUnavailable("the request's round trip failed")
-        if reply is _ASK:
+        if reply is ASK:
             reply = redis_layer.call_for(user_id, REVOCATION, "check", _read_fields, user_id, jti)
         loaded, not_after, jti_entry = reply
         if loaded is not None:

@@ -1,9 +1,9 @@
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers
 from rest_framework.views import APIView
 
 from analytics.selectors import stats_read
-from utils.cache_utils import serve
+from utils.cache_utils.read_path import CachedReadMixin
 from utils.cache_utils.reads import CachedRead
 
 StatsSchema = inline_serializer(
@@ -20,10 +20,7 @@ StatsSchema = inline_serializer(
 )
 
 
-class StatsApi(APIView):
+@extend_schema_view(get=extend_schema(responses=StatsSchema))
+class StatsApi(CachedReadMixin, APIView):
     def cached_read(self, request) -> CachedRead:
         return stats_read(user_id=request.user.id)
-
-    @extend_schema(responses=StatsSchema)
-    def get(self, request):
-        return serve(self, request)

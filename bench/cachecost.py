@@ -8,7 +8,7 @@ being invalidated and the rest for 1,000 other users, in pipelines of 1,000 SETs
 ballast: what matters is how many keys Redis holds. Sizes are filled in increasing order, the same
 key set growing. The timed call is `invalidate_on_commit(...)` outside a transaction, i.e. what a
 write's on-commit hook runs, `reps` times per size. Before and after, a probe entry of the user
-is read through `cached_json` itself: HIT before the bump, MISS after it, whatever the size.
+is read through the read path's `answer` itself: HIT before the bump, MISS after it, whatever the size.
 """
 
 import statistics
@@ -20,7 +20,8 @@ from django.conf import settings
 from django.test.utils import override_settings
 
 from bench.loadgen import percentile
-from utils.cache_utils import NAMESPACES, cached_json, invalidate_on_commit, invalidate_pattern, keys, store
+from utils.cache_utils import NAMESPACES, invalidate_on_commit, invalidate_pattern, keys, store
+from utils.cache_utils.read_path import answer
 from utils.cache_utils.reads import CachedRead
 
 FILL_RELEASE = "bench-fill"
@@ -41,7 +42,7 @@ def _ballast_key(index: int) -> str:
 def _probe() -> str:
     """X-Cache of the target user's probe entry, read through the real read-through path."""
     request = SimpleNamespace(user=SimpleNamespace(id=TARGET_USER), META={})
-    response = cached_json(request, CachedRead(TARGET_USER, "today", {"probe": 1}, lambda: {"probe": True}))
+    response = answer(request, CachedRead(TARGET_USER, "today", {"probe": 1}, lambda: {"probe": True}))
     return response["X-Cache"]
 
 

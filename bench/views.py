@@ -22,17 +22,15 @@ import orjson
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils.cache import patch_vary_headers
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.tokens import AccessToken
 
 from analytics.selectors import stats_for
-from analytics.views import StatsApi
 from content import selectors as content_selectors
 from content.serializers import CategoryFilterSerializer, ContentListParamsSerializer, ContentSerializer
-from content.views import ContentListCreateApi
 from review import selectors as review_selectors
-from review.views import TodayApi
 from utils import clock, redis_layer
 from utils.cache_utils import conf as cache_conf
 
@@ -128,22 +126,20 @@ if cache_response is not None:
     def _cached(namespace):
         return cache_response(timeout=cache_conf.DEFAULTS["TTL"][namespace], key_func=_key, cache=PEER_ALIAS)
 
-    class PeerTodayApi(TodayApi):
-        cached_read = None  # Note: the peer is not served by our cache: no lookup in its round trip
-
+    # Note: the peers are plain DRF views with the project's default policies, not served by
+    # our cache (no lookup in their round trip).
+    class PeerTodayApi(APIView):
         @_cached("today")
         def get(self, request):
             return Response(_today_payload(request))
 
-    class PeerStatsApi(StatsApi):
-        cached_read = None
-
+    class PeerStatsApi(APIView):
         @_cached("stats")
         def get(self, request):
             return Response(_stats_payload(request))
 
-    class PeerContentApi(ContentListCreateApi):
-        cached_read = None
+    class PeerContentApi(GenericAPIView):
+        serializer_class = ContentSerializer
 
         @_cached("content")
         def get(self, request):
@@ -164,23 +160,21 @@ else:
             patch_vary_headers(response, ["Authorization"])
             return response
 
-    class PeerTodayApi(_VaryAuthorization, TodayApi):
+    class PeerTodayApi(_VaryAuthorization, APIView):
         ttl = cache_conf.DEFAULTS["TTL"]["today"]
-        cached_read = None
 
         def get(self, request):
             return Response(_today_payload(request))
 
-    class PeerStatsApi(_VaryAuthorization, StatsApi):
+    class PeerStatsApi(_VaryAuthorization, APIView):
         ttl = cache_conf.DEFAULTS["TTL"]["stats"]
-        cached_read = None
 
         def get(self, request):
             return Response(_stats_payload(request))
 
-    class PeerContentApi(_VaryAuthorization, ContentListCreateApi):
+    class PeerContentApi(_VaryAuthorization, GenericAPIView):
         ttl = cache_conf.DEFAULTS["TTL"]["content"]
-        cached_read = None
+        serializer_class = ContentSerializer
 
         def get(self, request):
             return _content_page(self, request)

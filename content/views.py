@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
@@ -10,7 +10,7 @@ from content.serializers import (
     ContentSerializer,
     ContentWriteSerializer,
 )
-from utils.cache_utils import serve
+from utils.cache_utils.read_path import CachedReadMixin
 from utils.cache_utils.reads import CachedRead
 from utils.pagination import page_params
 from utils.params import validated_query
@@ -57,7 +57,8 @@ class CategoryDetailApi(GenericAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ContentListCreateApi(GenericAPIView):
+@extend_schema_view(get=extend_schema(parameters=[ContentListParamsSerializer], responses=ContentSerializer(many=True)))
+class ContentListCreateApi(CachedReadMixin, GenericAPIView):
     serializer_class = ContentSerializer
 
     def cached_read(self, request) -> CachedRead:
@@ -69,10 +70,6 @@ class ContentListCreateApi(GenericAPIView):
             page_size=page_size,
             base_url=request.build_absolute_uri(request.path),
         )
-
-    @extend_schema(parameters=[ContentListParamsSerializer], responses=ContentSerializer(many=True))
-    def get(self, request):
-        return serve(self, request)
 
     @extend_schema(request=ContentWriteSerializer, responses={201: ContentSerializer})
     def post(self, request):

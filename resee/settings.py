@@ -60,8 +60,6 @@ INSTALLED_APPS = [
 # middleware (sessions, CSRF, WhiteNoise, the Prometheus pair) and the view, where DRF runs the
 # JWT check, the revocation lookup, the throttles and the cache; only the WSGI handler's own work
 # and the streaming of the body to the client fall outside.
-# Note: FreshHitMiddleware answers a fresh cache hit; what lies above it applies to every answer,
-# what lies below (the admin's session, CSRF, auth and messages) never changes a hit's.
 MIDDLEWARE = [
     "utils.middleware.SlowRequestLogMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
@@ -72,7 +70,6 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "utils.cache_utils.middleware.FreshHitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -1,4 +1,4 @@
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,20 +12,17 @@ from review.serializers import (
     ScheduleUpdateSerializer,
     TodaySerializer,
 )
-from utils.cache_utils import serve
+from utils.cache_utils.read_path import CachedReadMixin
 from utils.cache_utils.reads import CachedRead
 from utils.params import validated_query
 from utils.schema import ErrorSerializer
 
 
-class TodayApi(APIView):
+@extend_schema_view(get=extend_schema(parameters=[CategoryFilterSerializer], responses=TodaySerializer))
+class TodayApi(CachedReadMixin, APIView):
     def cached_read(self, request) -> CachedRead:
         params = validated_query(CategoryFilterSerializer, request)
         return selectors.today_read(user_id=request.user.id, category_slug=params.get("category_slug"))
-
-    @extend_schema(parameters=[CategoryFilterSerializer], responses=TodaySerializer)
-    def get(self, request):
-        return serve(self, request)
 
 
 class ReviewCompleteApi(APIView):

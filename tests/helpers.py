@@ -326,13 +326,23 @@ class RecordingClient:
     def commands(self) -> list[str]:
         return [name for name, _ in self.calls]
 
+    @property
+    def sent(self) -> list[str]:
+        """Every command's name, those sent in a pipeline included (lower case)."""
+        return [name.lower() for call, args in self.calls for name in (args if call == "pipeline.execute" else [call])]
+
 
 class _RecordingPipeline:
     def __init__(self, real, calls):
-        self._real, self._calls = real, calls
+        self._real, self._calls, self._queued = real, calls, []
+
+    def execute_command(self, *args, **kwargs):
+        self._queued.append(args[0])
+        return self._real.execute_command(*args, **kwargs)
 
     def execute(self, *args, **kwargs):
-        self._calls.append(("pipeline.execute", ()))
+        self._calls.append(("pipeline.execute", tuple(self._queued)))
+        self._queued = []
         return self._real.execute(*args, **kwargs)
 
     def __getattr__(self, name):

@@ -1,18 +1,49 @@
-"""The clock, in one place so tests can move time by patching these functions."""
+"""Time and chance, in one place: the one seam tests swap.
 
+    with clock.use(timestamp=lambda: 1_800_000_000.0, random=Random(7).random):
+        ...
+
+`now` is the moment dates and cut-offs are taken from (a learner's today, revocation), `timestamp`
+the seconds that entries' lifetimes and throttle windows are measured in, `random` the draw of
+early recomputation (XFetch), `sleep` the wait of a request polling for another's result.
+"""
+
+import random as _random
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from django.utils import timezone
 
 
+@dataclass(frozen=True)
+class Clock:
+    now: Callable[[], datetime] = timezone.now
+    timestamp: Callable[[], float] = time.time
+    random: Callable[[], float] = _random.random
+    sleep: Callable[[float], None] = time.sleep
+
+
+current = Clock()
+
+
 def now() -> datetime:
-    return timezone.now()
+    return current.now()
 
 
 def timestamp() -> float:
-    """Seconds since the epoch: what the throttle's fixed windows are cut from."""
-    return time.time()
+    """Seconds since the epoch: what entries expire and throttle windows are cut by."""
+    return current.timestamp()
+
+
+def random() -> float:
+    return current.random()
+
+
+def sleep(seconds: float) -> None:
+    current.sleep(seconds)
 
 
 def local_date(moment: datetime) -> date:
@@ -24,3 +55,14 @@ def local_date(moment: datetime) -> date:
 
 def local_today() -> date:
     return local_date(now())
+
+
+@contextmanager
+def use(**overrides) -> Iterator[Clock]:
+    """Swap parts of the clock for the block, e.g. `with clock.use(now=lambda: moment):`."""
+    global current
+    previous, current = current, replace(current, **overrides)
+    try:
+        yield current
+    finally:
+        current = previous

@@ -1,6 +1,6 @@
 """Rate limits in one Redis round trip: a fixed-window counter (INCR + EXPIRE in one pipeline)
-instead of DRF's GET + SET of a timestamp list. For an authenticated request the counters are
-sent with the revocation check (utils.prefetch): no round trip of their own.
+instead of DRF's GET + SET of a timestamp list. On a cached GET the counters travel with the
+request's other Redis commands (utils.cache_utils.read_path), which hands `allow_count` the count.
 
 # Note: a fixed window lets a client burst up to twice the rate across a window boundary; in
 # exchange every check is one round trip and O(1) memory per client, shared by all workers.
@@ -10,7 +10,7 @@ allowed: a looser limit for a while beats failing every request.
 
 from rest_framework import throttling
 
-from utils import clock, prefetch, redis_layer
+from utils import clock, redis_layer
 from utils.redis_layer import THROTTLE, RedisUnavailable
 
 
@@ -24,8 +24,7 @@ def _count(key: str, ttl: int) -> int:
 class FixedWindowMixin:
     def window_key(self, request, view, now: float | None = None) -> tuple[str, int, float] | None:
         """(Redis key, TTL, now) of this request's counter at `now` (default: the clock); None
-        when this throttle does not apply. utils.prefetch asks for it with the request's other
-        Redis commands."""
+        when this throttle does not apply."""
         if self.rate is None:
             return None
         key = self.get_cache_key(request, view)
@@ -38,17 +37,22 @@ class FixedWindowMixin:
         return redis_layer.make_key(THROTTLE, f"{key}:{window}"), self.duration + 1, now
 
     def allow_request(self, request, view) -> bool:
-        # Note: the window the request's prefetch counted in, even if the clock has moved on since.
-        found = self.window_key(request, view, prefetch.counted_at(request))
+        found = self.window_key(request, view)
         if found is None:
             return True
         key, ttl, now = found
+        user_id = request.user.pk if request.user.is_authenticated else None
         try:
-            count = prefetch.throttle_count(request, key)
-            if count is None:  # not asked with the authentication (anonymous requests)
-                count = redis_layer.call(THROTTLE, "throttle", _count, key, ttl)
+            count = redis_layer.call_for(user_id, THROTTLE, "throttle", _count, key, ttl)
         except RedisUnavailable:
-            return True  # logged by the layer
+            count = None  # logged by the layer
+        return self.allow_count(count, now)
+
+    def allow_count(self, count: int | None, now: float) -> bool:
+        """Whether this request, its window's `count`-th, is within the rate; None (Redis could
+        not count it) is allowed: a looser limit for a while beats failing every request."""
+        if count is None:
+            return True
         self.retry_after = self.duration - now % self.duration
         return count <= self.num_requests
 

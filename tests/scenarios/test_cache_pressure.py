@@ -15,9 +15,10 @@ from rest_framework.test import APIClient
 
 from content.services import content_create
 from review import selectors as review_selectors
-from utils.cache_utils import keys, runtime, singleflight, store
+from utils import clock
+from utils.cache_utils import keys, singleflight, store
 from utils.cache_utils.conf import TODAY
-from utils.cache_utils.freshness import recompute_early
+from utils.cache_utils.store import recompute_early
 
 TODAY_URL = "/api/review/today/"
 
@@ -121,13 +122,13 @@ def test_an_expired_entry_is_always_recomputed_and_a_zero_draw_means_now():
 def test_a_reader_refreshes_early_only_when_its_draw_says_so(alice, counted_today):
     alice.post("/api/content/", {"title": "card"})
     start = time.time()
-    with runtime.use(clock=lambda: start):
+    with clock.use(timestamp=lambda: start):
         assert alice.get(TODAY_URL)["X-Cache"] == "MISS"
     ttl = settings.RESEE_CACHE["TTL"][TODAY]
     near_expiry = start + ttl - 0.0001
-    with runtime.use(clock=lambda: near_expiry, random=lambda: 0.999999):
+    with clock.use(timestamp=lambda: near_expiry, random=lambda: 0.999999):
         assert alice.get(TODAY_URL)["X-Cache"] == "HIT"
-    with runtime.use(clock=lambda: near_expiry, random=lambda: 1e-12):
+    with clock.use(timestamp=lambda: near_expiry, random=lambda: 1e-12):
         assert alice.get(TODAY_URL)["X-Cache"] == "MISS"
     assert counted_today["count"] == 2
 
@@ -147,7 +148,7 @@ def test_an_expired_entry_is_served_stale_while_another_request_recomputes(alice
     first = alice.get(TODAY_URL)
     hold_the_lock(alice.user.id)
     just_expired = time.time() + settings.RESEE_CACHE["TTL"][TODAY] + 1
-    with runtime.use(clock=lambda: just_expired):
+    with clock.use(timestamp=lambda: just_expired):
         stale = alice.get(TODAY_URL)
     assert stale["X-Cache"] == "STALE"
     assert stale.content == first.content
@@ -160,7 +161,7 @@ def test_a_stale_entry_is_never_served_after_an_invalidation(alice, counted_toda
     hold_the_lock(alice.user.id)
     alice.post("/api/content/", {"title": "second card"})  # bumps the namespace
     just_expired = time.time() + settings.RESEE_CACHE["TTL"][TODAY] + 1
-    with runtime.use(clock=lambda: just_expired):
+    with clock.use(timestamp=lambda: just_expired):
         response = alice.get(TODAY_URL)
     assert response["X-Cache"] == "MISS"
     assert response.json()["count"] == 2

@@ -1,7 +1,7 @@
 """The one home of cache policy: keys, TTLs, invalidation and the read-through path.
 
 Apps describe each cached answer as a `CachedRead` in their selectors; views return it from
-`cached_read(request)` and call `serve(self, request)` (or `cached_json(request, read)`); services
+`cached_read(request)` and mix in `read_path.CachedReadMixin`, whose GET is the read path; services
 declare their writes to `policy.invalidates(...)`, which bumps what the table says; operators
 use `invalidate_cache(...)` and `invalidate_pattern(...)`. Nothing else in the project builds a
 cache key or talks to the `api` Redis database.
@@ -16,7 +16,6 @@ cache key or talks to the `api` Redis database.
 """
 
 from utils.cache_utils.conf import CONTENT, NAMESPACES, STATS, TODAY
-from utils.cache_utils.http import cached_json, serve
 from utils.cache_utils.invalidation import invalidate_cache, invalidate_on_commit, invalidate_pattern
 from utils.cache_utils.keys import generate_cache_key
 
@@ -25,10 +24,8 @@ __all__ = [
     "NAMESPACES",
     "STATS",
     "TODAY",
-    "cached_json",
     "generate_cache_key",
     "invalidate_cache",
     "invalidate_on_commit",
     "invalidate_pattern",
-    "serve",
 ]

@@ -6,19 +6,27 @@
 The body is stored and served as bytes: a hit parses only the header. Nothing is pickled. Redis
 keeps an entry for its TTL plus the stale-while-revalidate window, so an expired entry can still be
 served (as STALE) while one request recomputes it.
+
+An entry is recomputed before it expires by probabilistic early expiration (XFetch, Vattani,
+Chierichetti and Lowenstein, "Optimal Probabilistic Cache Stampede Prevention", VLDB 2015): a
+reader recomputes early when `now - delta * beta * ln(random()) >= expiry`, where `delta` is how
+long the last computation took. The chance is exp(-(expiry - now) / (delta * beta)): negligible
+far from expiry, rising as it nears, and earlier for entries that are slow to compute, so usually
+one reader refreshes the entry before it expires instead of many at once.
 """
 
 import hashlib
 import math
 import secrets
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
 from django.conf import settings
 
-from utils import redis_layer
-from utils.cache_utils import keys, runtime
+from utils import clock, redis_layer
+from utils.cache_utils import keys
 from utils.cache_utils.conf import cache_setting, ttl_for
 
 
@@ -35,8 +43,21 @@ class Entry:
     def is_fresh(self, now: float) -> bool:
         return now < self.expires_at
 
+    def due_early(self, now: float, *, beta: float, random: Callable[[], float]) -> bool:
+        """Whether a reader at `now` should recompute this entry before it expires (XFetch)."""
+        return recompute_early(now=now, expiry=self.expires_at, delta=self.compute_seconds, beta=beta, random=random)
+
     def plain(self) -> bytes:
         return zlib.decompress(self.body) if self.compressed else self.body
+
+
+def recompute_early(*, now: float, expiry: float, delta: float, beta: float, random: Callable[[], float]) -> bool:
+    if now >= expiry:
+        return True
+    draw = random()
+    if draw <= 0.0:  # ln(0) is -inf: a certain recompute, as the formula's limit says
+        return True
+    return now - delta * beta * math.log(draw) >= expiry
 
 
 class CacheMiss(Exception):
@@ -125,7 +146,7 @@ def claim_version(*, user_id: int, namespace: str) -> str:
 
 
 def store(*, user_id: int, namespace: str, params: dict, version: str, body: bytes, compute_seconds: float) -> Entry:
-    now, ttl = runtime.current.clock(), ttl_for(namespace)
+    now, ttl = clock.timestamp(), ttl_for(namespace)
     entry = Entry(
         version=version,
         created_at=now,

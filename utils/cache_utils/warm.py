@@ -1,7 +1,7 @@
 """Precomputing cache entries outside a request (`manage.py cache_warm`).
 
 A cached endpoint describes what it serves one user as a `CachedRead`: the namespace, the key
-parameters and the computation. The view hands it to `cached_json`, the warm command to `warm`,
+parameters and the computation. The read path answers it, the warm command to `warm`,
 so a warmed entry is exactly the one the next GET looks up; the two cannot drift apart.
 
 `warm` follows the protocol of a miss: the namespace token is read (or claimed) *before* the
@@ -11,11 +11,12 @@ like a request would, so a request arriving meanwhile waits for the warm's resul
 computing it again. Every Redis call goes through `guarded`: Redis down raises RedisUnavailable.
 """
 
-from utils.cache_utils import keys, runtime, singleflight, store
+from utils import clock
+from utils.cache_utils import keys, singleflight, store
 from utils.cache_utils.conf import cache_setting
 
 # Note: a miss's own step and lock release: a warmed body is byte-identical to a miss's.
-from utils.cache_utils.http import fill, release
+from utils.cache_utils.read_path import fill, release
 from utils.cache_utils.reads import CachedRead
 from utils.cache_utils.store import guarded
 from utils.redis_layer import RedisUnavailable
@@ -32,7 +33,7 @@ def warm(read: CachedRead) -> str:
     except store.CacheMiss as miss:
         version = miss.version or guarded(user_id, "claim", store.claim_version, user_id=user_id, namespace=namespace)
     else:
-        if entry.is_fresh(runtime.current.clock()):
+        if entry.is_fresh(clock.timestamp()):
             return FRESH
         version = entry.version
     lock = keys.lock_key(user_id, namespace, version, params)

@@ -21,7 +21,8 @@ from tests.helpers import (
     uncached,
     warm,
 )
-from utils.cache_utils import TODAY, cached_json, store
+from utils.cache_utils import TODAY, store
+from utils.cache_utils.read_path import answer
 from utils.cache_utils.reads import CachedRead, Derivation
 
 STRONG_ETAG = re.compile(r'\A"[0-9a-f]{24}"\Z')
@@ -219,14 +220,14 @@ def test_an_answer_taken_out_of_a_shared_entry_is_cut_once_per_body_and_again_wh
         return CachedRead(user, TODAY, {"first": n}, lambda: {"first": rows["rows"][:n]}, Derivation(shared, project))
 
     request = SimpleNamespace(META={})
-    answers = [cached_json(request, first(2)) for _ in range(3)]
+    answers = [answer(request, first(2)) for _ in range(3)]
     assert [answer["X-Cache"] for answer in answers] == [MISS, HIT, HIT]
     assert {answer.content for answer in answers} == {b'{"first":[1,2]}'} and cuts == [2]
-    assert cached_json(request, first(1)).content == b'{"first":[1]}' and cuts == [2, 1]
+    assert answer(request, first(1)).content == b'{"first":[1]}' and cuts == [2, 1]
 
-    assert [cached_json(request, first(9)).content for _ in range(2)] == [b'{"first":[1,2,3]}'] * 2  # its own entry
+    assert [answer(request, first(9)).content for _ in range(2)] == [b'{"first":[1,2,3]}'] * 2  # its own entry
     assert cuts == [2, 1, 9]  # the shared body could not give it: found out once
 
     rows["rows"] = [4, 5, 6]
     store.bump(user_id=user, namespaces=[TODAY])
-    assert cached_json(request, first(2)).content == b'{"first":[4,5]}' and cuts == [2, 1, 9, 2]
+    assert answer(request, first(2)).content == b'{"first":[4,5]}' and cuts == [2, 1, 9, 2]

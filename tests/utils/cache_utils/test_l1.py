@@ -93,7 +93,7 @@ def test_an_l1_hit_makes_no_redis_call_and_a_local_write_is_seen_at_once(redis_t
         recorder.calls.clear()
         response = alice.get(TODAY_URL)
         assert response["X-Cache"] == "HIT"
-        assert "mget" not in recorder.commands
+        assert "mget" not in recorder.sent
         alice.post("/api/content/", {"title": "second"})
         assert alice.get(TODAY_URL).json()["count"] == 2
 
@@ -106,7 +106,7 @@ def test_the_l1_is_not_used_until_it_is_subscribed_to_bumps(alice, monkeypatch, 
         assert alice.get(TODAY_URL)["X-Cache"] == "MISS"
         recorder.calls.clear()
         assert alice.get(TODAY_URL)["X-Cache"] == "HIT"
-        assert "mget" in recorder.commands
+        assert "mget" in recorder.sent
         assert l1.local_cache() is None
 
 
