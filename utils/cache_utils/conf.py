@@ -65,18 +65,28 @@ _NON_NEGATIVE_NUMBERS = (
 )
 
 
-_merged: dict[str, Any] | None = None
+class CacheSettings:
+    """RESEE_CACHE with its defaults: `cache_settings.TTL`. Merged and validated once, like DRF's
+    api_settings, and again after a settings change (override_settings in tests). A value read
+    once is kept as an attribute: a hit reads several, as plain attribute lookups."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"RESEE_CACHE has no setting {name!r}")
+        if "_merged" not in self.__dict__:
+            self._merged = _load()
+        value = self._merged[name]
+        setattr(self, name, value)
+        return value
+
+    def reload(self) -> None:
+        self.__dict__.clear()
 
 
-def cache_setting(name: str) -> Any:
-    """RESEE_CACHE[name], or its default. Merged and validated once, like DRF's api_settings,
-    and again after a settings change (override_settings in tests): a hit asks for ten of them."""
-    merged = _merged if _merged is not None else _load()
-    return merged[name]
+cache_settings = CacheSettings()
 
 
 def _load() -> dict[str, Any]:
-    global _merged
     merged = {**DEFAULTS, **getattr(settings, "RESEE_CACHE", {})}
     merged["TTL"] = {**DEFAULTS["TTL"], **merged["TTL"]}
     bad = {k: v for k, v in merged["TTL"].items() if not isinstance(v, int) or v <= 0}
@@ -88,14 +98,12 @@ def _load() -> dict[str, Any]:
     for name in _NON_NEGATIVE_NUMBERS:
         if not isinstance(merged[name], int | float) or merged[name] < 0:
             raise ImproperlyConfigured(f"RESEE_CACHE[{name!r}]={merged[name]!r} must be a number >= 0.")
-    _merged = merged
     return merged
 
 
 def _reload(*, setting: str, **kwargs) -> None:
-    global _merged
     if setting == "RESEE_CACHE":
-        _merged = None
+        cache_settings.reload()
 
 
 setting_changed.connect(_reload)
@@ -112,4 +120,4 @@ def check_cache_settings(app_configs, **kwargs) -> list[Error]:
 
 
 def ttl_for(namespace: str) -> int:
-    return cache_setting("TTL")[namespace]
+    return cache_settings.TTL[namespace]

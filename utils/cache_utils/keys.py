@@ -15,7 +15,7 @@ from datetime import date
 from urllib.parse import quote
 
 from utils import redis_layer
-from utils.cache_utils.conf import ENTRY_FORMAT, cache_setting
+from utils.cache_utils.conf import ENTRY_FORMAT, cache_settings
 from utils.redis_layer import user_tag
 
 MAX_KEY_LENGTH = 200
@@ -52,7 +52,7 @@ def generate_cache_key(prefix: str, *args, **kwargs) -> str:
 
 def full_key(key: str) -> str:
     """Prefix and release: `resee:api:<format>.<release>:<key>`; a new release reads no old entry."""
-    return redis_layer.make_key(redis_layer.CACHE, key, version=f"{ENTRY_FORMAT}.{cache_setting('RELEASE')}")
+    return redis_layer.make_key(redis_layer.CACHE, key, version=f"{ENTRY_FORMAT}.{cache_settings.RELEASE}")
 
 
 def namespace_key(user_id: int, namespace: str) -> str:

@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 
 from utils import redis_layer
 from utils.cache_utils import store
-from utils.cache_utils.conf import cache_setting
+from utils.cache_utils.conf import cache_settings
 
 logger = logging.getLogger(__name__)
 
@@ -81,14 +81,14 @@ def local_cache() -> LocalCache | None:
     """This process's L1, or None when it is off or not (yet) subscribed to bumps. Starts the
     subscriber on first use (after a gunicorn fork, in each worker)."""
     global _local, _subscriber
-    if not cache_setting("L1_ENABLED"):
+    if not cache_settings.L1_ENABLED:
         return None
     with _setup_lock:
         if _local is None:
             _local = LocalCache(
-                max_entries=cache_setting("L1_MAX_ENTRIES"),
-                max_bytes=cache_setting("L1_MAX_BYTES"),
-                ttl_seconds=cache_setting("L1_TTL_SECONDS"),
+                max_entries=cache_settings.L1_MAX_ENTRIES,
+                max_bytes=cache_settings.L1_MAX_BYTES,
+                ttl_seconds=cache_settings.L1_TTL_SECONDS,
             )
         if _subscriber is None or not _subscriber.is_alive():
             _subscriber = threading.Thread(target=_listen, args=(_local,), name="cache-l1-bumps", daemon=True)

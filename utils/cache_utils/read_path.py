@@ -45,7 +45,7 @@ from rest_framework.settings import api_settings
 
 from utils import clock, redis_layer
 from utils.cache_utils import keys, l1, singleflight, store
-from utils.cache_utils.conf import cache_setting
+from utils.cache_utils.conf import cache_settings
 from utils.cache_utils.metrics import COMPUTE_SECONDS, LOCK_WAITS, LOOKUP_SECONDS, REQUEST_SECONDS, REQUESTS
 from utils.cache_utils.reads import CachedRead
 from utils.cache_utils.store import guarded
@@ -160,14 +160,14 @@ def _describe(view, request) -> tuple[CachedRead | None, APIException | None]:
 def _first(read: CachedRead | None) -> CachedRead | None:
     """The read whose entry is looked up with the round trip: the shared one, when there is one;
     None when the cache is off or the parameters were bad."""
-    if read is None or not cache_setting("ENABLED"):
+    if read is None or not cache_settings.ENABLED:
         return None
     return read.derived_from.base if read.derived_from is not None else read
 
 
 def _local_entry(read: CachedRead) -> store.Entry | None:
     """The L1's fresh copy of the read's entry, when the L1 is on and may serve."""
-    local = l1.local_cache()
+    local = l1.local_cache() if cache_settings.L1_ENABLED else None
     if local is None or not redis_layer.healthy(CACHE, read.user_id):
         return None
     entry = local.get(_local_key(read))
@@ -210,7 +210,7 @@ def answer(request, read: CachedRead, looked: object = None, seconds: float = 0.
 
 
 def _served(read: CachedRead, looked: object) -> Served:
-    if not cache_setting("ENABLED"):
+    if not cache_settings.ENABLED:
         return Served(BYPASS, render(read)[0], None)
     if read.derived_from is None:
         return _through(read, looked)
@@ -260,7 +260,7 @@ def _read_through(read: CachedRead, looked: object) -> Served:
         user_id, namespace = read.user_id, read.namespace
         version = miss.version or guarded(user_id, "claim", store.claim_version, user_id=user_id, namespace=namespace)
     else:
-        if entry.is_fresh(now) and not entry.due_early(now, beta=cache_setting("XFETCH_BETA"), random=clock.random):
+        if entry.is_fresh(now) and not entry.due_early(now, beta=cache_settings.XFETCH_BETA, random=clock.random):
             _keep_local(read, entry)
             return Served(HIT, entry.plain(), entry.etag)
         version, stale = entry.version, entry
@@ -282,12 +282,12 @@ def _recompute(read: CachedRead, version: str, stale: store.Entry | None, now: f
     """Single flight: one request computes the entry of this token; the others serve the stale
     entry, or wait for the computation's result."""
     lock = keys.lock_key(read.user_id, read.namespace, version, read.params)
-    token = guarded(read.user_id, "lock", singleflight.acquire, lock, ttl_ms=cache_setting("LOCK_TTL_MS"))
+    token = guarded(read.user_id, "lock", singleflight.acquire, lock, ttl_ms=cache_settings.LOCK_TTL_MS)
     if token is None:
         if stale is not None:
             # Another request is recomputing; the entry still carries the current token.
             return Served(HIT if stale.is_fresh(now) else STALE, stale.plain(), stale.etag)
-        waited = _wait_for_fresh(read, version, wait_ms=cache_setting("LOCK_WAIT_MS"))
+        waited = _wait_for_fresh(read, version, wait_ms=cache_settings.LOCK_WAIT_MS)
         if waited is not None:
             return Served(HIT, waited.body, waited.etag)
     elif stale is None:
@@ -310,7 +310,7 @@ def _local_key(read: CachedRead) -> tuple:
 
 
 def _keep_local(read: CachedRead, entry: store.Entry | None) -> None:
-    if entry is not None and (local := l1.local_cache()) is not None:
+    if entry is not None and cache_settings.L1_ENABLED and (local := l1.local_cache()) is not None:
         local.put(_local_key(read), entry)
 
 
@@ -337,7 +337,7 @@ def _wait_for_fresh(read: CachedRead, version: str, *, wait_ms: int) -> store.En
             return entry
         if time.monotonic() >= deadline:
             return None
-        clock.sleep(cache_setting("LOCK_POLL_MS") / 1000)
+        clock.sleep(cache_settings.LOCK_POLL_MS / 1000)
 
 
 def fill(read: CachedRead, version: str) -> tuple[bytes, store.Entry | None]:

@@ -18,7 +18,7 @@ from collections import defaultdict
 from django.core.signals import request_finished, request_started
 
 from utils.cache_utils import reads
-from utils.cache_utils.conf import cache_setting
+from utils.cache_utils.conf import cache_settings
 from utils.cache_utils.metrics import REFRESHES
 from utils.cache_utils.warm import warm
 from utils.redis_layer import RedisUnavailable
@@ -38,7 +38,7 @@ _owed = _Owed()
 
 def owe(*, user_id: int, namespaces) -> None:
     """Note that this request's write bumped `namespaces` of `user_id` (from invalidation)."""
-    if cache_setting("REFRESH_ON_WRITE") and cache_setting("ENABLED"):
+    if cache_settings.REFRESH_ON_WRITE and cache_settings.ENABLED:
         _owed.users[user_id] |= set(namespaces)
 
 

@@ -9,7 +9,7 @@ from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from utils.cache_utils import conf
-from utils.cache_utils.conf import DEFAULTS, cache_setting
+from utils.cache_utils.conf import DEFAULTS, cache_settings
 
 
 def with_cache(**overrides):
@@ -18,23 +18,23 @@ def with_cache(**overrides):
 
 def test_a_setting_left_out_takes_its_default_and_a_partial_ttl_keeps_the_other_defaults():
     with override_settings(RESEE_CACHE={"TTL": {"today": 60}}):
-        assert cache_setting("LOCK_TTL_MS") == DEFAULTS["LOCK_TTL_MS"]
-        assert cache_setting("TTL") == {**DEFAULTS["TTL"], "today": 60}
+        assert cache_settings.LOCK_TTL_MS == DEFAULTS["LOCK_TTL_MS"]
+        assert cache_settings.TTL == {**DEFAULTS["TTL"], "today": 60}
 
 
 def test_a_change_of_the_settings_is_read_at_once():
     with with_cache(STALE_SECONDS=7):
-        assert cache_setting("STALE_SECONDS") == 7
-    assert cache_setting("STALE_SECONDS") == settings.RESEE_CACHE.get("STALE_SECONDS", DEFAULTS["STALE_SECONDS"])
+        assert cache_settings.STALE_SECONDS == 7
+    assert cache_settings.STALE_SECONDS == settings.RESEE_CACHE.get("STALE_SECONDS", DEFAULTS["STALE_SECONDS"])
 
 
 def test_the_settings_are_merged_once_not_per_read(monkeypatch):
-    cache_setting("ENABLED")
+    _ = cache_settings.ENABLED
     calls = []
     real_load = conf._load
     monkeypatch.setattr(conf, "_load", lambda: calls.append(1) or real_load())
     for _ in range(10):
-        cache_setting("TTL"), cache_setting("ENABLED")
+        _ = cache_settings.TTL, cache_settings.ENABLED
     assert calls == []
 
 
@@ -49,6 +49,6 @@ def test_the_settings_are_merged_once_not_per_read(monkeypatch):
 def test_a_bad_value_names_the_setting_at_the_first_read_and_in_the_system_check(overrides, message):
     with with_cache(**overrides):
         with pytest.raises(ImproperlyConfigured, match=message):
-            cache_setting("ENABLED")
+            _ = cache_settings.ENABLED
         with pytest.raises(SystemCheckError, match="resee.E001"):
             call_command("check")

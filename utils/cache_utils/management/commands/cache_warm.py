@@ -18,7 +18,7 @@ from tqdm import tqdm
 from utils import redis_layer
 from utils.breaker import CLOSED
 from utils.cache_utils import reads, store
-from utils.cache_utils.conf import cache_setting
+from utils.cache_utils.conf import cache_settings
 from utils.cache_utils.stats import forget_own_gauges
 from utils.cache_utils.warm import BUSY, FRESH, WARMED, CachedRead, warm
 from utils.redis_layer import RedisUnavailable
@@ -66,7 +66,7 @@ class Command(BaseCommand):
             raise CommandError(f"{failed} entries could not be warmed; the log says why.")
 
     def _check_cache(self) -> None:
-        if not cache_setting("ENABLED"):
+        if not cache_settings.ENABLED:
             raise CommandError("The cache is disabled (RESEE_CACHE['ENABLED'] / CACHE_ENABLED): nothing to warm.")
         try:
             redis_layer.call(redis_layer.CACHE, "ping", store.client().ping)
