@@ -65,7 +65,7 @@ def entry_key(user_id: int, namespace: str, params: dict) -> str:
 
 def typed(params: dict) -> tuple:
     """`params` as a hashable memo key that keeps each value's type: True == 1, but their keys differ."""
-    return tuple((name, value.__class__, value) for name, value in params.items())
+    return tuple([(name, value.__class__, value) for name, value in params.items()])
 
 
 # Note: a hit builds its entry's key; encoding every parameter again was ~2% of a hit. The part

@@ -134,7 +134,7 @@ def _round_trip(view, request, authenticator) -> Trip:
     if windows:
         commands[THROTTLE] = [cmd for _, (key, ttl, _) in windows for cmd in (("INCR", key), ("EXPIRE", key, ttl))]
     first = _first(read)
-    looked = _local_entry(first) if first is not None else None
+    looked = _local_entry(first) if first is not None and cache_settings.L1_ENABLED else None
     if first is not None and looked is None:
         commands[CACHE] = [store.lookup_command(user_id=first.user_id, namespace=first.namespace, params=first.params)]
     started = time.perf_counter()
@@ -166,8 +166,8 @@ def _first(read: CachedRead | None) -> CachedRead | None:
 
 
 def _local_entry(read: CachedRead) -> store.Entry | None:
-    """The L1's fresh copy of the read's entry, when the L1 is on and may serve."""
-    local = l1.local_cache() if cache_settings.L1_ENABLED else None
+    """The L1's fresh copy of the read's entry, when it may serve (subscribed, Redis healthy)."""
+    local = l1.local_cache()
     if local is None or not redis_layer.healthy(CACHE, read.user_id):
         return None
     entry = local.get(_local_key(read))
@@ -260,8 +260,9 @@ def _read_through(read: CachedRead, looked: object) -> Served:
         user_id, namespace = read.user_id, read.namespace
         version = miss.version or guarded(user_id, "claim", store.claim_version, user_id=user_id, namespace=namespace)
     else:
-        if entry.is_fresh(now) and not entry.due_early(now, beta=cache_settings.XFETCH_BETA, random=clock.random):
-            _keep_local(read, entry)
+        if entry.is_fresh(now) and not entry.due_early(now):
+            if cache_settings.L1_ENABLED:
+                _keep_local(read, entry)
             return Served(HIT, entry.plain(), entry.etag)
         version, stale = entry.version, entry
     return _recompute(read, version, stale, now)
@@ -298,7 +299,8 @@ def _recompute(read: CachedRead, version: str, stale: store.Entry | None, now: f
             return Served(HIT, landed.body, landed.etag)
     try:
         body, entry = fill(read, version)
-        _keep_local(read, entry)
+        if cache_settings.L1_ENABLED and entry is not None:
+            _keep_local(read, entry)
         return Served(MISS, body, entry.etag if entry is not None else None)
     finally:
         if token is not None:
@@ -309,8 +311,8 @@ def _local_key(read: CachedRead) -> tuple:
     return read.user_id, read.namespace, keys.entry_key(read.user_id, read.namespace, read.params)
 
 
-def _keep_local(read: CachedRead, entry: store.Entry | None) -> None:
-    if entry is not None and cache_settings.L1_ENABLED and (local := l1.local_cache()) is not None:
+def _keep_local(read: CachedRead, entry: store.Entry) -> None:
+    if (local := l1.local_cache()) is not None:
         local.put(_local_key(read), entry)
 
 
@@ -380,7 +382,8 @@ def render(read: CachedRead) -> tuple[bytes, float]:
 def _respond(request, served: Served) -> HttpResponse:
     etag = served.etag or store.etag_for(served.body)
     # Note: META, not request.headers, which copies every header into a new mapping on first use.
-    if _etag_matches(request.META.get("HTTP_IF_NONE_MATCH"), etag):
+    wanted = request.META.get("HTTP_IF_NONE_MATCH")
+    if wanted and _etag_matches(wanted, etag):
         response = HttpResponseNotModified()
     else:
         response = HttpResponse(served.body, content_type="application/json")
@@ -392,9 +395,7 @@ def _respond(request, served: Served) -> HttpResponse:
     return response
 
 
-def _etag_matches(header: str | None, etag: str) -> bool:
-    if not header:
-        return False
+def _etag_matches(header: str, etag: str) -> bool:
     wanted = parse_etags(header)
     return "*" in wanted or etag.removeprefix("W/") in {tag.removeprefix("W/") for tag in wanted}
 

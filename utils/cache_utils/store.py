@@ -43,8 +43,9 @@ class Entry:
     def is_fresh(self, now: float) -> bool:
         return now < self.expires_at
 
-    def due_early(self, now: float, *, beta: float, random: Callable[[], float]) -> bool:
+    def due_early(self, now: float) -> bool:
         """Whether a reader at `now` should recompute this entry before it expires (XFetch)."""
+        beta, random = cache_settings.XFETCH_BETA, clock.current.random
         return recompute_early(now=now, expiry=self.expires_at, delta=self.compute_seconds, beta=beta, random=random)
 
     def plain(self) -> bytes:
