@@ -23,10 +23,12 @@ from accounts.serializers import (
     TokenObtainSerializer,
     TokenPairSerializer,
 )
+from utils.schema import ErrorSerializer
 
 User = get_user_model()
 
 NO_CONTENT = {204: OpenApiResponse(description="Done; no body.")}
+GONE_404 = {404: OpenApiResponse(ErrorSerializer, description="The account no longer exists.")}
 COOKIE_403 = {403: OpenApiResponse(description="The refresh cookie was sent from an origin the API does not trust.")}
 
 
@@ -112,11 +114,11 @@ class MeApi(APIView):
     def _user(self):
         return get_object_or_404(User, pk=self.request.user.id)
 
-    @extend_schema(responses={200: AccountSerializer})
+    @extend_schema(responses={200: AccountSerializer, **GONE_404})
     def get(self, request):
         return Response(AccountSerializer(self._user()).data)
 
-    @extend_schema(request=AccountSerializer, responses={200: AccountSerializer})
+    @extend_schema(request=AccountSerializer, responses={200: AccountSerializer, **GONE_404})
     def patch(self, request):
         user = self._user()
         changes = _validated(AccountSerializer, request, instance=user, partial=True)
@@ -124,7 +126,7 @@ class MeApi(APIView):
 
     @extend_schema(
         request=PasswordConfirmSerializer,
-        responses=NO_CONTENT,
+        responses={**NO_CONTENT, **GONE_404},
         description="Deletes the account and all its data; the password confirms it.",
     )
     def delete(self, request):
@@ -138,7 +140,7 @@ class PasswordChangeApi(APIView):
 
     @extend_schema(
         request=PasswordChangeSerializer,
-        responses={200: TokenPairSerializer},
+        responses={200: TokenPairSerializer, **COOKIE_403, **GONE_404},
         description="Ends every session, this one included, and answers a new pair (the refresh token "
         "as the cookie when the call came with the browser session's cookie).",
     )
