@@ -85,12 +85,18 @@ class TokenRefreshApi(APIView):
     )
     def post(self, request):
         raw = _validated(RefreshSerializer, request).get("refresh")
-        in_cookie = raw is None
-        if in_cookie:
+        self.in_cookie = raw is None
+        if self.in_cookie:
             raw = cookies.read(request)
         if raw is None:
             raise ValidationError({"refresh": ["Send the refresh token, or the browser session's cookie."]})
-        return cookies.answer(services.token_refresh(raw_refresh=raw), in_cookie=in_cookie)
+        return cookies.answer(services.token_refresh(raw_refresh=raw), in_cookie=self.in_cookie)
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        if response.status_code == status.HTTP_401_UNAUTHORIZED and getattr(self, "in_cookie", False):
+            cookies.clear(response)  # Note: a dead cookie would only be sent again to be refused again
+        return response
 
 
 class LogoutApi(APIView):
