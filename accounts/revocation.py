@@ -23,7 +23,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from accounts.models import RevokedToken, RevokedUser
+from accounts.models import RevokedFamily, RevokedToken, RevokedUser
 from utils import clock, redis_layer
 from utils.redis_layer import REVOCATION, RedisUnavailable
 
@@ -89,11 +89,23 @@ def revoke_token(*, jti: str, user_id: int, token_type: str, expires_at: datetim
     return created
 
 
-def revoke_user_tokens(*, user_id: int) -> None:
-    """Kill every token issued to this user up to now (deactivation, deletion)."""
+def revoke_user_tokens(*, user_id: int) -> int:
+    """Kill every token issued to this user up to now (deactivation, deletion, a new password);
+    answers the cut-off, in epoch seconds: a token with a later `iat` lives."""
     not_after = int(clock.now().timestamp())
     RevokedUser.objects.update_or_create(user_id=user_id, defaults={"not_after": not_after})
     transaction.on_commit(lambda: _propagate(user_id, {NOT_AFTER_FIELD: not_after}))
+    return not_after
+
+
+def revoke_family(*, family: str, user_id: int, expires_at: datetime) -> None:
+    """Kill every refresh token of one sign-in. Note: only refresh tokens carry the check (a
+    refresh reads the database anyway); the family's access tokens live out their minutes."""
+    RevokedFamily.objects.get_or_create(family=family, defaults={"user_id": user_id, "expires_at": expires_at})
+
+
+def is_family_revoked(family: str) -> bool:
+    return RevokedFamily.objects.filter(family=family).exists()
 
 
 def _fields_from_database(user_id: int) -> dict:

@@ -1,12 +1,43 @@
 from django.contrib.auth import get_user_model
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+
+from accounts import services
 
 User = get_user_model()
 
+SESSION_BODY, SESSION_COOKIE = "body", "cookie"
 
-class RegisterSerializer(serializers.ModelSerializer):
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses a field it does not take (read-only ones included) instead of dropping it."""
+
+    def validate(self, attrs):
+        writable = {name for name, field in self.fields.items() if not field.read_only}
+        unknown = sorted(set(getattr(self, "initial_data", {})) - writable)
+        if unknown:
+            raise serializers.ValidationError({name: ["This field is not accepted here."] for name in unknown})
+        return super().validate(attrs)
+
+
+class AccountFieldsMixin:
+    """The rules a username and an email follow wherever they are set."""
+
+    def validate_username(self, value: str) -> str:
+        if "@" in value:
+            raise serializers.ValidationError("A username may not contain '@' (an identifier with '@' is an email).")
+        return value
+
+    def validate_email(self, value: str) -> str:
+        others = User.objects.filter(email__iexact=value)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if value and others.exists():
+            raise serializers.ValidationError("A user with that email already exists.")
+        return value
+
+
+class RegisterSerializer(AccountFieldsMixin, StrictSerializer, serializers.ModelSerializer):
     password = serializers.CharField(write_only=True, max_length=128, style={"input_type": "password"})
     email = serializers.EmailField(required=False, allow_blank=True, default="")
 
@@ -16,22 +47,76 @@ class RegisterSerializer(serializers.ModelSerializer):
         read_only_fields = ["id"]
 
     def validate(self, attrs):
-        candidate = User(username=attrs["username"], email=attrs.get("email", ""))
-        try:
-            validate_password(attrs["password"], user=candidate)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError({"password": exc.messages}) from None
+        attrs = super().validate(attrs)
+        candidate = User(username=attrs["username"], email=attrs["email"])
+        services.password_validate(attrs["password"], user=candidate, field="password")
         return attrs
 
 
-class RefreshSerializer(serializers.Serializer):
-    refresh = serializers.CharField(max_length=2048)
+class AccountSerializer(AccountFieldsMixin, StrictSerializer, serializers.ModelSerializer):
+    """The signed-in user, as `GET/PATCH /api/auth/me/` shows and changes it.
+
+    # Note: the learner's settings join as fields here (a source on a related profile for those
+    # that are not the user's own columns); services.account_update saves what the PATCH named."""
+
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "email", "date_joined"]
+        read_only_fields = ["id", "date_joined"]
 
 
-class LogoutSerializer(serializers.Serializer):
-    refresh = serializers.CharField(max_length=2048, required=False)
+class PasswordConfirmSerializer(StrictSerializer):
+    password = serializers.CharField(max_length=128, style={"input_type": "password"})
+
+
+class PasswordChangeSerializer(StrictSerializer):
+    current_password = serializers.CharField(max_length=128, style={"input_type": "password"})
+    new_password = serializers.CharField(max_length=128, style={"input_type": "password"})
+
+
+class PasswordResetSerializer(StrictSerializer):
+    email = serializers.EmailField()
+
+
+class PasswordResetConfirmSerializer(StrictSerializer):
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+    new_password = serializers.CharField(max_length=128, style={"input_type": "password"})
+
+
+class TokenObtainSerializer(TokenObtainPairSerializer):
+    """simplejwt's login: `username` takes a username or an email (accounts.backends). `session`:
+    `body` answers both tokens in JSON; `cookie` (browsers) sets the refresh token as an HttpOnly
+    cookie and answers only the access token."""
+
+    session = serializers.ChoiceField([SESSION_BODY, SESSION_COOKIE], default=SESSION_BODY, write_only=True)
+
+    @classmethod
+    def get_token(cls, user):
+        return services.refresh_token_for(user)
+
+    def validate(self, attrs):
+        return {**super().validate(attrs), "session": attrs["session"]}
+
+
+class RefreshSerializer(StrictSerializer):
+    refresh = serializers.CharField(
+        max_length=2048, required=False, help_text="Left out, the refresh cookie of the browser session is read."
+    )
+
+
+class LogoutSerializer(StrictSerializer):
+    refresh = serializers.CharField(
+        max_length=2048, required=False, help_text="Left out, the refresh cookie of the browser session is read."
+    )
 
 
 class TokenPairSerializer(serializers.Serializer):
-    access = serializers.CharField(read_only=True)
-    refresh = serializers.CharField(read_only=True)
+    """An answer only (never read from a request)."""
+
+    access = serializers.CharField()
+    refresh = serializers.CharField(
+        required=False, help_text="Absent in the browser session: it is in the refresh cookie."
+    )

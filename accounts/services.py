@@ -1,25 +1,160 @@
-"""Account writes: registration, refresh-token rotation and logout."""
+"""Account writes: registration, the account's own changes, passwords, refresh-token rotation and
+logout.
 
+What they invalidate: no cached answer shows a user's username, email or password, so
+`account_update` and the password calls invalidate nothing; a deleted user's answers all go
+(accounts.signals, on every path a user can be deleted by)."""
+
+import logging
+import time
+import uuid
 from datetime import UTC, datetime
+from smtplib import SMTPException
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils.encoding import force_bytes, force_str
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from rest_framework.exceptions import ValidationError
+from rest_framework_simplejwt import tokens
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 
+from accounts import revocation
 from accounts.models import RevokedToken, RevokedUser
-from accounts.revocation import revoke_token
 
 User = get_user_model()
+logger = logging.getLogger(__name__)
+
+# Every refresh token descended from one sign-in carries its family's id.
+FAMILY_CLAIM = "family"
+
+
+def _taken_field(*, username: str, email: str, exclude_pk: int | None = None) -> str:
+    """Which unique field a write that lost a race collided on."""
+    others = User.objects.exclude(pk=exclude_pk)
+    return "username" if others.filter(username=username).exists() else "email"
 
 
 def user_register(*, username: str, password: str, email: str = "") -> User:
     try:
         with transaction.atomic():
             return User.objects.create_user(username=username, password=password, email=email)
-    except IntegrityError:  # lost a race with another registration of the same name
-        raise ValidationError({"username": ["A user with that username already exists."]}) from None
+    except IntegrityError:  # lost a race with another registration of the same name or email
+        field = _taken_field(username=username, email=email)
+        raise ValidationError({field: [f"A user with that {field} already exists."]}) from None
+
+
+def account_update(*, user: User, changes: dict) -> User:
+    """Saves the named fields only (a PATCH's)."""
+    for name, value in changes.items():
+        setattr(user, name, value)
+    try:
+        with transaction.atomic():
+            user.save(update_fields=list(changes))
+    except IntegrityError:
+        field = _taken_field(username=user.username, email=user.email, exclude_pk=user.pk)
+        raise ValidationError({field: [f"A user with that {field} already exists."]}) from None
+    return user
+
+
+def password_validate(password: str, *, user: User, field: str) -> None:
+    """Django's validators (AUTH_PASSWORD_VALIDATORS) as a 400 naming `field`."""
+    try:
+        validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise ValidationError({field: exc.messages}) from None
+
+
+def _check_password(user: User, password: str, *, field: str) -> None:
+    if not user.check_password(password):
+        raise ValidationError({field: ["The password is not correct."]})
+
+
+def account_delete(*, user: User, password: str) -> None:
+    """The user and everything they own (cascades); the signal revokes their tokens and drops
+    their cached answers."""
+    _check_password(user, password, field="password")
+    with transaction.atomic():
+        user.delete()
+
+
+def refresh_token_for(user: User, *, family: str | None = None) -> RefreshToken:
+    """A refresh token of `family`; without one, the first of a new sign-in."""
+    refresh = RefreshToken.for_user(user)
+    refresh[FAMILY_CLAIM] = family or uuid.uuid4().hex
+    return refresh
+
+
+def _pair(refresh: RefreshToken) -> dict:
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def _issue_after(cutoff: int, user: User) -> dict:
+    # Note: `iat` has whole seconds and the cut-off kills every token issued up to its second, so
+    # the new pair waits for the next one: at most a second, on a call that hashes two passwords.
+    delay = cutoff + 1 - tokens.aware_utcnow().timestamp()
+    if delay > 0:
+        time.sleep(delay)
+    return _pair(refresh_token_for(user))
+
+
+def password_change(*, user: User, current_password: str, new_password: str) -> dict:
+    """Every token issued so far dies (the user's other sessions, and the caller's own); the answer
+    is a new pair of a new sign-in."""
+    _check_password(user, current_password, field="current_password")
+    password_validate(new_password, user=user, field="new_password")
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        cutoff = revocation.revoke_user_tokens(user_id=user.pk)
+    return _issue_after(cutoff, user)
+
+
+def password_reset_request(*, email: str) -> None:
+    """Mails a reset link to the account with this address, if there is one that can sign in.
+    Silent either way: the caller learns nothing about which addresses have accounts."""
+    user = User.objects.filter(email__iexact=email, is_active=True).first()
+    if user is None or not user.has_usable_password():
+        return
+    context = {
+        "user": user,
+        "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+        "token": default_token_generator.make_token(user),
+    }
+    context["link"] = settings.PASSWORD_RESET_URL.format(**context) if settings.PASSWORD_RESET_URL else ""
+    body = render_to_string("accounts/password_reset_email.txt", context)
+    try:
+        send_mail("Reset your Resee password", body, None, [user.email])
+    except (SMTPException, OSError) as exc:
+        # Note: answered like any other address; an error here would tell that the account exists.
+        logger.error("password reset: mail to user %s not sent: %s", user.pk, exc)
+
+
+def _user_of_uid(uid: str) -> User:
+    try:
+        return User.objects.get(pk=int(force_str(urlsafe_base64_decode(uid))), is_active=True)
+    except (ValueError, TypeError, OverflowError, User.DoesNotExist):
+        raise ValidationError({"uid": ["Invalid or unknown uid."]}) from None
+
+
+def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:
+    """Sets the new password and ends every session (whoever asked for the reset may be the only
+    one who knew the old password)."""
+    user = _user_of_uid(uid)
+    if not default_token_generator.check_token(user, token):
+        raise ValidationError({"token": ["The reset token is invalid or expired."]})
+    password_validate(new_password, user=user, field="new_password")
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        revocation.revoke_user_tokens(user_id=user.pk)
 
 
 def _expiry(token: Token) -> datetime:
@@ -33,22 +168,36 @@ def _parse_refresh(raw: str) -> RefreshToken:
         raise InvalidToken(str(exc)) from None
 
 
-@transaction.atomic
-def token_refresh(*, raw_refresh: str) -> dict:
-    """Rotate: the presented refresh token is spent (a second use is refused) and a new pair is
-    issued, unless the user is gone, deactivated or was cut off after the token was issued."""
-    refresh = _parse_refresh(raw_refresh)
+def _family(refresh: RefreshToken) -> str:
+    # Note: a token issued before families existed is the first of its own.
+    return refresh.get(FAMILY_CLAIM) or refresh["jti"]
+
+
+def _refreshable_user(refresh: RefreshToken) -> User:
     user_id = int(refresh["user_id"])
     user = User.objects.filter(pk=user_id, is_active=True).first()
     cutoff = RevokedUser.objects.filter(user_id=user_id).values_list("not_after", flat=True).first()
-    if user is None or (cutoff is not None and refresh["iat"] <= cutoff):
+    cut_off = cutoff is not None and refresh["iat"] <= cutoff
+    if user is None or cut_off or revocation.is_family_revoked(_family(refresh)):
         raise InvalidToken("Token has been revoked.")
-    if not revoke_token(
-        jti=refresh["jti"], user_id=user_id, token_type=RevokedToken.REFRESH, expires_at=_expiry(refresh)
-    ):
-        raise InvalidToken("Refresh token was already used or revoked.")
-    new_refresh = RefreshToken.for_user(user)
-    return {"access": str(new_refresh.access_token), "refresh": str(new_refresh)}
+    return user
+
+
+def token_refresh(*, raw_refresh: str) -> dict:
+    """Rotate: the presented refresh token is spent and a new pair of its family is issued, unless
+    the user is gone, deactivated, cut off after the token was issued, or the family is dead. A
+    spent token presented again kills its family: one of its two holders is not its owner."""
+    refresh = _parse_refresh(raw_refresh)
+    user_id, family = int(refresh["user_id"]), _family(refresh)
+    with transaction.atomic():
+        user = _refreshable_user(refresh)
+        if revocation.revoke_token(
+            jti=refresh["jti"], user_id=user_id, token_type=RevokedToken.REFRESH, expires_at=_expiry(refresh)
+        ):
+            return _pair(refresh_token_for(user, family=family))
+        revocation.revoke_family(family=family, user_id=user_id, expires_at=_expiry(refresh))
+    logger.warning("refresh token reused: family %s of user %s revoked", family, user_id)
+    raise InvalidToken("Refresh token was already used: every session of its sign-in is ended.")
 
 
 @transaction.atomic
@@ -57,5 +206,9 @@ def user_logout(*, user_id: int, access: Token, raw_refresh: str | None = None) 
         refresh = _parse_refresh(raw_refresh)
         if int(refresh["user_id"]) != user_id:
             raise InvalidToken("The refresh token belongs to another user.")
-        revoke_token(jti=refresh["jti"], user_id=user_id, token_type=RevokedToken.REFRESH, expires_at=_expiry(refresh))
-    revoke_token(jti=access["jti"], user_id=user_id, token_type=RevokedToken.ACCESS, expires_at=_expiry(access))
+        revocation.revoke_token(
+            jti=refresh["jti"], user_id=user_id, token_type=RevokedToken.REFRESH, expires_at=_expiry(refresh)
+        )
+    revocation.revoke_token(
+        jti=access["jti"], user_id=user_id, token_type=RevokedToken.ACCESS, expires_at=_expiry(access)
+    )

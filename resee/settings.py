@@ -233,13 +233,14 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- CORS: the web app on an origin of its own --------------------------------------------
-# Off unless origins are listed. Tokens travel in the Authorization header, never in cookies, so
-# no credentials mode; the session-based admin stays same-origin (CORS covers /api/ only).
+# Off unless origins are listed. Credentials (the browser session's refresh cookie,
+# accounts.cookies) for the listed origins only: never with '*', which turns them off;
+# the session-based admin stays same-origin (CORS covers /api/ only).
 _cors_origins = env_list("CORS_ALLOWED_ORIGINS", [])
 CORS_ALLOW_ALL_ORIGINS = "*" in _cors_origins  # resee.W002 under check --deploy
 CORS_ALLOWED_ORIGINS = [origin for origin in _cors_origins if origin != "*"]
+CORS_ALLOW_CREDENTIALS = bool(CORS_ALLOWED_ORIGINS) and not CORS_ALLOW_ALL_ORIGINS  # resee.E003 otherwise
 CORS_URLS_REGEX = r"^/api/"
-CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_HEADERS = ["authorization", "content-type", "if-none-match"]
 CORS_EXPOSE_HEADERS = ["ETag", "X-Cache", "Retry-After"]
 CORS_PREFLIGHT_MAX_AGE = env_int("CORS_PREFLIGHT_MAX_AGE", 86400, minimum=0)
@@ -275,6 +276,8 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
+AUTHENTICATION_BACKENDS = ["accounts.backends.UsernameOrEmailBackend"]
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7, minimum=1)),
@@ -294,6 +297,19 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# --- Email: password reset mails (accounts.services) ------------------------------------
+# Printed on the console under DEBUG (`make run`); sent over SMTP otherwise.
+EMAIL_BACKEND = f"django.core.mail.backends.{'console' if DEBUG else 'smtp'}.EmailBackend"
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Resee <no-reply@localhost>")
+# The web app's reset page, with {uid} and {token} in it; unset, the mail gives the two values.
+PASSWORD_RESET_URL = env_str("PASSWORD_RESET_URL", "")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -341,7 +357,7 @@ METRICS_TOKEN = env_str("METRICS_TOKEN")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY") else None
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = REFRESH_COOKIE_SECURE = not DEBUG
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
 # Note: both are promises about every subdomain and hard to take back: off unless set.
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)

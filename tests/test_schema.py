@@ -11,6 +11,10 @@ def test_schema_is_openapi_3_and_lists_every_endpoint(anon):
         "/api/auth/token/",
         "/api/auth/token/refresh/",
         "/api/auth/logout/",
+        "/api/auth/me/",
+        "/api/auth/password/change/",
+        "/api/auth/password/reset/",
+        "/api/auth/password/reset/confirm/",
         "/api/content/",
         "/api/content/{id}/",
         "/api/content/categories/",
@@ -24,6 +28,8 @@ def test_schema_is_openapi_3_and_lists_every_endpoint(anon):
         "/api/health/",
     } <= set(schema["paths"])
     assert schema["components"]["securitySchemes"]["jwtAuth"]["scheme"] == "bearer"
+    assert set(schema["paths"]["/api/auth/me/"]) == {"get", "patch", "delete"}
+    assert "requestBody" in schema["paths"]["/api/auth/me/"]["delete"]  # the password that confirms it
 
 
 def test_docs_page_loads_its_assets_locally_not_from_a_cdn(anon):

@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
 
 from tests.helpers import DEFAULT_PASSWORD
 
@@ -60,6 +61,29 @@ def test_register_refuses_a_taken_username_and_keeps_the_first_user(anon, make_u
     assert first.check_password(DEFAULT_PASSWORD)
 
 
+@pytest.mark.parametrize("email", ["carol@example.com", "Carol@EXAMPLE.com"])
+def test_register_refuses_an_email_another_user_has_in_any_case(anon, make_user, email):
+    make_user("carol", email="carol@example.com")
+    assert_field_errors(register(anon, username="dave", password=DEFAULT_PASSWORD, email=email), "email")
+    assert not User.objects.filter(username="dave").exists()
+
+
+def test_two_users_may_both_register_without_an_email(anon):
+    assert register(anon, username="carol", password=DEFAULT_PASSWORD).status_code == 201
+    assert register(anon, username="dave", password=DEFAULT_PASSWORD).status_code == 201
+
+
+def test_the_database_refuses_a_second_user_with_the_same_email_in_another_case(make_user):
+    make_user("carol", email="carol@example.com")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_user("dave", email="CAROL@example.com")
+
+
+def test_register_refuses_a_username_with_an_at_sign(anon):
+    assert_field_errors(register(anon, username="carol@home", password=DEFAULT_PASSWORD), "username")
+    assert not User.objects.exists()
+
+
 @pytest.mark.parametrize(
     "password",
     [
@@ -98,6 +122,8 @@ def test_register_refuses_a_password_too_similar_to_the_email(anon):
         pytest.param({"username": "c" * 151, "password": DEFAULT_PASSWORD}, ["username"], id="username-too-long"),
         pytest.param({"username": "carol", "password": "p" * 129}, ["password"], id="password-too-long"),
         pytest.param({"username": "carol", "password": ["a", "list"]}, ["password"], id="password-not-a-string"),
+        pytest.param({"username": "carol", "password": DEFAULT_PASSWORD, "id": 7}, ["id"], id="read-only-id"),
+        pytest.param({"username": "carol", "password": DEFAULT_PASSWORD, "is_staff": True}, ["is_staff"], id="unknown"),
     ],
 )
 def test_register_answers_400_naming_each_bad_field(anon, body, fields):

@@ -58,6 +58,37 @@ def test_login_without_username_or_password_is_400(anon, make_user, body):
     assert set(response.json()) == {"username", "password"} - set(body)
 
 
+@pytest.mark.parametrize("identifier", ["carol@example.com", "CAROL@Example.COM"])
+def test_login_with_the_email_in_any_case_signs_in_its_user(anon, make_user, identifier):
+    user = make_user("carol", email="carol@example.com")
+    response = obtain(anon, identifier)
+    assert response.status_code == 200, response.content
+    assert int(AccessToken(response.json()["access"])["user_id"]) == user.pk
+
+
+def test_login_with_the_email_and_a_wrong_password_is_401(anon, make_user):
+    make_user("carol", email="carol@example.com")
+    assert_json_401(obtain(anon, "carol@example.com", "not-the-password-at-all"))
+
+
+def test_login_with_an_email_no_account_has_is_401(anon, make_user):
+    make_user("carol", email="carol@example.com")
+    assert_json_401(obtain(anon, "someone@example.com"))
+
+
+def test_a_username_with_an_at_sign_from_before_the_rule_still_signs_in(anon, make_user):
+    user = make_user("old@name")
+    response = obtain(anon, "old@name")
+    assert response.status_code == 200, response.content
+    assert int(AccessToken(response.json()["access"])["user_id"]) == user.pk
+
+
+def test_an_identifier_that_is_one_users_email_and_anothers_username_is_the_email(anon, make_user):
+    make_user("old@name")
+    owner = make_user("carol", email="old@name")
+    assert int(AccessToken(obtain(anon, "old@name").json()["access"])["user_id"]) == owner.pk
+
+
 # --- Refresh --------------------------------------------------------------------------------
 
 

@@ -68,6 +68,29 @@ def test_check_deploy_flags_cors_open_to_every_origin_and_production_allows_none
     assert "resee.W002" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("origins", "credentials"),
+    [("", "False"), ("https://app.example,https://admin.example", "True"), ("https://app.example,*", "False")],
+)
+def test_cors_credentials_go_to_listed_origins_only_never_with_a_wildcard(origins, credentials):
+    show = ["shell", "-c", "from django.conf import settings; print(settings.CORS_ALLOW_CREDENTIALS)"]
+    result = manage(*show, env={**secrets_of_a_deployment(), "CORS_ALLOWED_ORIGINS": origins})
+    assert result.stdout.splitlines()[-1] == credentials, result.stderr
+
+
+def test_the_refresh_cookie_is_secure_unless_debug_is_on():
+    show = ["shell", "-c", "from django.conf import settings; print(settings.REFRESH_COOKIE_SECURE)"]
+    assert manage(*show, env=secrets_of_a_deployment()).stdout.splitlines()[-1] == "True"
+    assert manage(*show, env={"DEBUG": "1"}).stdout.splitlines()[-1] == "False"
+
+
+def test_mail_goes_over_smtp_from_the_environment_and_to_the_console_under_debug():
+    code = "from django.conf import settings as s; print(s.EMAIL_BACKEND.split('.')[-2], s.EMAIL_HOST, s.EMAIL_PORT)"
+    env = {**secrets_of_a_deployment(), "EMAIL_HOST": "smtp.example", "EMAIL_PORT": "2525"}
+    assert manage("shell", "-c", code, env=env).stdout.splitlines()[-1] == "smtp smtp.example 2525"
+    assert manage("shell", "-c", code, env={"DEBUG": "1"}).stdout.splitlines()[-1].split()[0] == "console"
+
+
 def test_debug_is_off_unless_the_environment_turns_it_on():
     show = ["shell", "-c", "from django.conf import settings; print(settings.DEBUG)"]
     assert manage(*show, env={"SECRET_KEY": "x" * 50}).stdout.splitlines()[-1] == "False"

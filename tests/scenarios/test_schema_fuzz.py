@@ -11,9 +11,12 @@ from collections import Counter
 
 import pytest
 import schemathesis
+from django.contrib.auth.tokens import default_token_generator
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from rest_framework.throttling import SimpleRateThrottle
@@ -30,6 +33,8 @@ from content.services import category_create, content_create
 from decks.models import ImportJob
 from review.models import ReviewSchedule
 from tests.helpers import DEFAULT_PASSWORD
+
+NEW_PASSWORD = "another long enough passphrase 8"
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
@@ -146,6 +151,23 @@ def aim_at_own_objects(case, data, fuzzer: Fuzzer) -> None:
         case.body.update(username=fuzzer.user.username, password=DEFAULT_PASSWORD)
     if "refresh" in case.body and data.draw(st.booleans()):
         case.body["refresh"] = str(RefreshToken.for_user(fuzzer.user))
+    aim_at_own_account(case, data, fuzzer)
+
+
+def aim_at_own_account(case, data, fuzzer: Fuzzer) -> None:
+    """Half the time, the password calls and the deletion get what they need to succeed, and only
+    that (they refuse fields they do not take): the user's password, a good new one, a reset token
+    that is the user's."""
+    if not data.draw(st.booleans()):
+        return
+    if case.path == "/api/auth/me/" and case.method.upper() == "DELETE":
+        case.body = {"password": DEFAULT_PASSWORD}
+    if case.path == "/api/auth/password/change/":
+        case.body = {"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD}
+    if case.path == "/api/auth/password/reset/confirm/":
+        uid = urlsafe_base64_encode(force_bytes(fuzzer.user.pk))
+        token = default_token_generator.make_token(fuzzer.user)
+        case.body = {"uid": uid, "token": token, "new_password": NEW_PASSWORD}
 
 
 @boundaries.parametrize()

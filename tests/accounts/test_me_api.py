@@ -1,0 +1,106 @@
+"""GET, PATCH and DELETE /api/auth/me/: the signed-in user's own account."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from accounts.models import RevokedUser
+from content.models import Category, Content
+from review.models import ReviewHistory, ReviewSchedule
+from tests.helpers import DEFAULT_PASSWORD, assert_json_401, assert_rejected, is_served, seed, warm
+from utils.cache_utils.conf import CONTENT, STATS, TODAY
+
+User = get_user_model()
+URL = "/api/auth/me/"
+
+
+def test_me_answers_the_signed_in_users_account(alice):
+    alice.user.email = "alice@example.com"
+    alice.user.save()
+    response = alice.get(URL)
+    assert response.status_code == 200, response.content
+    assert response.json() == {
+        "id": alice.user.pk,
+        "username": "alice",
+        "email": "alice@example.com",
+        "date_joined": alice.user.date_joined.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def test_me_without_a_token_is_401(anon):
+    assert_json_401(anon.get(URL))
+
+
+def test_patch_changes_the_named_fields_and_answers_the_account(alice):
+    response = alice.patch(URL, {"email": "New@Example.com"})
+    assert response.status_code == 200, response.content
+    assert response.json()["email"] == "New@Example.com"
+    assert response.json()["username"] == "alice"
+    alice.user.refresh_from_db()
+    assert alice.user.email == "New@Example.com"
+
+
+def test_patch_renames_the_user_who_then_signs_in_with_the_new_name(alice, anon):
+    assert alice.patch(URL, {"username": "alicia"}).status_code == 200
+    assert anon.post("/api/auth/token/", {"username": "alicia", "password": DEFAULT_PASSWORD}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        pytest.param({"username": "alice@home"}, "username", id="at-sign-in-username"),
+        pytest.param({"username": "bob"}, "username", id="taken-username"),
+        pytest.param({"username": ""}, "username", id="blank-username"),
+        pytest.param({"email": "not-an-email"}, "email", id="bad-email"),
+        pytest.param({"email": "BOB@example.com"}, "email", id="email-taken-in-another-case"),
+        pytest.param({"id": 99}, "id", id="read-only-id"),
+        pytest.param({"date_joined": "2020-01-01T00:00:00Z"}, "date_joined", id="read-only-date-joined"),
+        pytest.param({"is_staff": True}, "is_staff", id="unknown-field"),
+    ],
+)
+def test_patch_refuses_bad_input_with_400_naming_the_field_and_changes_nothing(alice, bob, body, field):
+    bob.user.email = "bob@example.com"
+    bob.user.save()
+    assert_rejected(alice.patch(URL, body), field)
+    unchanged = User.objects.get(pk=alice.user.pk)
+    assert (unchanged.username, unchanged.email, unchanged.is_staff) == ("alice", "", False)
+
+
+def test_patch_may_keep_the_users_own_email_in_another_case(alice):
+    alice.patch(URL, {"email": "alice@example.com"})
+    assert alice.patch(URL, {"email": "ALICE@example.com"}).status_code == 200
+
+
+def test_delete_with_the_password_removes_the_user_their_data_and_cached_answers(alice, bob):
+    seed(alice)
+    seed(bob)
+    for endpoint in ("today", "stats", "content"):
+        warm(alice, endpoint)
+    user_id = alice.user.pk
+
+    response = alice.delete(URL, {"password": DEFAULT_PASSWORD})
+
+    assert response.status_code == 204, response.content
+    assert not User.objects.filter(pk=user_id).exists()
+    for model, owner in [(Content, "owner_id"), (Category, "owner_id"), (ReviewSchedule, "owner_id")]:
+        assert not model.objects.filter(**{owner: user_id}).exists()
+    assert not ReviewHistory.objects.filter(user_id=user_id).exists()
+    assert not any(is_served(user_id, namespace) for namespace in (TODAY, STATS, CONTENT))
+    assert RevokedUser.objects.filter(user_id=user_id).exists()
+    assert_json_401(alice.get(URL))
+    assert Content.objects.filter(owner_id=bob.user.pk).count() == 3
+
+
+def test_delete_with_a_wrong_password_is_400_and_keeps_the_account(alice):
+    assert_rejected(alice.delete(URL, {"password": "not-the-password-at-all"}), "password")
+    assert User.objects.filter(pk=alice.user.pk).exists()
+    assert alice.get(URL).status_code == 200
+
+
+def test_delete_without_the_password_is_400_naming_it(alice):
+    assert_rejected(alice.delete(URL, {}), "password")
+    assert User.objects.filter(pk=alice.user.pk).exists()
+
+
+def test_delete_without_a_token_is_401(anon, alice):
+    assert_json_401(anon.delete(URL, {"password": DEFAULT_PASSWORD}))
+    assert User.objects.filter(pk=alice.user.pk).exists()
