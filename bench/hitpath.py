@@ -337,7 +337,7 @@ BREAKDOWN = (
     ("  DRF's checks (negotiation, authentication, permissions)", "utils/cache_utils/middleware.py", "_initial"),
     ("    JWT check (verified once per process; expiry)", "accounts/authentication.py", "get_validated_token"),
     ("    prefetch: keys, then revocation + throttle + lookup", "utils/prefetch.py", "ask"),
-    ("      the round trip (one exchange)", "utils/redis_layer.py", "_exchange"),
+    ("      the round trip (one exchange)", "utils/redis_layer/batch.py", "exchange"),
     ("    revocation verdict", "accounts/revocation.py", "is_revoked"),
     ("  serve_fresh (entry, derived answer, response)", "utils/cache_utils/http.py", "serve_fresh"),
     ("    entry decode", "utils/cache_utils/store.py", "entry_from"),

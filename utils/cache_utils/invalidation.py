@@ -68,7 +68,7 @@ def bump_now(*, user_id: int, namespaces: Iterable[str], reasons: Iterable[str])
             refresh.owe(user_id=user_id, namespaces=namespaces)
     except RedisUnavailable:
         InvalidationDebt.objects.create(user_id=user_id, namespaces=",".join(namespaces))
-        redis_layer.owe(redis_layer.CACHE, user_id)
+        redis_layer.require_recovery(redis_layer.CACHE, user_id)
         logger.error("cache: invalidation of user %s %s kept as a debt until Redis is back", user_id, namespaces)
         return
     for reason in reasons:
