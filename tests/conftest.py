@@ -56,8 +56,8 @@ def pytest_runtest_makereport(item, call):
 def empty_caches():
     delete_this_runs_keys()
     revocation._pending.clear()
-    # Note: bumps owed by an earlier test's rolled-back transaction would ride with this test's first commit.
-    invalidation._owed.__init__()
+    # Note: bumps pending from an earlier test's rolled-back transaction would ride with this test's first commit.
+    invalidation._pending_bumps.__init__()
     l1.reset()
     with redis_layer.use(RedisLayer()):  # as in a new process
         yield
