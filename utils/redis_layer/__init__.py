@@ -24,12 +24,11 @@ database (fail safe), the throttle allows (fail open), the cache serves from the
 (BYPASS).
 
 The state of all this (routes, breakers, recoveries due, the sentinels' masters seen) lives on
-one `RedisLayer`, built from the settings at first use and built afresh when they change. The
-functions below ask the current one. Tests build one with stand-in clients and make it current
+one `RedisLayer`, built from the settings (a route or a breaker at its first use) and built
+afresh when they change. The functions below ask the current one. Tests build one with stand-in clients and make it current
 with `use(...)`, nothing else.
 """
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -63,19 +62,13 @@ __all__ = [
 
 T = TypeVar("T")
 
-_current: RedisLayer | None = None
-_building = threading.Lock()
+# Note: building a layer reads no setting (its routes and breakers read them at first use), so
+# the process's first one is built at import.
+_current = RedisLayer()
 
 
 def current() -> RedisLayer:
-    """The layer the functions below ask: built from the settings at its first use."""
-    return _current or _first()
-
-
-def _first() -> RedisLayer:
-    global _current
-    with _building:
-        _current = _current or RedisLayer()
+    """The layer the functions below ask."""
     return _current
 
 
@@ -86,8 +79,7 @@ def use(layer: RedisLayer) -> Iterator[RedisLayer]:
     On the way out the layer from before comes back fresh, as after a restart: its recoveries are
     due again, so what was lost while the stand-ins answered is paid before Redis is trusted."""
     global _current
-    previous = current()
-    _current = layer
+    previous, _current = _current, layer
     try:
         yield layer
     finally:
@@ -95,18 +87,18 @@ def use(layer: RedisLayer) -> Iterator[RedisLayer]:
 
 
 def route(purpose: str) -> Route:
-    return current().route(purpose)
+    return _current.route(purpose)
 
 
 def client(purpose: str) -> Redis | RedisCluster:
     """The raw client: for pipelines inside a `call`, and for operator commands, which want to
     see Redis errors."""
-    return current().route(purpose).client
+    return _current.route(purpose).client
 
 
 def connect(purpose: str) -> Redis:
     """The purpose's own database as the settings configure it, whatever the stand-ins."""
-    return current().connect(purpose)
+    return _current.connect(purpose)
 
 
 @contextmanager
@@ -119,39 +111,39 @@ def operator_client(purpose: str) -> Iterator[Redis | RedisCluster]:
 
 
 def breaker(purpose: str, user_id: int | None = None) -> CircuitBreaker:
-    layer = current()
+    layer = _current
     return layer.breaker_of(layer.server_of(purpose, user_id))
 
 
 def server_of(purpose: str, user_id: int | None = None) -> str:
     """The server a call about `user_id` goes to: on a cluster, the node serving the user's slot
     (as far as this process knows the slot map); otherwise, or about no user, the purpose's."""
-    return current().server_of(purpose, user_id)
+    return _current.server_of(purpose, user_id)
 
 
 def make_key(purpose: str, key: str, version: int | str = 1) -> str:
     """`<prefix>:<version>:<key>`, the layout of Django's cache keys, so keys stay what they were."""
-    return current().make_key(purpose, key, version)
+    return _current.make_key(purpose, key, version)
 
 
 def healthy(purpose: str, user_id: int | None = None) -> bool:
     """Closed circuit and no recovery due on the server of `user_id`'s calls: when an in-process
     copy of Redis data may be served."""
-    return current().healthy(purpose, user_id)
+    return _current.healthy(purpose, user_id)
 
 
 def call(purpose: str, operation: str, fn: Callable[..., T], /, *args, **kwargs) -> T:
     """`fn(*args, **kwargs)` behind the purpose's breaker, after its recovery hooks if they are
     due: RedisUnavailable if the breaker is open or a call fails (counted and logged). Any other
     exception (say, CacheMiss) means Redis answered, and passes through."""
-    layer = current()
+    layer = _current
     return layer.call_on(purpose, layer.route(purpose).server, operation, fn, args, kwargs)
 
 
 def call_for(user_id: int, purpose: str, operation: str, fn: Callable[..., T], /, *args, **kwargs) -> T:
     """`call` for a call about one user (every key it touches carries `user_tag(user_id)`): on a
     cluster it goes through the breaker, and runs the recovery, of the node serving that user."""
-    layer = current()
+    layer = _current
     return layer.call_on(purpose, layer.server_of(purpose, user_id), operation, fn, args, kwargs)
 
 
@@ -163,7 +155,7 @@ def gather(operation: str, commands: dict[str, list[tuple]], *, user_id: int | N
     user whose keys these are). The replies, by purpose; a purpose whose server could not be
     asked (as `call` would raise RedisUnavailable) has none: the others still answer.
     """
-    return current().gather(operation, commands, user_id=user_id)
+    return _current.gather(operation, commands, user_id=user_id)
 
 
 def on_recovery(purpose: str, hook: Callable[[str], object]) -> None:
@@ -173,19 +165,19 @@ def on_recovery(purpose: str, hook: Callable[[str], object]) -> None:
     (RedisUnavailable), is not counted against Redis, and the recovery stays due."""
     if hook not in RECOVERY_HOOKS[purpose]:
         RECOVERY_HOOKS[purpose].append(hook)
-    current().require_recovery(purpose)
+    _current.require_recovery(purpose)
 
 
 def require_recovery(purpose: str, user_id: int | None = None) -> None:
     """Something meant for this purpose's Redis was lost (an invalidation), on the server of
     `user_id` (on every server when None): none of its answers from there may be used until its
     recovery hooks have run."""
-    current().require_recovery(purpose, user_id)
+    _current.require_recovery(purpose, user_id)
 
 
 def _reload(*, setting: str, **kwargs) -> None:
     global _current
-    if _current is not None and (setting == "CACHES" or setting.startswith("REDIS_")):
+    if setting == "CACHES" or setting.startswith("REDIS_"):
         _current = _current.fresh()
 
 
