@@ -7,6 +7,7 @@ from unittest import mock
 import pytest
 from django.db import OperationalError
 from prometheus_client import REGISTRY
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tests.servers import DownRedis
 from utils import redis_layer
@@ -14,6 +15,7 @@ from utils.breaker import CLOSED, OPEN
 from utils.cache_utils import keys, store
 from utils.cache_utils.models import InvalidationDebt
 from utils.redis_layer import CACHE, REVOCATION, THROTTLE, RedisLayer, RedisUnavailable
+from utils.redis_layer.failover import Failover
 
 # Note: the cache's recovery hook reads the debts table, on each test's first cache call.
 pytestmark = pytest.mark.django_db
@@ -135,6 +137,17 @@ def test_a_settings_change_builds_a_fresh_layer_that_keeps_the_stand_ins(swap_re
     assert redis_layer.current() is not before
     assert redis_layer.breaker(CACHE).state == CLOSED
     assert redis_layer.client(CACHE) is down
+
+
+def test_a_connection_that_finds_another_master_fails_and_marks_the_server_for_a_check():
+    failover = Failover()
+    failover.seen("resee", ("10.0.0.1", 6379))
+    assert failover.unchecked == set()
+
+    with pytest.raises(RedisConnectionError, match="moved"):
+        failover.seen("resee", ("10.0.0.2", 6379))
+    assert failover.unchecked == {"sentinel resee"}
+    failover.seen("resee", ("10.0.0.2", 6379))  # the next connection to it goes ahead
 
 
 def test_only_known_purposes_can_be_swapped():

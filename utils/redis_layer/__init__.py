@@ -25,8 +25,8 @@ database (fail safe), the throttle allows (fail open), the cache serves from the
 
 The state of all this (routes, breakers, recoveries due, the sentinels' masters seen) lives on
 one `RedisLayer`, built from the settings (a route or a breaker at its first use) and built
-afresh when they change. The functions below ask the current one. Tests build one with stand-in clients and make it current
-with `use(...)`, nothing else.
+afresh when they change. The functions below ask the current one. Tests build one with stand-in
+clients and make it current with `use(...)`, nothing else.
 """
 
 from collections.abc import Callable, Iterator
