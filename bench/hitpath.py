@@ -336,7 +336,7 @@ BREAKDOWN = (
     ("DRF's dispatch (the read path's steps)", "rest_framework/views.py", "dispatch"),
     ("  authentication and the round trip", "utils/cache_utils/read_path.py", "perform_authentication"),
     ("    JWT check (verified once per process; expiry)", "accounts/authentication.py", "get_validated_token"),
-    ("    the round trip (one exchange)", "utils/redis_layer.py", "_exchange"),
+    ("    the round trip (one exchange)", "utils/redis_layer/batch.py", "exchange"),
     ("    revocation verdict", "accounts/revocation.py", "is_revoked"),
     ("  the verdict (entry, derived answer, response)", "utils/cache_utils/read_path.py", "answer"),
     ("    entry decode", "utils/cache_utils/store.py", "entry_from"),

@@ -16,6 +16,7 @@ from tests.helpers import DEFAULT_PASSWORD
 from tests.servers import RedisClusterServers, cluster_mode, delete_this_runs_keys, forget_pools
 from utils import redis_layer
 from utils.cache_utils import invalidation, l1, store
+from utils.redis_layer import RedisLayer
 
 
 def real_servers_missing() -> list[str]:
@@ -55,11 +56,11 @@ def pytest_runtest_makereport(item, call):
 def empty_caches():
     delete_this_runs_keys()
     revocation._pending.clear()
-    # Note: bumps owed by an earlier test's rolled-back transaction would ride with this test's first commit.
-    invalidation._owed.__init__()
-    redis_layer.reset()
+    # Note: bumps pending from an earlier test's rolled-back transaction would ride with this test's first commit.
+    invalidation._pending_bumps.__init__()
     l1.reset()
-    yield
+    with redis_layer.use(RedisLayer()):  # as in a new process
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -87,9 +88,14 @@ def redis_topology(request):
 @pytest.fixture
 def swap_redis():
     """`swap_redis(cache=BrokenRedis())`: stand-ins for purposes' Redis clients until the test
-    ends, through utils.redis_layer.use, the one seam."""
+    ends (with those swapped before), through utils.redis_layer.use, the one seam."""
     with ExitStack() as stack:
-        yield lambda **clients: stack.enter_context(redis_layer.use(**clients))
+
+        def swap(**clients):
+            stand_ins = {**redis_layer.current().stand_ins, **clients}
+            stack.enter_context(redis_layer.use(RedisLayer(stand_ins=stand_ins)))
+
+        yield swap
 
 
 class Api(APIClient):

@@ -426,7 +426,7 @@ def seconds_ago(seconds: float) -> datetime:
 
 def redis_down():
     """`with redis_down(): ...` makes only the revocation store unreachable."""
-    return redis_layer.use(revocation=DownRedis())
+    return redis_layer.use(redis_layer.RedisLayer(stand_ins={redis_layer.REVOCATION: DownRedis()}))
 
 
 def set_active(user, active: bool, capture) -> None:

@@ -63,7 +63,7 @@ def free_loopback_port() -> int:
 
 
 class DownRedis:
-    """A Redis client stand-in (utils.redis_layer.use) whose every command fails as one whose
+    """A Redis client stand-in (utils.redis_layer.RedisLayer) whose every command fails as one whose
     server went away does."""
 
     def __getattr__(self, name):
@@ -410,10 +410,7 @@ def sentinel_mode(sentinels: RedisSentinelSet, **overrides):
         REDIS_EMBEDDED=False,
         **{**passwords, **overrides},
     ):
-        try:
-            yield sentinels
-        finally:
-            redis_layer.sentinels.cache_clear()
+        yield sentinels
 
 
 @contextlib.contextmanager
@@ -426,13 +423,6 @@ def cluster_mode(cluster: RedisClusterServers):
             yield cluster
         finally:
             delete_this_runs_keys()
-            forget_cluster_clients()
-
-
-def forget_cluster_clients() -> None:
-    """Drop the layer's cluster clients (their pools close when collected): the next one reads
-    the cluster's slot map afresh."""
-    redis_layer.cluster_client.cache_clear()
 
 
 @contextlib.contextmanager

@@ -4,8 +4,8 @@ server, shared by every purpose on it).
 closed ──(FAILURE_THRESHOLD failures in a row)──▶ open
 open ──(COOLDOWN seconds)──▶ half-open: one request probes Redis
 half-open ──probe succeeds──▶ closed / fails ──▶ open
-(What was lost while a server was away is not the breaker's business: utils.redis_layer keeps
-it as a debt its purpose owes, paid before that purpose's next answer is used.)
+(What was lost while a server was away is not the breaker's business: utils.redis_layer makes
+its purpose's recovery due there, run before that purpose's next answer is used.)
 
 While open no request waits on that Redis at all.
 """

@@ -376,11 +376,12 @@ def test_the_breaker_opens_after_consecutive_failures_and_a_probe_closes_it_afte
 
 
 def test_a_write_while_the_breaker_is_open_costs_the_next_reads_no_redis_wait(alice, redis_server, redis_calls):
-    """A bump lost while the breaker is open is a debt the cache owes (redis_layer.owe): the reads
-    within the cool-down wait on nothing and serve the write from the database; the first call
-    after it pays the debt before any entry is used. Only the `api` alias points at our server
-    (see the timing test). No Redis call is the proof of no Redis wait: the time a read takes is
-    the timing test's to measure (over a median), not each read's here."""
+    """A bump lost while the breaker is open is an invalidation debt, and the cache's recovery is
+    due (redis_layer.require_recovery): the reads within the cool-down wait on nothing and serve
+    the write from the database; the first call after it pays the debt before any entry is used.
+    Only the `api` alias points at our server (see the timing test). No Redis call is the proof of
+    no Redis wait: the time a read takes is the timing test's to measure (over a median), not each
+    read's here."""
     ids = seed(alice)
     with pointed_at(redis_server, API_ONLY, cooldown=5.0):
         warm(alice, "today")
@@ -414,7 +415,7 @@ def test_a_write_while_the_breaker_is_open_costs_the_next_reads_no_redis_wait(al
 def test_a_bump_lost_while_a_read_is_in_flight_is_settled_before_a_hit(
     alice, redis_server, monkeypatch, swap_redis, state_during_the_read
 ):
-    """A lost bump writes a debt the cache owes; a Redis call admitted before it that succeeds
+    """A lost bump writes a debt and makes the cache's recovery due; a Redis call admitted before it that succeeds
     afterwards (and closes the breaker) must not forgive it: the next read pays it first, and the
     pre-write entry is never a HIT.
 

@@ -444,7 +444,7 @@ def test_with_both_the_cache_and_the_revocation_redis_down_reads_still_work(alic
 
 def test_the_cache_resumes_when_redis_comes_back(alice):
     seed(alice)
-    with redis_layer.use(cache=DownRedis()):
+    with redis_layer.use(redis_layer.RedisLayer(stand_ins={redis_layer.CACHE: DownRedis()})):
         fetch(alice, "today", cache=BYPASS)
     fetch(alice, "today", cache=MISS)
     fetch(alice, "today", cache=HIT)

@@ -508,7 +508,7 @@ def test_a_write_commits_and_the_failed_invalidation_is_counted_when_redis_is_do
     labels = {"purpose": "cache", "operation": "invalidate"}
     failures = REGISTRY.get_sample_value("resee_redis_errors_total", labels) or 0.0
 
-    with redis_layer.use(cache=DownRedis()):
+    with redis_layer.use(redis_layer.RedisLayer(stand_ins={redis_layer.CACHE: DownRedis()})):
         created = create_content(alice, "written during the outage")
 
     assert Content.objects.filter(pk=created["id"]).exists()

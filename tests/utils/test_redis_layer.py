@@ -1,18 +1,21 @@
 """utils.redis_layer: one breaker per server shared by every purpose on it, recovery hooks that run
-before a purpose uses Redis again, and failures counted by purpose and operation."""
+before a purpose uses Redis again, failures counted by purpose and operation, and the layer's
+state on one object that a test builds (a new layer is a process starting up)."""
 
 from unittest import mock
 
 import pytest
 from django.db import OperationalError
 from prometheus_client import REGISTRY
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tests.servers import DownRedis
 from utils import redis_layer
 from utils.breaker import CLOSED, OPEN
 from utils.cache_utils import keys, store
 from utils.cache_utils.models import InvalidationDebt
-from utils.redis_layer import CACHE, REVOCATION, THROTTLE, RedisUnavailable
+from utils.redis_layer import CACHE, REVOCATION, THROTTLE, RedisLayer, RedisUnavailable
+from utils.redis_layer.failover import Failover
 
 # Note: the cache's recovery hook reads the debts table, on each test's first cache call.
 pytestmark = pytest.mark.django_db
@@ -86,57 +89,78 @@ def test_an_exception_that_is_not_a_redis_error_is_an_answer_and_passes_through(
 def test_a_debt_left_by_another_process_is_paid_before_the_first_cache_answer_is_used():
     token = store.claim_version(user_id=7, namespace="today")
     InvalidationDebt.objects.create(user_id=7, namespaces="today")
-    redis_layer.reset()  # as a process starting up
 
-    redis_layer.call(CACHE, "lookup", store.client().get, keys.namespace_key(7, "today"))
+    with redis_layer.use(RedisLayer()):  # as a process starting up
+        redis_layer.call(CACHE, "lookup", store.client().get, keys.namespace_key(7, "today"))
 
-    assert not InvalidationDebt.objects.exists()
-    assert store.client().get(keys.namespace_key(7, "today")).decode() != token
-    assert redis_layer.healthy(CACHE)
+        assert not InvalidationDebt.objects.exists()
+        assert store.client().get(keys.namespace_key(7, "today")).decode() != token
+        assert redis_layer.healthy(CACHE)
 
 
-def test_the_circuit_opening_makes_the_cache_owe_its_recovery_again(swap_redis, settings):
+def test_the_circuit_opening_makes_the_caches_recovery_due_again(swap_redis, settings):
     swap_redis(cache=DownRedis())
     with pytest.raises(RedisUnavailable):
-        ping(CACHE)  # first pays what a new process owes (no debts: no Redis call), then fails
+        ping(CACHE)  # first runs the recovery due in a new process (no debts: no Redis call), then fails
     assert redis_layer.healthy(CACHE)
     open_the_breaker(CACHE, settings)
     assert not redis_layer.healthy(CACHE)
 
 
 def test_a_database_error_while_recovering_fails_the_call_without_counting_against_redis():
-    redis_layer.reset()
     before = errors("cache", "ping")
     with mock.patch.object(InvalidationDebt.objects, "order_by", side_effect=OperationalError("database down")):
         with pytest.raises(RedisUnavailable, match="recovery"):
             ping(CACHE)
     assert errors("cache", "ping") == before
     assert redis_layer.breaker(CACHE).state == CLOSED
-    assert not redis_layer.healthy(CACHE), "the debts are still owed"
+    assert not redis_layer.healthy(CACHE), "the recovery is still due"
 
     assert ping(CACHE) is True
     assert redis_layer.healthy(CACHE)
 
 
-def test_the_throttle_and_the_revocation_check_owe_nothing_and_never_touch_the_database(django_assert_num_queries):
-    redis_layer.reset()
+def test_the_throttle_and_the_revocation_check_recover_nothing_and_never_touch_the_database(django_assert_num_queries):
     with django_assert_num_queries(0):
         assert ping(THROTTLE) is True
         assert ping(REVOCATION) is True
 
 
+def test_a_settings_change_builds_a_fresh_layer_that_keeps_the_stand_ins(swap_redis, settings):
+    down = DownRedis()
+    swap_redis(cache=down)
+    open_the_breaker(CACHE, settings)
+    before = redis_layer.current()
+
+    settings.REDIS_BREAKER_FAILURES += 1
+
+    assert redis_layer.current() is not before
+    assert redis_layer.breaker(CACHE).state == CLOSED
+    assert redis_layer.client(CACHE) is down
+
+
+def test_a_connection_that_finds_another_master_fails_and_marks_the_server_for_a_check():
+    failover = Failover()
+    failover.seen("resee", ("10.0.0.1", 6379))
+    assert failover.unchecked == set()
+
+    with pytest.raises(RedisConnectionError, match="moved"):
+        failover.seen("resee", ("10.0.0.2", 6379))
+    assert failover.unchecked == {"sentinel resee"}
+    failover.seen("resee", ("10.0.0.2", 6379))  # the next connection to it goes ahead
+
+
 def test_only_known_purposes_can_be_swapped():
-    with pytest.raises(ValueError, match="unknown Redis purposes"), redis_layer.use(sessions=DownRedis()):
-        pass
+    with pytest.raises(ValueError, match="unknown Redis purposes"):
+        RedisLayer(stand_ins={"sessions": DownRedis()})
 
 
-def test_a_debt_owed_while_the_recovery_runs_stays_owed():
+def test_a_recovery_required_while_the_recovery_runs_stays_due():
     """Another thread's bump lost while this one pays the debts it saw: it must be paid too."""
-    redis_layer.reset()
     real_order_by = InvalidationDebt.objects.order_by
 
     def a_bump_lost_meanwhile(*args):
-        redis_layer.owe(CACHE)
+        redis_layer.require_recovery(CACHE)
         return real_order_by(*args)
 
     with mock.patch.object(InvalidationDebt.objects, "order_by", side_effect=a_bump_lost_meanwhile):

@@ -16,15 +16,16 @@ from utils.redis_layer import RedisUnavailable
 logger = logging.getLogger(__name__)
 
 
-class _Owed(threading.local):
-    """The bumps this thread's open transactions owe, by user, and the writes that caused them."""
+class _PendingBumps(threading.local):
+    """The bumps this thread's open transactions will send once they commit, by user, and the
+    writes that caused them."""
 
     def __init__(self):
         self.namespaces: dict[int, set[str]] = defaultdict(set)
         self.reasons: set[str] = set()
 
 
-_owed = _Owed()
+_pending_bumps = _PendingBumps()
 
 
 def invalidate_on_commit(*, user_id: int, namespaces: Iterable[str] = NAMESPACES, reason: str) -> None:
@@ -32,25 +33,25 @@ def invalidate_on_commit(*, user_id: int, namespaces: Iterable[str] = NAMESPACES
 
     # Note: bumping inside the transaction would let a concurrent reader refill the cache from the
     # pre-commit rows under the new token.
-    # Note: every call queues a flush and the first flush after the commit sends all that is owed,
-    # one pipeline per user however many rows changed (a cascade delete fires a signal per row);
-    # the later ones find nothing. A rolled-back block drops its flushes but not what it owed: that
-    # goes with the thread's next commit, one harmless bump more, never one less."""
+    # Note: every call queues a flush and the first flush after the commit sends every pending
+    # bump, one pipeline per user however many rows changed (a cascade delete fires a signal per
+    # row); the later ones find nothing. A rolled-back block drops its flushes but not its pending
+    # bumps: they go with the thread's next commit, one harmless bump more, never one less."""
     namespaces = set(namespaces)
     if not namespaces:
         return
     if not transaction.get_connection().in_atomic_block:
         bump_now(user_id=user_id, namespaces=namespaces, reasons={reason})
         return
-    _owed.namespaces[user_id] |= namespaces
-    _owed.reasons.add(reason)
+    _pending_bumps.namespaces[user_id] |= namespaces
+    _pending_bumps.reasons.add(reason)
     transaction.on_commit(_flush)
 
 
 def _flush() -> None:
-    owed, reasons = _owed.namespaces, _owed.reasons
-    _owed.namespaces, _owed.reasons = defaultdict(set), set()
-    for user_id, namespaces in owed.items():
+    pending, reasons = _pending_bumps.namespaces, _pending_bumps.reasons
+    _pending_bumps.namespaces, _pending_bumps.reasons = defaultdict(set), set()
+    for user_id, namespaces in pending.items():
         bump_now(user_id=user_id, namespaces=namespaces, reasons=reasons)
 
 
@@ -65,10 +66,10 @@ def bump_now(*, user_id: int, namespaces: Iterable[str], reasons: Iterable[str])
     try:
         store.guarded(user_id, "invalidate", store.bump, user_id=user_id, namespaces=namespaces)
         if "user" not in reasons:  # Note: a deleted user reads nothing again
-            refresh.owe(user_id=user_id, namespaces=namespaces)
+            refresh.schedule(user_id=user_id, namespaces=namespaces)
     except RedisUnavailable:
         InvalidationDebt.objects.create(user_id=user_id, namespaces=",".join(namespaces))
-        redis_layer.owe(redis_layer.CACHE, user_id)
+        redis_layer.require_recovery(redis_layer.CACHE, user_id)
         logger.error("cache: invalidation of user %s %s kept as a debt until Redis is back", user_id, namespaces)
         return
     for reason in reasons:

@@ -26,32 +26,34 @@ from utils.redis_layer import RedisUnavailable
 logger = logging.getLogger(__name__)
 
 
-class _Owed(threading.local):
-    """The users whose namespaces this thread's request bumped, with the namespaces."""
+class _Scheduled(threading.local):
+    """The users whose answers this thread's request refreshes once its response is out, with
+    the namespaces its writes bumped."""
 
     def __init__(self):
         self.users: dict[int, set[str]] = defaultdict(set)
 
 
-_owed = _Owed()
+_scheduled = _Scheduled()
 
 
-def owe(*, user_id: int, namespaces) -> None:
-    """Note that this request's write bumped `namespaces` of `user_id` (from invalidation)."""
+def schedule(*, user_id: int, namespaces) -> None:
+    """Refresh the answers of `user_id` in `namespaces`, which this request's write bumped (from
+    invalidation), once the response is out."""
     if cache_settings.REFRESH_ON_WRITE and cache_settings.ENABLED:
-        _owed.users[user_id] |= set(namespaces)
+        _scheduled.users[user_id] |= set(namespaces)
 
 
 def _forget(**kwargs) -> None:
-    if _owed.users:
-        _owed.users = defaultdict(set)
+    if _scheduled.users:
+        _scheduled.users = defaultdict(set)
 
 
 def _refresh(**kwargs) -> None:
-    if not _owed.users:
+    if not _scheduled.users:
         return  # Note: every request ends here; most wrote nothing
-    owed, _owed.users = _owed.users, defaultdict(set)
-    for user_id, namespaces in owed.items():
+    scheduled, _scheduled.users = _scheduled.users, defaultdict(set)
+    for user_id, namespaces in scheduled.items():
         for read in reads.refresh_reads_for(user_id):
             if read.namespace not in namespaces:
                 continue

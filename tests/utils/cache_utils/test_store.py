@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tests.helpers import is_served, put_entry, record_client, token_of
 from utils.cache_utils import keys, store
-from utils.cache_utils.conf import CONTENT, STATS, TODAY, cache_setting, ttl_for
+from utils.cache_utils.conf import CONTENT, STATS, TODAY, cache_settings, ttl_for
 
 TOKEN = re.compile(r"[0-9a-f]{16}")
 PARAMS = {"date": date(2024, 5, 15), "category_slug": None}
@@ -145,8 +145,8 @@ def test_entries_and_tokens_expire():
     entry_ttl = client.ttl(keys.entry_key(42, TODAY, PARAMS))
     namespace_ttl = client.ttl(keys.namespace_key(42, TODAY))
     # Redis keeps the entry past its logical expiry for the stale-while-revalidate window.
-    assert ttl_for(TODAY) < entry_ttl <= ttl_for(TODAY) + cache_setting("STALE_SECONDS")
-    assert 0 < namespace_ttl <= cache_setting("NAMESPACE_TTL")
+    assert ttl_for(TODAY) < entry_ttl <= ttl_for(TODAY) + cache_settings.STALE_SECONDS
+    assert 0 < namespace_ttl <= cache_settings.NAMESPACE_TTL
 
 
 # --- claim_version ------------------------------------------------------------------------------

@@ -1,0 +1,281 @@
+"""The layer: this process's state of its use of Redis, on one object built from the settings,
+and the failure policy every call goes through (see the package's docstring)."""
+
+import functools
+import itertools
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import DatabaseError
+from prometheus_client import Counter, Gauge
+from redis import Redis
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
+from redis.sentinel import Sentinel
+
+from utils.breaker import CLOSED, CircuitBreaker
+from utils.redis_layer import batch, clients
+from utils.redis_layer.clients import CLUSTER, PURPOSES, SENTINEL
+from utils.redis_layer.failover import Failover
+
+logger = logging.getLogger("resee.redis")
+T = TypeVar("T")
+
+ERRORS = Counter("resee_redis_errors", "Failed Redis calls by purpose and operation", ["purpose", "operation"])
+BREAKER_OPEN = Gauge(
+    "resee_redis_breaker_open",
+    "1 while the circuit to this Redis server is not closed (in any live worker)",
+    ["server"],
+    multiprocess_mode="livemax",
+)
+
+# Purpose -> the hooks the apps registered in AppConfig.ready() (`on_recovery`): the process's,
+# run by whichever layer is current.
+RECOVERY_HOOKS: dict[str, list[Callable[[str], object]]] = defaultdict(list)
+_stand_in_servers = itertools.count(1)
+
+
+class RedisUnavailable(Exception):
+    """Redis is down or slow, or its breaker is open: degrade instead."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """What one purpose talks to: its client, its server (whose breaker the layer keeps), its key
+    prefix. On a cluster, `server` names the cluster, for the calls that are about no user."""
+
+    client: Any  # Redis | RedisCluster, or a test's stand-in
+    server: str
+    prefix: str
+    cluster: bool = False
+
+
+class RedisLayer:
+    """A route per purpose, a circuit breaker per server, the recoveries due per purpose and
+    server, the sentinels' masters seen. Built from the settings (lazily: a route at its first
+    use) and from `stand_ins`, clients that replace purposes' own, all one server of their own."""
+
+    def __init__(self, *, stand_ins: Mapping[str, Any] | None = None):
+        self.stand_ins = dict(stand_ins or {})
+        if unknown := set(self.stand_ins) - set(PURPOSES):
+            raise ValueError(f"unknown Redis purposes: {sorted(unknown)}")
+        self._stand_in_server = f"stand-in-{next(_stand_in_servers)}"
+        self._routes: dict[str, Route] = {}
+        self._breakers: dict[str, CircuitBreaker] = {}
+        # Recoveries, by number: (purpose, server) -> the latest one required there, (purpose, None)
+        # -> the latest one required on every server; (purpose, server) -> the latest one run there.
+        self._required: dict[tuple[str, str | None], int] = {}
+        self._recovered: dict[tuple[str, str], int] = {}
+        self._numbers = itertools.count(1)
+        self.failover = Failover()
+        self._cluster: RedisCluster | None = None
+        self._sentinels: Sentinel | None = None
+        self._lock = threading.RLock()  # route() builds under it, and building asks for a breaker
+        for purpose in list(RECOVERY_HOOKS):
+            self.require_recovery(purpose)  # as in a process starting up
+
+    def fresh(self) -> "RedisLayer":
+        """A new layer with the same stand-ins, as a process starting again would build it."""
+        return RedisLayer(stand_ins=self.stand_ins)
+
+    # --- Routes and clients ----------------------------------------------------------------------
+
+    def route(self, purpose: str) -> Route:
+        found = self._routes.get(purpose)
+        if found is None:
+            with self._lock:
+                found = self._routes[purpose] = self._routes.get(purpose) or self._build(purpose)
+        return found
+
+    def _build(self, purpose: str) -> Route:
+        if purpose in self.stand_ins:
+            client, server = self.stand_ins[purpose], self._stand_in_server
+        else:
+            client, server = self._configured(purpose), clients.server_name(purpose)
+            if settings.REDIS_MODE == SENTINEL:
+                self.failover.unchecked.add(server)
+        self.breaker_of(server)  # Note: its gauge reads 0 from the start
+        prefix = settings.CACHES[PURPOSES[purpose]]["KEY_PREFIX"]
+        return Route(client=client, server=server, prefix=prefix, cluster=isinstance(client, RedisCluster))
+
+    def _configured(self, purpose: str) -> Redis | RedisCluster:
+        return self.cluster() if settings.REDIS_MODE == CLUSTER else self.connect(purpose)
+
+    def connect(self, purpose: str) -> Redis:
+        """The purpose's own database as the settings configure it (a standalone server's, through
+        its CACHES alias, or the sentinels' master's), whatever the stand-ins."""
+        if settings.REDIS_MODE != SENTINEL:
+            return clients.standalone(purpose)
+        return clients.sentinel_master(self.sentinels(), purpose, self.failover.connection_class)
+
+    def cluster(self) -> RedisCluster:
+        """The layer's one client of a cluster, shared by every purpose."""
+        with self._lock:
+            if self._cluster is None:
+                self._cluster = clients.cluster()
+        return self._cluster
+
+    def sentinels(self) -> Sentinel:
+        with self._lock:
+            if self._sentinels is None:
+                self._sentinels = clients.sentinels()
+        return self._sentinels
+
+    # --- Servers and their breakers --------------------------------------------------------------
+
+    def breaker_of(self, server: str) -> CircuitBreaker:
+        found = self._breakers.get(server)
+        if found is None:
+            with self._lock:
+                found = self._breakers.get(server)
+                if found is None:
+                    found = self._breakers[server] = CircuitBreaker(
+                        failure_threshold=settings.REDIS_BREAKER_FAILURES,
+                        cooldown_seconds=settings.REDIS_BREAKER_COOLDOWN_SECONDS,
+                    )
+                    _gauge(server).set(0)
+        return found
+
+    def server_of(self, purpose: str, user_id: int | None = None) -> str:
+        found = self.route(purpose)
+        if not found.cluster or user_id is None:
+            return found.server
+        try:
+            return found.client.get_node_from_key(user_tag(user_id)).name
+        except RedisClusterException:  # a slot no node serves: the cluster's breaker decides
+            return found.server
+
+    def make_key(self, purpose: str, key: str, version: int | str = 1) -> str:
+        return f"{self.route(purpose).prefix}:{version}:{key}"
+
+    def healthy(self, purpose: str, user_id: int | None = None) -> bool:
+        server = self.server_of(purpose, user_id)
+        if self.breaker_of(server).state != CLOSED:
+            return False
+        # Note: on a cluster, a question about no user cannot tell which node's recovery matters;
+        # every call about a user runs its own node's before it reads.
+        return (self.route(purpose).cluster and user_id is None) or not self._recovery_due(purpose, server)
+
+    # --- Calls ---------------------------------------------------------------------------------
+
+    def call_on(self, purpose: str, server: str, operation: str, fn: Callable[..., T], args=(), kwargs=None) -> T:
+        """`fn(*args, **kwargs)` behind the server's breaker, after the purpose's recovery there
+        and the master's check if they are due: RedisUnavailable if the breaker is open or a
+        call fails (counted and logged). Any other exception (say, CacheMiss) means Redis
+        answered, and passes through."""
+        circuit = self.breaker_of(server)
+        if not circuit.allow():
+            raise RedisUnavailable(f"{purpose} {operation}: circuit to {server} open")
+        try:
+            if self.failover.unchecked and server in self.failover.unchecked:
+                self.failover.check(self, server)
+            if due := self._recovery_due(purpose, server):
+                self._recover(purpose, server, due)
+            result = fn(*args, **(kwargs or {}))
+        except RedisError as exc:
+            self._failed(purpose, server, operation, circuit, exc)
+            raise RedisUnavailable(f"{purpose} {operation}") from exc
+        except BaseException:
+            self._succeeded(server, circuit)
+            raise
+        self._succeeded(server, circuit)
+        return result
+
+    def gather(
+        self, operation: str, commands: dict[str, list[tuple]], *, user_id: int | None = None
+    ) -> dict[str, list]:
+        replies: dict[str, list] = {}
+        for server, (lead, *others) in self._by_server(commands, user_id).items():
+            try:
+                for purpose in others:
+                    if self._recovery_due(purpose, server):  # the lead's call runs only the lead's
+                        self.call_on(purpose, server, "recover", _nothing)
+                asked = {purpose: commands[purpose] for purpose in [lead, *others]}
+                replies.update(self.call_on(lead, server, operation, batch.send, (self, asked)))
+            except RedisUnavailable:
+                continue  # counted and logged by `call_on`
+        return replies
+
+    def _by_server(self, commands: dict[str, list[tuple]], user_id: int | None) -> dict[str, list[str]]:
+        by_server: dict[str, list[str]] = defaultdict(list)
+        servers: dict[str, str] = {}  # route's server -> where this user's calls go (one slot lookup)
+        for purpose in commands:
+            home = self.route(purpose).server
+            if home not in servers:
+                servers[home] = self.server_of(purpose, user_id)
+            by_server[servers[home]].append(purpose)
+        return by_server
+
+    def _failed(self, purpose: str, server: str, operation: str, circuit: CircuitBreaker, exc: RedisError) -> None:
+        circuit.record_failure()
+        if circuit.state != CLOSED:
+            self.require_recovery_on(server)
+        _gauge(server).set(circuit.state != CLOSED)
+        _errors(purpose, operation).inc()
+        logger.warning("redis: %s %s on %s failed (circuit %s): %s", purpose, operation, server, circuit.state, exc)
+
+    def _succeeded(self, server: str, circuit: CircuitBreaker) -> None:
+        if circuit.record_success():
+            _gauge(server).set(0)
+            logger.info("redis: %s reachable again, circuit closed", server)
+
+    # --- Recoveries -----------------------------------------------------------------------------
+
+    def require_recovery(self, purpose: str, user_id: int | None = None) -> None:
+        server = self.server_of(purpose, user_id) if user_id is not None else None
+        self._required[purpose, server] = next(self._numbers)
+
+    def require_recovery_on(self, server: str) -> None:
+        """Every purpose with hooks on `server` must recover there before its next answer.
+        # Note: while a server is away, other processes may lose writes meant for it (kept in the
+        # database as debts): whatever used it pays them before trusting it again."""
+        for purpose in list(RECOVERY_HOOKS):
+            found = self.route(purpose)
+            if found.server == server or found.cluster:
+                self._required[purpose, server] = next(self._numbers)
+
+    def _recovery_due(self, purpose: str, server: str) -> int:
+        """The number of the latest recovery the purpose must run on this server, 0 if none."""
+        if not self._required:
+            return 0
+        due = max(self._required.get((purpose, server), 0), self._required.get((purpose, None), 0))
+        return due if due > self._recovered.get((purpose, server), 0) else 0
+
+    def _recover(self, purpose: str, server: str, due: int) -> None:
+        try:
+            for hook in RECOVERY_HOOKS.get(purpose, ()):
+                hook(server)
+        except DatabaseError as exc:
+            logger.warning("redis: %s recovery waits for the database: %s", purpose, exc)
+            raise RedisUnavailable(f"{purpose} recovery") from exc
+        # Note: a recovery required while the hooks ran (another thread's lost bump) has a later
+        # number and stays due.
+        with self._lock:
+            self._recovered[purpose, server] = max(self._recovered.get((purpose, server), 0), due)
+
+
+def user_tag(user_id: int) -> str:
+    """Every key of one user, whatever its purpose, carries this Redis Cluster hash tag: a
+    request's commands (revocation, throttle, namespace token and entry) and the Lua scripts
+    then stay on one slot, one node, one round trip."""
+    return f"{{u{int(user_id)}}}"
+
+
+def _nothing() -> None:
+    return None
+
+
+# Note: resolving a labelled child costs a lock and a dict lookup per call; bind each once.
+@functools.cache
+def _errors(purpose: str, operation: str):
+    return ERRORS.labels(purpose=purpose, operation=operation)
+
+
+@functools.cache
+def _gauge(server: str):
+    return BREAKER_OPEN.labels(server=server)
