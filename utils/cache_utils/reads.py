@@ -1,7 +1,7 @@
 """What a cached endpoint serves one user, described once, in its app's selectors: the view's
-`cached_read` hands it to the read path (its lookup travels in the request's one round trip),
-`manage.py cache_warm` to `warm`. Apps register in `AppConfig.ready()` what the warm-up precomputes (`register_warm`) and
-whom for (`register_active_users`): nothing in utils/ imports an app."""
+`cached_read` hands it to the read path (its lookup travels in the request's one round trip), and
+`manage.py cache_warm` to `warm`. Apps register in `AppConfig.ready()` what the warm-up precomputes
+(`register_warm`) and whom for (`register_active_users`): nothing in utils/ imports an app."""
 
 from collections.abc import Callable
 from typing import Any, NamedTuple
