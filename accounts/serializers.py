@@ -2,11 +2,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+
+from utils.strict import StrictFieldsMixin, StrictModelSerializer, StrictSerializer
 
 User = get_user_model()
 
 
-class RegisterSerializer(serializers.ModelSerializer):
+class RegisterSerializer(StrictModelSerializer):
     password = serializers.CharField(write_only=True, max_length=128, style={"input_type": "password"})
     email = serializers.EmailField(required=False, allow_blank=True, default="")
 
@@ -24,12 +27,16 @@ class RegisterSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class RefreshSerializer(serializers.Serializer):
+class RefreshSerializer(StrictSerializer):
     refresh = serializers.CharField(max_length=2048)
 
 
-class LogoutSerializer(serializers.Serializer):
+class LogoutSerializer(StrictSerializer):
     refresh = serializers.CharField(max_length=2048, required=False)
+
+
+class TokenObtainSerializer(StrictFieldsMixin, TokenObtainPairSerializer):
+    """simplejwt's credentials check (SIMPLE_JWT['TOKEN_OBTAIN_SERIALIZER']), strict."""
 
 
 class TokenPairSerializer(serializers.Serializer):

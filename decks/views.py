@@ -5,7 +5,7 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -21,6 +21,7 @@ from decks.serializers import (
 )
 from utils.conf import resee_setting
 from utils.params import validated_query
+from utils.strict import NoFields, validated
 
 # Note: room for the multipart envelope around the file, so the file itself may use the whole cap.
 MULTIPART_ALLOWANCE = 64 * 1024
@@ -62,14 +63,15 @@ class ImportCreateApi(APIView):
     def post(self, request):
         # Note: before the body is read, so an oversized upload is refused without being stored.
         _refuse_oversized(_declared_length(request) - MULTIPART_ALLOWANCE)
-        upload = request.FILES.get("file")
-        if upload is None:
-            raise ValidationError({"file": ["No file was submitted (multipart field `file`)."]})
-        _refuse_oversized(upload.size)
         try:
-            job = services.import_start(owner_id=request.user.id, file=upload, name=upload.name or "upload")
+            return self.create(request)
         except jobs.QueueUnavailable:
             raise QueueDown() from None
+
+    def create(self, request):
+        upload = validated(ImportUploadSerializer, request.data)["file"]
+        _refuse_oversized(upload.size)
+        job = services.import_start(owner_id=request.user.id, file=upload, name=upload.name or "upload")
         status_url = request.build_absolute_uri(reverse("import-detail", args=[job.pk]))
         return Response(
             {"id": str(job.pk), "status_url": status_url},
@@ -84,6 +86,7 @@ class ImportDetailApi(APIView):
         progress = progress_read(job_id=job_id, owner_id=request.user.id)
         if progress is None:
             raise NotFound()
+        validated_query(NoFields, request)
         return Response(progress)
 
 

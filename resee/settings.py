@@ -285,6 +285,7 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "TOKEN_USER_CLASS": "accounts.authentication.TokenUser",
+    "TOKEN_OBTAIN_SERIALIZER": "accounts.serializers.TokenObtainSerializer",
 }
 
 SPECTACULAR_SETTINGS = {

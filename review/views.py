@@ -16,6 +16,7 @@ from utils.cache_utils import serve
 from utils.cache_utils.reads import CachedRead
 from utils.params import validated_query
 from utils.schema import ErrorSerializer
+from utils.strict import NoFields, validated
 
 
 class TodayApi(APIView):
@@ -34,9 +35,8 @@ class ReviewCompleteApi(APIView):
         responses={200: ScheduleSerializer, 404: OpenApiResponse(ErrorSerializer, "No such card of yours.")},
     )
     def post(self, request):
-        serializer = ReviewCompleteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        schedule = services.review_complete(user_id=request.user.id, **serializer.validated_data)
+        data = validated(ReviewCompleteSerializer, request.data)
+        schedule = services.review_complete(user_id=request.user.id, **data)
         return Response(ScheduleSerializer(schedule).data)  # the row as saved, its card read under the lock
 
 
@@ -51,14 +51,14 @@ class ScheduleDetailApi(GenericAPIView):
     serializer_class = ScheduleSerializer
 
     def get(self, request, pk: int):
-        return Response(ScheduleSerializer(selectors.schedule_by_id_for(user_id=request.user.id, schedule_id=pk)).data)
+        schedule = selectors.schedule_by_id_for(user_id=request.user.id, schedule_id=pk)
+        validated_query(NoFields, request)
+        return Response(ScheduleSerializer(schedule).data)
 
     @extend_schema(request=ScheduleUpdateSerializer, responses=ScheduleSerializer)
     def patch(self, request, pk: int):
         schedule = selectors.schedule_by_id_for(user_id=request.user.id, schedule_id=pk)
-        serializer = ScheduleUpdateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        schedule = services.schedule_set_active(schedule=schedule, **serializer.validated_data)
+        schedule = services.schedule_set_active(schedule=schedule, **validated(ScheduleUpdateSerializer, request.data))
         return Response(ScheduleSerializer(schedule).data)
 
 

@@ -32,15 +32,14 @@ class ErrorDocumentingAutoSchema(AutoSchema):
         locations = {parameter["in"] for parameter in parameters}
         paginated = any(parameter["name"] == "page" for parameter in parameters)
         has_body = "requestBody" in operation
-        statuses = {}
-        if has_body or "query" in locations:
-            statuses["400"] = "Invalid input: field errors, or `detail` for a malformed body."
+        # Note: every operation refuses a query parameter or body field it does not take (utils.strict).
+        statuses = {"400": "Invalid input: errors naming each bad, unknown or read-only field or query parameter."}
         # Note: DRF answers 401 only when the view can name an authentication scheme, else 403.
         if self.view.get_authenticate_header(self.view.request):
             statuses["401"] = "Missing, malformed, expired or revoked token, or bad credentials."
         if "path" in locations or paginated:
             statuses["404"] = "No such object of yours, or a page past the end."
-        if has_body:
+        if has_body or self.method in ("POST", "PUT", "PATCH", "DELETE"):
             statuses["413"] = "The body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE."
             statuses["415"] = "The body is not JSON."
         if self.view.get_throttles():
