@@ -1,5 +1,7 @@
-"""Tells drf-spectacular that our authentication is a Bearer JWT."""
+"""Tells drf-spectacular that our authentication is a Bearer JWT, and what our token obtain
+serializer (simplejwt's, strict) takes and answers."""
 
+from drf_spectacular.contrib.rest_framework_simplejwt import TokenObtainPairSerializerExtension
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 
@@ -12,3 +14,7 @@ class RevocableJWTScheme(OpenApiAuthenticationExtension):
         return build_bearer_security_scheme_object(
             header_name="AUTHORIZATION", token_prefix="Bearer", bearer_format="JWT"
         )
+
+
+class TokenObtainSchema(TokenObtainPairSerializerExtension):
+    target_class = "accounts.serializers.TokenObtainPairSerializer"

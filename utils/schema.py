@@ -11,6 +11,20 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(required=False)
 
 
+def close_request_bodies(result: dict, generator, request, public) -> dict:
+    """A postprocessing hook: every request body says `additionalProperties: false`, as
+    utils.strict refuses a field the body does not take (tests/scenarios/test_strict_input.py
+    proves it of every write), so that clients and the fuzzer know it too."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for item in result["paths"].values():
+        for operation in item.values():
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                reference = media["schema"].get("$ref")
+                if reference:
+                    schemas[reference.rsplit("/", 1)[-1]]["additionalProperties"] = False
+    return result
+
+
 class ErrorDocumentingAutoSchema(AutoSchema):
     """drf-spectacular's schema plus the error statuses that follow from how the view is built;
     a status a view declares itself (e.g. a 503 with its own body) is left as declared."""
