@@ -12,6 +12,7 @@ from content.serializers import (
 )
 from utils.cache_utils import serve
 from utils.cache_utils.reads import CachedRead
+from utils.idempotency.decorators import IDEMPOTENCY_KEY, idempotent
 from utils.pagination import PAGE_PARAMS, page_params
 from utils.params import validated_query
 from utils.strict import NoFields, validated
@@ -27,7 +28,8 @@ class CategoryListCreateApi(GenericAPIView):
         categories = selectors.category_list_for(user_id=request.user.id)
         return Response(CategorySerializer(categories, many=True).data)
 
-    @extend_schema(responses={201: CategorySerializer})
+    @extend_schema(parameters=[IDEMPOTENCY_KEY], responses={201: CategorySerializer})
+    @idempotent
     def post(self, request):
         data = validated(CategorySerializer, request.data)
         category = services.category_create(owner_id=request.user.id, **data)
@@ -74,7 +76,8 @@ class ContentListCreateApi(GenericAPIView):
     def get(self, request):
         return serve(self, request)
 
-    @extend_schema(request=ContentWriteSerializer, responses={201: ContentSerializer})
+    @extend_schema(request=ContentWriteSerializer, parameters=[IDEMPOTENCY_KEY], responses={201: ContentSerializer})
+    @idempotent
     def post(self, request):
         data = validated(ContentWriteSerializer, request.data)
         content = services.content_create(owner_id=request.user.id, **data)

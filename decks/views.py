@@ -20,6 +20,7 @@ from decks.serializers import (
     ImportUploadSerializer,
 )
 from utils.conf import resee_setting
+from utils.idempotency.decorators import IDEMPOTENCY_KEY, forget, idempotent
 from utils.params import validated_query
 from utils.strict import NoFields, validated
 
@@ -58,6 +59,7 @@ class ImportCreateApi(APIView):
 
     @extend_schema(
         request={"multipart/form-data": ImportUploadSerializer},
+        parameters=[IDEMPOTENCY_KEY],
         responses={202: ImportCreatedSerializer, 413: OpenApiResponse(description="The file is over the limit.")},
     )
     def post(self, request):
@@ -66,8 +68,10 @@ class ImportCreateApi(APIView):
         try:
             return self.create(request)
         except jobs.QueueUnavailable:
+            forget(request)  # the job failed and imported nothing: a retry may run again
             raise QueueDown() from None
 
+    @idempotent
     def create(self, request):
         upload = validated(ImportUploadSerializer, request.data)["file"]
         _refuse_oversized(upload.size)

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "analytics",
     "decks",
     "utils.cache_utils",
+    "utils.idempotency",
     "resee",  # the project's own system checks
 ]
 
@@ -243,8 +244,8 @@ CORS_ALLOW_ALL_ORIGINS = "*" in _cors_origins  # resee.W002 under check --deploy
 CORS_ALLOWED_ORIGINS = [origin for origin in _cors_origins if origin != "*"]
 CORS_URLS_REGEX = r"^/api/"
 CORS_ALLOW_CREDENTIALS = False
-CORS_ALLOW_HEADERS = ["authorization", "content-type", "if-none-match"]
-CORS_EXPOSE_HEADERS = ["ETag", "X-Cache", "Retry-After"]
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "if-none-match", "idempotency-key"]
+CORS_EXPOSE_HEADERS = ["ETag", "X-Cache", "Retry-After", "Idempotent-Replayed"]
 CORS_PREFLIGHT_MAX_AGE = env_int("CORS_PREFLIGHT_MAX_AGE", 86400, minimum=0)
 
 # --- API ------------------------------------------------------------------------------------

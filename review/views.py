@@ -14,6 +14,7 @@ from review.serializers import (
 )
 from utils.cache_utils import serve
 from utils.cache_utils.reads import CachedRead
+from utils.idempotency.decorators import IDEMPOTENCY_KEY, idempotent
 from utils.params import validated_query
 from utils.schema import ErrorSerializer
 from utils.strict import NoFields, validated
@@ -32,8 +33,10 @@ class TodayApi(APIView):
 class ReviewCompleteApi(APIView):
     @extend_schema(
         request=ReviewCompleteSerializer,
+        parameters=[IDEMPOTENCY_KEY],
         responses={200: ScheduleSerializer, 404: OpenApiResponse(ErrorSerializer, "No such card of yours.")},
     )
+    @idempotent
     def post(self, request):
         data = validated(ReviewCompleteSerializer, request.data)
         schedule = services.review_complete(user_id=request.user.id, **data)

@@ -4,6 +4,8 @@
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
+from utils.idempotency.decorators import HEADER as IDEMPOTENCY_KEY
+
 
 class ErrorSerializer(serializers.Serializer):
     """`{"detail": "..."}`, or field errors: `{"<field>": ["..."]}` (any key)."""
@@ -53,6 +55,9 @@ class ErrorDocumentingAutoSchema(AutoSchema):
             statuses["401"] = "Missing, malformed, expired or revoked token, or bad credentials."
         if "path" in locations or paginated:
             statuses["404"] = "No such object of yours, or a page past the end."
+        if any(parameter["name"] == IDEMPOTENCY_KEY for parameter in parameters):
+            statuses["409"] = "A request with this Idempotency-Key is still being processed; see Retry-After."
+            statuses["422"] = "This Idempotency-Key was used for another request."
         if has_body or self.method in ("POST", "PUT", "PATCH", "DELETE"):
             statuses["413"] = "The body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE."
             statuses["415"] = "The body is not JSON."
