@@ -3,7 +3,7 @@
 DRF ignores a field it does not know, so a client that misspells one (or sends a read-only one)
 gets a 2xx for a write that dropped part of what it asked. Every request serializer derives from
 `StrictSerializer` or `StrictModelSerializer`; a write that takes no body validates against
-`NoFields`. tests/utils/test_strict.py walks every write operation of the OpenAPI document, so an
+`NoFields`. tests/scenarios/test_strict_input.py walks every operation of the OpenAPI document, so an
 endpoint that forgets is a failing test."""
 
 from collections.abc import Mapping
