@@ -3,21 +3,11 @@ from rest_framework import serializers
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 
 from accounts import services
+from utils.strict import StrictFieldsMixin, StrictSerializer
 
 User = get_user_model()
 
 SESSION_BODY, SESSION_COOKIE = "body", "cookie"
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses a field it does not take (read-only ones included) instead of dropping it."""
-
-    def validate(self, attrs):
-        writable = {name for name, field in self.fields.items() if not field.read_only}
-        unknown = sorted(set(getattr(self, "initial_data", {})) - writable)
-        if unknown:
-            raise serializers.ValidationError({name: ["This field is not accepted here."] for name in unknown})
-        return super().validate(attrs)
 
 
 class AccountFieldsMixin:
@@ -37,7 +27,7 @@ class AccountFieldsMixin:
         return value
 
 
-class RegisterSerializer(AccountFieldsMixin, StrictSerializer, serializers.ModelSerializer):
+class RegisterSerializer(AccountFieldsMixin, StrictFieldsMixin, serializers.ModelSerializer):
     password = serializers.CharField(write_only=True, max_length=128, style={"input_type": "password"})
     email = serializers.EmailField(required=False, allow_blank=True, default="")
 
@@ -53,7 +43,7 @@ class RegisterSerializer(AccountFieldsMixin, StrictSerializer, serializers.Model
         return attrs
 
 
-class AccountSerializer(AccountFieldsMixin, StrictSerializer, serializers.ModelSerializer):
+class AccountSerializer(AccountFieldsMixin, StrictFieldsMixin, serializers.ModelSerializer):
     """The signed-in user, as `GET/PATCH /api/auth/me/` shows and changes it.
 
     # Note: the learner's settings join as fields here (a source on a related profile for those
@@ -86,7 +76,7 @@ class PasswordResetConfirmSerializer(StrictSerializer):
     new_password = serializers.CharField(max_length=128, style={"input_type": "password"})
 
 
-class TokenObtainSerializer(TokenObtainPairSerializer):
+class TokenObtainSerializer(StrictFieldsMixin, TokenObtainPairSerializer):
     """simplejwt's login: `username` takes a username or an email (accounts.backends). `session`:
     `body` answers both tokens in JSON; `cookie` (browsers) sets the refresh token as an HttpOnly
     cookie and answers only the access token."""

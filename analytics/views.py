@@ -5,6 +5,8 @@ from rest_framework.views import APIView
 from analytics.selectors import stats_read
 from utils.cache_utils.read_path import CachedReadMixin
 from utils.cache_utils.reads import CachedRead
+from utils.params import validated_query
+from utils.strict import NoFields
 
 StatsSchema = inline_serializer(
     "Stats",
@@ -23,4 +25,5 @@ StatsSchema = inline_serializer(
 @extend_schema_view(get=extend_schema(responses=StatsSchema))
 class StatsApi(CachedReadMixin, APIView):
     def cached_read(self, request) -> CachedRead:
+        validated_query(NoFields, request)
         return stats_read(user_id=request.user.id)

@@ -2,11 +2,12 @@ from rest_framework import serializers
 
 from content.models import Category, Content
 from utils.fields import UnicodeSlugField, id_field
+from utils.strict import StrictModelSerializer
 
 CONTENT_ORDERINGS = ["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]
 
 
-class CategorySerializer(serializers.ModelSerializer):
+class CategorySerializer(StrictModelSerializer):
     slug = UnicodeSlugField(max_length=100, required=False)
 
     class Meta:
@@ -22,7 +23,7 @@ class ContentSerializer(serializers.ModelSerializer):
         fields = ["id", "title", "body", "category", "created_at", "updated_at"]
 
 
-class ContentWriteSerializer(serializers.ModelSerializer):
+class ContentWriteSerializer(StrictModelSerializer):
     # Note: cards are meant to be short; the cap keeps one card from bloating every cached page.
     body = serializers.CharField(max_length=20_000, allow_blank=True, required=False, trim_whitespace=False)
     category_id = id_field(allow_null=True, required=False)

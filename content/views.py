@@ -12,14 +12,10 @@ from content.serializers import (
 )
 from utils.cache_utils.read_path import CachedReadMixin
 from utils.cache_utils.reads import CachedRead
-from utils.pagination import page_params
+from utils.idempotency.decorators import IDEMPOTENCY_KEY, idempotent
+from utils.pagination import PAGE_PARAMS, page_params
 from utils.params import validated_query
-
-
-def _validated(serializer_class, data, **kwargs) -> dict:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+from utils.strict import NoFields, validated
 
 
 class CategoryListCreateApi(GenericAPIView):
@@ -28,12 +24,14 @@ class CategoryListCreateApi(GenericAPIView):
 
     @extend_schema(responses=CategorySerializer(many=True))
     def get(self, request):
+        validated_query(NoFields, request)
         categories = selectors.category_list_for(user_id=request.user.id)
         return Response(CategorySerializer(categories, many=True).data)
 
-    @extend_schema(responses={201: CategorySerializer})
+    @extend_schema(parameters=[IDEMPOTENCY_KEY], responses={201: CategorySerializer})
+    @idempotent
     def post(self, request):
-        data = _validated(CategorySerializer, request.data)
+        data = validated(CategorySerializer, request.data)
         category = services.category_create(owner_id=request.user.id, **data)
         return Response(CategorySerializer(category).data, status=status.HTTP_201_CREATED)
 
@@ -42,18 +40,22 @@ class CategoryDetailApi(GenericAPIView):
     serializer_class = CategorySerializer
 
     def get(self, request, pk: int):
-        return Response(CategorySerializer(selectors.category_get_for(user_id=request.user.id, category_id=pk)).data)
+        category = selectors.category_get_for(user_id=request.user.id, category_id=pk)
+        validated_query(NoFields, request)
+        return Response(CategorySerializer(category).data)
 
     def put(self, request, pk: int, partial: bool = False):
         category = selectors.category_get_for(user_id=request.user.id, category_id=pk)
-        data = _validated(CategorySerializer, request.data, partial=partial)
+        data = validated(CategorySerializer, request.data, partial=partial)
         return Response(CategorySerializer(services.category_update(category=category, **data)).data)
 
     def patch(self, request, pk: int):
         return self.put(request, pk, partial=True)
 
     def delete(self, request, pk: int):
-        services.category_delete(category=selectors.category_get_for(user_id=request.user.id, category_id=pk))
+        category = selectors.category_get_for(user_id=request.user.id, category_id=pk)
+        validated(NoFields, request.data)
+        services.category_delete(category=category)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -65,15 +67,16 @@ class ContentListCreateApi(CachedReadMixin, GenericAPIView):
         page, page_size = page_params(request)
         return selectors.content_page_read(
             user_id=request.user.id,
-            query=validated_query(ContentListParamsSerializer, request),
+            query=validated_query(ContentListParamsSerializer, request, also=PAGE_PARAMS),
             page=page,
             page_size=page_size,
             base_url=request.build_absolute_uri(request.path),
         )
 
-    @extend_schema(request=ContentWriteSerializer, responses={201: ContentSerializer})
+    @extend_schema(request=ContentWriteSerializer, parameters=[IDEMPOTENCY_KEY], responses={201: ContentSerializer})
+    @idempotent
     def post(self, request):
-        data = _validated(ContentWriteSerializer, request.data)
+        data = validated(ContentWriteSerializer, request.data)
         content = services.content_create(owner_id=request.user.id, **data)
         return Response(ContentSerializer(content).data, status=status.HTTP_201_CREATED)
 
@@ -82,12 +85,14 @@ class ContentDetailApi(GenericAPIView):
     serializer_class = ContentSerializer
 
     def get(self, request, pk: int):
-        return Response(ContentSerializer(selectors.content_get_for(user_id=request.user.id, content_id=pk)).data)
+        content = selectors.content_get_for(user_id=request.user.id, content_id=pk)
+        validated_query(NoFields, request)
+        return Response(ContentSerializer(content).data)
 
     @extend_schema(request=ContentWriteSerializer, responses=ContentSerializer)
     def put(self, request, pk: int, partial: bool = False):
         content = selectors.content_get_for(user_id=request.user.id, content_id=pk)
-        data = _validated(ContentWriteSerializer, request.data, partial=partial)
+        data = validated(ContentWriteSerializer, request.data, partial=partial)
         content = services.content_update(content=content, **data)
         return Response(
             ContentSerializer(selectors.content_get_for(user_id=request.user.id, content_id=content.pk)).data
@@ -98,5 +103,7 @@ class ContentDetailApi(GenericAPIView):
         return self.put(request, pk, partial=True)
 
     def delete(self, request, pk: int):
-        services.content_delete(content=selectors.content_get_for(user_id=request.user.id, content_id=pk))
+        content = selectors.content_get_for(user_id=request.user.id, content_id=pk)
+        validated(NoFields, request.data)
+        services.content_delete(content=content)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,10 +1,15 @@
 from rest_framework import serializers
 
 from decks.models import ImportJob
+from utils.strict import StrictSerializer
 
 
-class ImportUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="CSV (UTF-8, header front,back[,category]) or an Anki .apkg / .colpkg.")
+class ImportUploadSerializer(StrictSerializer):
+    file = serializers.FileField(
+        help_text="CSV (UTF-8, header front,back[,category]) or an Anki .apkg / .colpkg.",
+        allow_empty_file=True,  # the reader says what an empty file lacks
+        error_messages={"required": "No file was submitted (multipart field `file`)."},
+    )
 
 
 class ImportCreatedSerializer(serializers.Serializer):

@@ -4,6 +4,7 @@ job row, so the row always says exactly what was created, and a retried job resu
 last commit left it). The import writes cards, categories and schedules and bumps their owner's
 cached answers once, when the job ends."""
 
+import functools
 import io
 import logging
 from collections.abc import Iterable, Iterator
@@ -49,13 +50,18 @@ def import_start(*, owner_id: int, file, name: str) -> ImportJob:
     file.seek(0)
     job.upload = file.read()
     job.save()
+    # Note: once the job's row is committed (at once outside a transaction): a worker must find it.
+    transaction.on_commit(functools.partial(_queue, job))
+    return job
+
+
+def _queue(job: ImportJob) -> None:
     progress_publish(job)
     try:
         jobs.enqueue(str(job.id))
     except jobs.QueueUnavailable:
         _finish(job, ImportJob.FAILED, "The job queue is unavailable; nothing was imported. Please retry shortly.")
         raise
-    return job
 
 
 def import_run(*, job_id: str) -> None:

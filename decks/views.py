@@ -5,7 +5,7 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -20,7 +20,9 @@ from decks.serializers import (
     ImportUploadSerializer,
 )
 from utils.conf import resee_setting
+from utils.idempotency.decorators import IDEMPOTENCY_KEY, forget, idempotent
 from utils.params import validated_query
+from utils.strict import NoFields, validated
 
 # Note: room for the multipart envelope around the file, so the file itself may use the whole cap.
 MULTIPART_ALLOWANCE = 64 * 1024
@@ -57,19 +59,23 @@ class ImportCreateApi(APIView):
 
     @extend_schema(
         request={"multipart/form-data": ImportUploadSerializer},
+        parameters=[IDEMPOTENCY_KEY],
         responses={202: ImportCreatedSerializer, 413: OpenApiResponse(description="The file is over the limit.")},
     )
     def post(self, request):
         # Note: before the body is read, so an oversized upload is refused without being stored.
         _refuse_oversized(_declared_length(request) - MULTIPART_ALLOWANCE)
-        upload = request.FILES.get("file")
-        if upload is None:
-            raise ValidationError({"file": ["No file was submitted (multipart field `file`)."]})
-        _refuse_oversized(upload.size)
         try:
-            job = services.import_start(owner_id=request.user.id, file=upload, name=upload.name or "upload")
+            return self.create(request)
         except jobs.QueueUnavailable:
+            forget(request)  # the job failed and imported nothing: a retry may run again
             raise QueueDown() from None
+
+    @idempotent
+    def create(self, request):
+        upload = validated(ImportUploadSerializer, request.data)["file"]
+        _refuse_oversized(upload.size)
+        job = services.import_start(owner_id=request.user.id, file=upload, name=upload.name or "upload")
         status_url = request.build_absolute_uri(reverse("import-detail", args=[job.pk]))
         return Response(
             {"id": str(job.pk), "status_url": status_url},
@@ -84,6 +90,7 @@ class ImportDetailApi(APIView):
         progress = progress_read(job_id=job_id, owner_id=request.user.id)
         if progress is None:
             raise NotFound()
+        validated_query(NoFields, request)
         return Response(progress)
 
 

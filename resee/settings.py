@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "analytics",
     "decks",
     "utils.cache_utils",
+    "utils.idempotency",
     "resee",  # the project's own system checks
 ]
 
@@ -241,8 +242,8 @@ CORS_ALLOW_ALL_ORIGINS = "*" in _cors_origins  # resee.W002 under check --deploy
 CORS_ALLOWED_ORIGINS = [origin for origin in _cors_origins if origin != "*"]
 CORS_ALLOW_CREDENTIALS = bool(CORS_ALLOWED_ORIGINS) and not CORS_ALLOW_ALL_ORIGINS  # resee.E003 otherwise
 CORS_URLS_REGEX = r"^/api/"
-CORS_ALLOW_HEADERS = ["authorization", "content-type", "if-none-match"]
-CORS_EXPOSE_HEADERS = ["ETag", "X-Cache", "Retry-After"]
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "if-none-match", "idempotency-key"]
+CORS_EXPOSE_HEADERS = ["ETag", "X-Cache", "Retry-After", "Idempotent-Replayed"]
 CORS_PREFLIGHT_MAX_AGE = env_int("CORS_PREFLIGHT_MAX_AGE", 86400, minimum=0)
 
 # --- API ------------------------------------------------------------------------------------
@@ -296,6 +297,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "utils.schema.close_request_bodies"],
 }
 
 # --- Email: password reset mails (accounts.services) ------------------------------------

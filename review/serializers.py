@@ -2,9 +2,10 @@ from rest_framework import serializers
 
 from review.models import ReviewHistory, ReviewSchedule
 from utils.fields import id_field
+from utils.strict import StrictSerializer
 
 
-class ReviewCompleteSerializer(serializers.Serializer):
+class ReviewCompleteSerializer(StrictSerializer):
     content_id = id_field()
     result = serializers.ChoiceField(choices=ReviewHistory.RESULTS)
     time_spent_seconds = serializers.IntegerField(min_value=0, max_value=24 * 3600, required=False, allow_null=True)
@@ -29,7 +30,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ScheduleUpdateSerializer(serializers.Serializer):
+class ScheduleUpdateSerializer(StrictSerializer):
     is_active = serializers.BooleanField()
 
 

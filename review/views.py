@@ -14,8 +14,10 @@ from review.serializers import (
 )
 from utils.cache_utils.read_path import CachedReadMixin
 from utils.cache_utils.reads import CachedRead
+from utils.idempotency.decorators import IDEMPOTENCY_KEY, idempotent
 from utils.params import validated_query
 from utils.schema import ErrorSerializer
+from utils.strict import NoFields, validated
 
 
 @extend_schema_view(get=extend_schema(parameters=[CategoryFilterSerializer], responses=TodaySerializer))
@@ -28,12 +30,13 @@ class TodayApi(CachedReadMixin, APIView):
 class ReviewCompleteApi(APIView):
     @extend_schema(
         request=ReviewCompleteSerializer,
+        parameters=[IDEMPOTENCY_KEY],
         responses={200: ScheduleSerializer, 404: OpenApiResponse(ErrorSerializer, "No such card of yours.")},
     )
+    @idempotent
     def post(self, request):
-        serializer = ReviewCompleteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        schedule = services.review_complete(user_id=request.user.id, **serializer.validated_data)
+        data = validated(ReviewCompleteSerializer, request.data)
+        schedule = services.review_complete(user_id=request.user.id, **data)
         return Response(ScheduleSerializer(schedule).data)  # the row as saved, its card read under the lock
 
 
@@ -48,14 +51,14 @@ class ScheduleDetailApi(GenericAPIView):
     serializer_class = ScheduleSerializer
 
     def get(self, request, pk: int):
-        return Response(ScheduleSerializer(selectors.schedule_by_id_for(user_id=request.user.id, schedule_id=pk)).data)
+        schedule = selectors.schedule_by_id_for(user_id=request.user.id, schedule_id=pk)
+        validated_query(NoFields, request)
+        return Response(ScheduleSerializer(schedule).data)
 
     @extend_schema(request=ScheduleUpdateSerializer, responses=ScheduleSerializer)
     def patch(self, request, pk: int):
         schedule = selectors.schedule_by_id_for(user_id=request.user.id, schedule_id=pk)
-        serializer = ScheduleUpdateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        schedule = services.schedule_set_active(schedule=schedule, **serializer.validated_data)
+        schedule = services.schedule_set_active(schedule=schedule, **validated(ScheduleUpdateSerializer, request.data))
         return Response(ScheduleSerializer(schedule).data)
 
 

@@ -278,7 +278,7 @@ def seed(client, prefix: str = "") -> dict:
 
 
 def put_entry(user_id: int, namespace: str = TODAY_NAMESPACE, params: dict | None = None, body: bytes = b"{}") -> str:
-    """Store an entry the way `cached_json` does after a miss; return the token it is tagged with."""
+    """Store an entry the way a miss of the read path does; return the token it is tagged with."""
     version = store.claim_version(user_id=user_id, namespace=namespace)
     store.store(
         user_id=user_id, namespace=namespace, params=params or {}, version=version, body=body, compute_seconds=0.01

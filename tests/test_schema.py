@@ -52,3 +52,25 @@ def test_every_data_endpoint_requires_a_token(anon, path):
     response = anon.get(path)
     assert response.status_code == 401
     assert "detail" in response.json()
+
+
+def test_every_request_body_says_it_takes_no_other_fields(anon):
+    schema = anon.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    components = schema["components"]["schemas"]
+    bodies = [
+        media["schema"]["$ref"].rsplit("/", 1)[-1]
+        for item in schema["paths"].values()
+        for operation in item.values()
+        for media in operation.get("requestBody", {}).get("content", {}).values()
+    ]
+    assert "ContentWriteRequest" in bodies and "ImportUploadRequest" in bodies
+    assert {name: components[name].get("additionalProperties") for name in bodies} == dict.fromkeys(bodies, False)
+
+
+def test_the_token_call_still_documents_the_pair_it_answers(anon):
+    schema = anon.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    answer = schema["paths"]["/api/auth/token/"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert set(schema["components"]["schemas"][answer["schema"]["$ref"].rsplit("/", 1)[-1]]["properties"]) >= {
+        "access",
+        "refresh",
+    }

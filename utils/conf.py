@@ -19,6 +19,9 @@ DEFAULTS: dict[str, Any] = {
     "IMPORT_MAX_COLLECTION_BYTES": 100 * 2**20,
     "IMPORT_MAX_NOTES": 50_000,
     "IMPORT_PROGRESS_TTL_SECONDS": 3600,
+    # Note: the draft and Stripe keep a key 24 hours; a phone retries within minutes.
+    "IDEMPOTENCY_KEY_HOURS": 24,
+    "IDEMPOTENCY_WAIT_SECONDS": 5,
 }
 
 

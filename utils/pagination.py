@@ -9,10 +9,11 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.settings import api_settings
 
 from utils.conf import resee_setting
-from utils.params import has_query
+from utils.params import has_query, refuse_unknown_params
 
 _PAGE_NUMBER = re.compile(r"[0-9]{1,9}")
 _MAX_NUMBER = 999_999_999  # the largest _PAGE_NUMBER, as the OpenAPI document states it
+PAGE_PARAMS = ("page", "page_size")
 
 
 def _positive_int(params, name: str) -> int | None:
@@ -35,9 +36,16 @@ def page_params(request, default_page_size: int | None = None) -> tuple[int, int
 
 class StrictPageNumberPagination(PageNumberPagination):
     """`?page=` and `?page_size=` must be positive integers (400 otherwise); page_size is capped
-    at RESEE['MAX_PAGE_SIZE'] rather than rejected, as DRF does; a page past the end is 404."""
+    at RESEE['MAX_PAGE_SIZE'] rather than rejected, as DRF does; a page past the end is 404. They are
+    a list's whole query: any other parameter is a 400 (a list that filters validates its query
+    with `utils.params.validated_query(..., also=PAGE_PARAMS)` and paginates by `page_payload`)."""
 
     page_size_query_param = "page_size"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        if has_query(request):
+            refuse_unknown_params(request, allowed=PAGE_PARAMS)
+        return super().paginate_queryset(queryset, request, view)
 
     def get_page_size(self, request) -> int:
         return page_params(request, self.page_size)[1]

@@ -10,6 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from utils import redis_layer
+from utils.params import validated_query
+from utils.strict import NoFields
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class HealthApi(APIView):
 
     @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer})
     def get(self, request):
+        validated_query(NoFields, request)
         database, cache = _database_ok(), _cache_ok()
         body = {
             "status": "ok" if database and cache else ("degraded" if database else "unavailable"),

@@ -371,3 +371,25 @@ def test_deleting_content_keeps_its_category(alice, card):
 def test_deleting_twice_is_a_404_the_second_time(alice, card):
     assert alice.delete(content_url(card["id"])).status_code == 204
     assert alice.delete(content_url(card["id"])).status_code == 404
+
+
+def test_a_card_sent_with_fields_of_another_api_is_refused_and_not_stored(alice):
+    """What a client written for another wire format sends: it must not be told "created" for a
+    card stored without its text and category."""
+    category = create_category(alice, "Verbs")
+
+    response = alice.post(CONTENTS, {"title": "ser", "content": "to be", "category": category["id"]})
+
+    assert response.status_code == 400
+    assert response.json() == {"content": ["Unknown field."], "category": ["Unknown field."]}
+    assert not Content.objects.filter(owner=alice.user).exists()
+
+
+def test_a_read_only_field_of_the_card_sent_back_is_refused(alice):
+    card = create_content(alice, "ser", body="to be")
+
+    response = alice.put(content_url(card["id"]), {**card, "body": "to be (essence)"})
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"id", "category", "created_at", "updated_at"}
+    assert Content.objects.get(pk=card["id"]).body == "to be"

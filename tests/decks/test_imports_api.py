@@ -22,6 +22,7 @@ from tests.helpers import (
     start_import,
     titles,
     uncached,
+    upload,
     wait_for_job,
     warm,
     zipped,
@@ -221,6 +222,38 @@ def test_with_the_queue_down_the_import_is_a_503_and_its_job_failed(alice):
     job = ImportJob.objects.get()
     assert (job.state, job.upload) == ("failed", None)
     assert not Content.objects.exists()
+
+
+def test_a_retried_import_with_its_key_gets_the_first_answer_and_queues_one_job(alice):
+    def send():
+        # Note: the test client draws a new multipart boundary each time, as a retrying client may.
+        return alice.post(IMPORTS, {"file": upload(CSV)}, format="multipart", HTTP_IDEMPOTENCY_KEY="deck-1")
+
+    first = send()
+    # Note: one job at a time: the tests' in-memory SQLite has table locks that do not wait.
+    assert wait_for_job(alice, first.json()["id"])["created"] == 3
+
+    retry = send()
+
+    assert (first.status_code, retry.status_code, retry["Idempotent-Replayed"]) == (202, 202, "true")
+    assert retry.json() == first.json() and retry["Location"] == first["Location"]
+    assert ImportJob.objects.count() == 1
+
+
+def test_an_import_refused_for_a_queue_outage_leaves_its_key_free_for_the_retry(alice):
+    def send():
+        return alice.post(IMPORTS, {"file": upload(CSV)}, format="multipart", HTTP_IDEMPOTENCY_KEY="deck-1")
+
+    with override_settings(
+        JOBS_IN_PROCESS=False, CELERY_BROKER_URL=f"amqp://guest:guest@127.0.0.1:{free_loopback_port()}//"
+    ):
+        assert send().status_code == 503
+
+    retry = send()
+
+    assert retry.status_code == 202 and "Idempotent-Replayed" not in retry
+    assert wait_for_job(alice, retry.json()["id"])["state"] == "succeeded"
+    assert sorted(ImportJob.objects.values_list("state", flat=True)) == ["failed", "succeeded"]
 
 
 def test_imports_are_rate_limited_per_user(alice, bob, monkeypatch):

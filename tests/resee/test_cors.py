@@ -47,6 +47,7 @@ def test_a_preflight_from_the_web_app_is_answered_with_no_token_throttle_or_redi
         "authorization",
         "content-type",
         "if-none-match",
+        "idempotency-key",
     }
     assert response["Access-Control-Max-Age"] == "86400"
     assert response["Access-Control-Allow-Credentials"] == "true"
@@ -60,7 +61,12 @@ def test_answers_to_the_web_app_expose_the_cache_headers_hits_included(alice):
     response = alice.get(TODAY, HTTP_ORIGIN=APP)
     assert response["X-Cache"] == "HIT"
     assert response["Access-Control-Allow-Origin"] == APP
-    assert set(response["Access-Control-Expose-Headers"].split(", ")) == {"ETag", "X-Cache", "Retry-After"}
+    assert set(response["Access-Control-Expose-Headers"].split(", ")) == {
+        "ETag",
+        "X-Cache",
+        "Retry-After",
+        "Idempotent-Replayed",
+    }
     revalidated = alice.get(TODAY, HTTP_ORIGIN=APP, HTTP_IF_NONE_MATCH=response["ETag"])
     assert (revalidated.status_code, revalidated["Access-Control-Allow-Origin"]) == (304, APP)
 

@@ -161,10 +161,12 @@ def test_a_pause_request_cannot_move_the_card_on_the_ladder(alice):
 
     response = alice.patch(
         detail_url(schedule_of(card)),
-        {"is_active": True, "interval_step": 7, "next_review_date": "2020-01-01", "initial_review_completed": False},
+        {"is_active": False, "interval_step": 7, "next_review_date": "2020-01-01", "initial_review_completed": False},
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 400
+    assert set(response.json()) == {"interval_step", "next_review_date", "initial_review_completed"}
+    assert schedule_of(card).is_active
     schedule = schedule_of(card)
     assert (schedule.interval_step, schedule.next_review_date, schedule.initial_review_completed) == (
         2,
