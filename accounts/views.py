@@ -23,19 +23,15 @@ from accounts.serializers import (
     TokenObtainSerializer,
     TokenPairSerializer,
 )
+from utils.params import validated_query
 from utils.schema import ErrorSerializer
+from utils.strict import NoFields, validated
 
 User = get_user_model()
 
 NO_CONTENT = {204: OpenApiResponse(description="Done; no body.")}
 GONE_404 = {404: OpenApiResponse(ErrorSerializer, description="The account no longer exists.")}
 COOKIE_403 = {403: OpenApiResponse(description="The refresh cookie was sent from an origin the API does not trust.")}
-
-
-def _validated(serializer_class, request, **kwargs):
-    serializer = serializer_class(data=request.data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class RegisterApi(APIView):
@@ -45,7 +41,7 @@ class RegisterApi(APIView):
 
     @extend_schema(request=RegisterSerializer, responses={201: RegisterSerializer})
     def post(self, request):
-        user = services.user_register(**_validated(RegisterSerializer, request))
+        user = services.user_register(**validated(RegisterSerializer, request.data))
         return Response(RegisterSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -61,7 +57,7 @@ class TokenObtainApi(TokenObtainPairView):
         '`"session": "cookie"` (browsers): the refresh token comes as an HttpOnly cookie, not in the body.',
     )
     def post(self, request):
-        data = _validated(TokenObtainSerializer, request, context={"request": request})
+        data = validated(TokenObtainSerializer, request.data, context={"request": request})
         in_cookie = data["session"] == SESSION_COOKIE
         if in_cookie:
             cookies.check_origin(request)
@@ -84,7 +80,7 @@ class TokenRefreshApi(APIView):
         "new one is set as the cookie). A refresh token presented twice ends every session of its sign-in.",
     )
     def post(self, request):
-        raw = _validated(RefreshSerializer, request).get("refresh")
+        raw = validated(RefreshSerializer, request.data).get("refresh")
         self.in_cookie = raw is None
         if self.in_cookie:
             raw = cookies.read(request)
@@ -102,7 +98,7 @@ class TokenRefreshApi(APIView):
 class LogoutApi(APIView):
     @extend_schema(request=LogoutSerializer, responses={**NO_CONTENT, **COOKIE_403})
     def post(self, request):
-        raw = _validated(LogoutSerializer, request).get("refresh") or cookies.read(request)
+        raw = validated(LogoutSerializer, request.data).get("refresh") or cookies.read(request)
         services.user_logout(user_id=request.user.id, access=request.auth, raw_refresh=raw)
         return cookies.clear(Response(status=status.HTTP_204_NO_CONTENT))
 
@@ -122,12 +118,13 @@ class MeApi(APIView):
 
     @extend_schema(responses={200: AccountSerializer, **GONE_404})
     def get(self, request):
+        validated_query(NoFields, request)
         return Response(AccountSerializer(self._user()).data)
 
     @extend_schema(request=AccountSerializer, responses={200: AccountSerializer, **GONE_404})
     def patch(self, request):
         user = self._user()
-        changes = _validated(AccountSerializer, request, instance=user, partial=True)
+        changes = validated(AccountSerializer, request.data, instance=user, partial=True)
         return Response(AccountSerializer(services.account_update(user=user, changes=changes)).data)
 
     @extend_schema(
@@ -136,7 +133,7 @@ class MeApi(APIView):
         description="Deletes the account and all its data; the password confirms it.",
     )
     def delete(self, request):
-        password = _validated(PasswordConfirmSerializer, request)["password"]
+        password = validated(PasswordConfirmSerializer, request.data)["password"]
         services.account_delete(user=self._user(), password=password)
         return cookies.clear(Response(status=status.HTTP_204_NO_CONTENT))
 
@@ -151,7 +148,7 @@ class PasswordChangeApi(APIView):
         "as the cookie when the call came with the browser session's cookie).",
     )
     def post(self, request):
-        data = _validated(PasswordChangeSerializer, request)
+        data = validated(PasswordChangeSerializer, request.data)
         in_cookie = cookies.read(request) is not None
         user = get_object_or_404(User, pk=request.user.id)
         return cookies.answer(services.password_change(user=user, **data), in_cookie=in_cookie)
@@ -168,7 +165,7 @@ class PasswordResetApi(APIView):
         description="Mails a reset token to the account with this email. Always 204, whether or not one has it.",
     )
     def post(self, request):
-        services.password_reset_request(**_validated(PasswordResetSerializer, request))
+        services.password_reset_request(**validated(PasswordResetSerializer, request.data))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -183,5 +180,5 @@ class PasswordResetConfirmApi(APIView):
         description="Sets the new password with the mailed uid and token; every session of the account ends.",
     )
     def post(self, request):
-        services.password_reset_confirm(**_validated(PasswordResetConfirmSerializer, request))
+        services.password_reset_confirm(**validated(PasswordResetConfirmSerializer, request.data))
         return Response(status=status.HTTP_204_NO_CONTENT)
