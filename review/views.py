@@ -14,16 +14,26 @@ from review.serializers import (
 )
 from utils.cache_utils import serve
 from utils.cache_utils.reads import CachedRead
+from utils.pagination import PageParamsSerializer, page_params
 from utils.params import validated_query
 from utils.schema import ErrorSerializer
 
 
 class TodayApi(APIView):
     def cached_read(self, request) -> CachedRead:
-        params = validated_query(CategoryFilterSerializer, request)
-        return selectors.today_read(user_id=request.user.id, category_slug=params.get("category_slug"))
+        page, page_size = page_params(request)
+        return selectors.today_read(
+            user_id=request.user.id,
+            category_slug=validated_query(CategoryFilterSerializer, request).get("category_slug"),
+            page=page,
+            page_size=page_size,
+            base_url=request.build_absolute_uri(request.path),
+        )
 
-    @extend_schema(parameters=[CategoryFilterSerializer], responses=TodaySerializer)
+    @extend_schema(
+        parameters=[CategoryFilterSerializer, PageParamsSerializer],
+        responses={200: TodaySerializer, 404: OpenApiResponse(ErrorSerializer, "A page past the end.")},
+    )
     def get(self, request):
         return serve(self, request)
 
