@@ -13,8 +13,8 @@
                            deleted                             content, today, stats (its cards
                                                                become uncategorised)
                            name, slug                          content, today, stats
-    review.ReviewSchedule  created, next_review_date, is_active,  today, stats (the summary's due,
-                           initial_review_completed            overdue and new)
+    review.ReviewSchedule  created, next_review_date,          today, stats (the summary's due,
+                           is_active, initial_review_completed overdue and new)
                            interval_step                       today
                            deleted                             today, stats (its counts)
                            reviews, remembered                 stats (totals, rates by category)
