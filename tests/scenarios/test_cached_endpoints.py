@@ -166,9 +166,10 @@ def test_a_page_past_the_end_of_the_index_is_the_same_404(alice):
         assert response.json() == fetch(alice, "content", {"page": "9"}, status=404).json()
 
 
-def test_a_list_longer_than_the_index_holds_has_an_entry_per_page(alice, monkeypatch):
+@pytest.mark.parametrize("limit", ["INDEX_MAX_CARDS", "INDEX_MAX_BYTES"])
+def test_a_list_longer_than_the_index_holds_has_an_entry_per_page(alice, monkeypatch, limit):
     seed(alice)
-    monkeypatch.setattr(content_selectors, "INDEX_MAX_CARDS", 2)  # three cards: the index is cut
+    monkeypatch.setattr(content_selectors, limit, 2)  # three cards, hundreds of bytes: the index is cut
     warm(alice, "content")
     page = {"page_size": "1", "page": "3"}
     response = fetch(alice, "content", page, cache=MISS)
