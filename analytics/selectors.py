@@ -4,7 +4,7 @@ and at 50,000: two queries."""
 
 from datetime import date, timedelta
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 
 from analytics.models import DayTally
 from content.models import Content
@@ -34,30 +34,63 @@ def current_streak(*, user_id: int, today: date) -> int:
     return _streak(dict(runs.values_list("day", "run_start")), today)
 
 
-def _per_category(user_id: int) -> list[dict]:
-    """Cards, reviews and the remembered among them, per category of the cards the user has."""
+def _per_category(user_id: int, today: date) -> list[dict]:
+    """Cards, reviews and the remembered among them, per category of the cards the user has; and
+    the active cards due (overdue ones included), overdue and never reviewed."""
+    active = Q(schedule__is_active=True)
     rows = (
         Content.objects.filter(owner_id=user_id)
         .values("category_id", "category__slug", "category__name")
-        .annotate(cards=Count("id"), reviews=Sum("schedule__reviews"), remembered=Sum("schedule__remembered"))
+        .annotate(
+            cards=Count("id"),
+            reviews=Sum("schedule__reviews"),
+            remembered=Sum("schedule__remembered"),
+            due=Count("id", filter=active & Q(schedule__next_review_date__lte=today)),
+            overdue=Count("id", filter=active & Q(schedule__next_review_date__lt=today)),
+            new=Count("id", filter=active & Q(schedule__initial_review_completed=False)),
+        )
         .order_by("category__name", "category_id")
     )
     return [{**row, "reviews": row["reviews"] or 0, "remembered": row["remembered"] or 0} for row in rows]
 
 
+def _summary(
+    categories: list[dict], *, recent_reviews: int, today_reviews: int, success_rate: float | None, streak: int
+) -> dict:
+    """What a home screen shows, in one part of the answer."""
+    return {
+        "due": sum(row["due"] for row in categories),
+        "overdue": sum(row["overdue"] for row in categories),
+        "new": sum(row["new"] for row in categories),
+        "reviews_today": today_reviews,
+        "reviews_last_30_days": recent_reviews,
+        "success_rate": success_rate,
+        "current_streak_days": streak,
+    }
+
+
 def stats_for(*, user_id: int, today: date) -> dict:
-    categories = _per_category(user_id)
+    categories = _per_category(user_id, today)
     reviews = sum(row["reviews"] for row in categories)
     remembered = sum(row["remembered"] for row in categories)
     first_day = today - timedelta(days=HISTORY_DAYS - 1)
     days = DayTally.objects.filter(user_id=user_id, day__range=(first_day, today))
     recent = list(days.values_list("day", "reviews", "run_start"))
     by_day = {day: reviews for day, reviews, _ in recent}
+    success_rate = _success_rate(remembered, reviews)
+    streak = _streak({day: start for day, _, start in recent}, today)
     return {
+        "summary": _summary(
+            categories,
+            recent_reviews=sum(by_day.values()),
+            today_reviews=by_day.get(today, 0),
+            success_rate=success_rate,
+            streak=streak,
+        ),
         "total_contents": sum(row["cards"] for row in categories),
         "total_reviews": reviews,
         "reviews_today": by_day.get(today, 0),
-        "success_rate": _success_rate(remembered, reviews),
+        "success_rate": success_rate,
         "success_rate_by_category": [
             {
                 "category_id": row["category_id"],
@@ -69,7 +102,7 @@ def stats_for(*, user_id: int, today: date) -> dict:
             for row in categories
             if row["reviews"]
         ],
-        "current_streak_days": _streak({day: start for day, _, start in recent}, today),
+        "current_streak_days": streak,
         "reviews_per_day": [
             {
                 "date": (first_day + timedelta(days=i)).isoformat(),

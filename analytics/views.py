@@ -8,9 +8,23 @@ from utils.cache_utils.reads import CachedRead
 from utils.params import validated_query
 from utils.strict import NoFields
 
+SummarySchema = inline_serializer(
+    "StatsSummary",
+    {
+        "due": serializers.IntegerField(help_text="Active cards due today, overdue ones included."),
+        "overdue": serializers.IntegerField(help_text="Active cards due before today."),
+        "new": serializers.IntegerField(help_text="Active cards never reviewed."),
+        "reviews_today": serializers.IntegerField(),
+        "reviews_last_30_days": serializers.IntegerField(),
+        "success_rate": serializers.FloatField(allow_null=True),
+        "current_streak_days": serializers.IntegerField(),
+    },
+)
+
 StatsSchema = inline_serializer(
     "Stats",
     {
+        "summary": SummarySchema,
         "total_contents": serializers.IntegerField(),
         "total_reviews": serializers.IntegerField(),
         "reviews_today": serializers.IntegerField(),

@@ -224,7 +224,7 @@ def app_invalidates() -> dict[str, tuple[str, ...]]:
 
 
 # The endpoints whose variants (in this mix) the app serves from one entry per user: today's
-# category filters out of the unfiltered list (review.selectors.today_read), the content list's
+# pages and category filters out of its shared entry (review.selectors.today_read), the content list's
 # pages and category filters out of the user's index (content.selectors.content_page_read).
 SHARED_ENTRIES = ("today", "content")
 

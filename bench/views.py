@@ -33,6 +33,7 @@ from content.serializers import CategoryFilterSerializer, ContentListParamsSeria
 from review import selectors as review_selectors
 from utils import clock, redis_layer
 from utils.cache_utils import conf as cache_conf
+from utils.pagination import page_params
 
 PEER_ALIAS = "bench_peer"
 # (endpoint, user id) -> the body the floor answers; filled by bench.hitpath before measuring.
@@ -84,8 +85,14 @@ def limit_view(request, endpoint: str):
 def _today_payload(request):
     params = CategoryFilterSerializer(data=request.query_params)
     params.is_valid(raise_exception=True)
+    page, page_size = page_params(request)
     return review_selectors.today_reviews_for(
-        user_id=request.user.id, today=clock.local_today(), category_slug=params.validated_data.get("category_slug")
+        user_id=request.user.id,
+        today=clock.local_today(),
+        category_slug=params.validated_data.get("category_slug"),
+        page=page,
+        page_size=page_size,
+        base_url=request.build_absolute_uri(request.path),
     )
 
 

@@ -3,6 +3,7 @@
 import functools
 from collections.abc import Iterable
 
+import orjson
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from rest_framework.exceptions import NotFound
@@ -63,8 +64,10 @@ def content_rows(rows: Iterable[dict]) -> list[dict]:
 
 
 # Note: the user's whole list in one entry serves every page and category filter of the default
-# ordering; past this many cards, each page has its own entry again.
+# ordering; past this many cards or bytes (a body may be 20,000 characters), each page has its
+# own entry again.
 INDEX_MAX_CARDS = 500
+INDEX_MAX_BYTES = 512 * 1024
 DEFAULT_ORDERING = "-created_at"
 
 
@@ -102,7 +105,10 @@ def _content_index(user_id: int) -> dict:
     rows = list(content_list_for(user_id=user_id).values(*ROW_FIELDS)[: INDEX_MAX_CARDS + 1])
     if len(rows) > INDEX_MAX_CARDS:
         return {"complete": False, "rows": []}
-    return {"complete": True, "rows": content_rows(rows)}
+    rows = content_rows(rows)
+    if len(orjson.dumps(rows)) > INDEX_MAX_BYTES:
+        return {"complete": False, "rows": []}
+    return {"complete": True, "rows": rows}
 
 
 def _page_of(index: dict, *, query: dict, page: int, page_size: int, base_url: str) -> dict | None:

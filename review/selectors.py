@@ -1,27 +1,19 @@
 """Reads of schedules and history; `today_reviews_for` builds the payload of the hot endpoint."""
 
 import functools
+from collections.abc import Iterable
 from datetime import date, timedelta
 
-from django.db.models import Count, F, Max, Q, QuerySet
+import orjson
+from django.db.models import Count, Max, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from rest_framework.exceptions import NotFound
 
 from review.models import ReviewHistory, ReviewSchedule
 from utils import clock
 from utils.cache_utils import TODAY
 from utils.cache_utils.reads import CachedRead, Derivation
-from utils.conf import resee_setting
-
-TODAY_FIELDS = (
-    "id",
-    "content_id",
-    "title",
-    "category_slug",
-    "category_name",
-    "interval_step",
-    "next_review_date",
-    "initial_review_completed",
-)
+from utils.pagination import page_payload
 
 
 def schedule_get_for(*, user_id: int, content_id: int, for_update: bool = False) -> ReviewSchedule:
@@ -43,48 +35,168 @@ def history_list_for(*, user_id: int) -> QuerySet[ReviewHistory]:
     return ReviewHistory.objects.filter(user_id=user_id).select_related("content")
 
 
-def today_reviews_for(*, user_id: int, today: date, category_slug: str | None = None) -> dict:
+# Note: today's pages and category filters are cut out of one shared entry per user, which holds
+# the oldest-due cards, bodies and all, within these bounds (a body may be 20,000 characters);
+# a page that reaches past them has its own entry.
+SHARED_MAX_CARDS = 200
+SHARED_MAX_BYTES = 512 * 1024
+
+ROW_FIELDS = (
+    "id",
+    "content_id",
+    "content__title",
+    "content__body",
+    "content__category_id",
+    "content__category__name",
+    "content__category__slug",
+    "interval_step",
+    "next_review_date",
+    "initial_review_completed",
+)
+
+
+def today_items(rows: Iterable[dict]) -> list[dict]:
+    """Today's items from `.values(*ROW_FIELDS)`: the card as a review screen shows it (title,
+    body, category) and where it stands on the ladder."""
+    return [
+        {
+            "id": row["id"],
+            "content_id": row["content_id"],
+            "title": row["content__title"],
+            "body": row["content__body"],
+            "category": (
+                {
+                    "id": row["content__category_id"],
+                    "name": row["content__category__name"],
+                    "slug": row["content__category__slug"],
+                }
+                if row["content__category_id"] is not None
+                else None
+            ),
+            "interval_step": row["interval_step"],
+            "next_review_date": row["next_review_date"].isoformat(),
+            "initial_review_completed": row["initial_review_completed"],
+        }
+        for row in rows
+    ]
+
+
+def _active(user_id: int) -> QuerySet[ReviewSchedule]:
+    return ReviewSchedule.objects.filter(owner_id=user_id, is_active=True)
+
+
+def _due_rows(user_id: int, today: date, category_slug: str | None = None) -> QuerySet:
     """Active cards due on or before `today` (overdue ones stay due), oldest-due first."""
-    active = ReviewSchedule.objects.filter(owner_id=user_id, is_active=True)
-    due_filter = Q(next_review_date__lte=today)
+    due = _active(user_id).filter(next_review_date__lte=today)
     if category_slug:
-        due_filter &= Q(content__category__slug=category_slug)
-    counts = active.aggregate(total=Count("id"), due=Count("id", filter=due_filter))
-    rows = (
-        active.filter(due_filter)
-        .order_by("next_review_date", "id")
-        .annotate(
-            title=F("content__title"),
-            category_slug=F("content__category__slug"),
-            category_name=F("content__category__name"),
-        )
-        .values(*TODAY_FIELDS)[: resee_setting("TODAY_MAX_RESULTS")]
+        due = due.filter(content__category__slug=category_slug)
+    return due.order_by("next_review_date", "id").values(*ROW_FIELDS)
+
+
+def _today_page(
+    rows, *, count: int, total_count: int, page: int, page_size: int, base_url: str, serialize, **query
+) -> dict:
+    """The answer's one layout, for a page computed on its own and one cut out of the shared entry."""
+    payload = page_payload(
+        rows, page=page, page_size=page_size, base_url=base_url, query=query, serialize=serialize, count=count
     )
-    results = [{**row, "next_review_date": row["next_review_date"].isoformat()} for row in rows]
-    return {"results": results, "count": counts["due"], "total_count": counts["total"]}
+    return {**payload, "total_count": total_count}
 
 
-def today_read(*, user_id: int, category_slug: str | None = None) -> CachedRead:
-    """The cached today list: what its entry is keyed by, and how it is computed on a miss. A
-    category's list is taken out of the user's one unfiltered list while that holds every due
-    card (not cut at TODAY_MAX_RESULTS): one entry, and one miss per write, for all filters."""
+def today_reviews_for(
+    *, user_id: int, today: date, category_slug: str | None = None, page: int = 1, page_size: int = 20, base_url: str
+) -> dict:
+    """One page of the cards due on or before `today`; `count` is the number due (within the
+    filter), `total_count` the number of active cards."""
+    due = Q(next_review_date__lte=today)
+    if category_slug:
+        due &= Q(content__category__slug=category_slug)
+    counts = _active(user_id).aggregate(total=Count("id"), due=Count("id", filter=due))
+    return _today_page(
+        _due_rows(user_id, today, category_slug),
+        count=counts["due"],
+        total_count=counts["total"],
+        page=page,
+        page_size=page_size,
+        base_url=base_url,
+        serialize=today_items,
+        category_slug=category_slug,
+    )
+
+
+def today_shared_for(*, user_id: int, today: date) -> dict:
+    """The shared entry of today's answers: the counts by category, and the oldest-due items, as
+    many as fit in SHARED_MAX_CARDS and SHARED_MAX_BYTES (measured as they are encoded)."""
+    per_category = (
+        _active(user_id)
+        .values("content__category__slug")
+        .annotate(total=Count("id"), due=Count("id", filter=Q(next_review_date__lte=today)))
+        .order_by()
+    )
+    counts = {row["content__category__slug"]: row for row in per_category}
+    items, size = [], 0
+    for item in today_items(_due_rows(user_id, today)[:SHARED_MAX_CARDS]):
+        size += len(orjson.dumps(item)) + 1
+        if size > SHARED_MAX_BYTES:
+            break
+        items.append(item)
+    return {
+        "total_count": sum(row["total"] for row in counts.values()),
+        "due": sum(row["due"] for row in counts.values()),
+        "due_by_category": {slug: row["due"] for slug, row in counts.items() if slug is not None},
+        "items": items,
+    }
+
+
+def today_read(
+    *, user_id: int, category_slug: str | None = None, page: int, page_size: int, base_url: str
+) -> CachedRead:
+    """One cached page of today's list: what its entry is keyed by, and how it is computed on a
+    miss. It is cut out of the user's shared entry (today_shared_read) while that holds the whole
+    page: one entry, and one miss per write, for every page and filter a review screen asks."""
     today = clock.local_today()
+    query = {"category_slug": category_slug, "page": page, "page_size": page_size, "base_url": base_url}
 
-    def read(slug: str | None, derived_from: Derivation | None = None) -> CachedRead:
-        compute = lambda: today_reviews_for(user_id=user_id, today=today, category_slug=slug)  # noqa: E731
-        return CachedRead(user_id, TODAY, {"category_slug": slug, "date": today}, compute, derived_from)
+    def compute() -> dict:
+        return today_reviews_for(user_id=user_id, today=today, **query)
 
-    if not category_slug:
-        return read(None)
-    return read(category_slug, Derivation(read(None), functools.partial(_in_category, category_slug)))
+    # Note: next/previous are absolute URLs, so the URL the client used is part of the key.
+    own = CachedRead(user_id, TODAY, {**query, "date": today}, compute)
+    if not category_slug and page * page_size > SHARED_MAX_CARDS:
+        return own  # past what the shared entry can ever hold: its own entry is the one lookup
+    page_of = functools.partial(_page_of, **query)
+    return own._replace(derived_from=Derivation(today_shared_read(user_id=user_id, today=today), page_of))
 
 
-def _in_category(slug: str, today: dict) -> dict | None:
-    """The today list of one category, out of the unfiltered one; None if that one was cut."""
-    if len(today["results"]) < today["count"]:
+def today_shared_read(*, user_id: int, today: date | None = None) -> CachedRead:
+    """The user's shared today entry (today_shared_for), what the warm-up and a write refresh."""
+    today = today or clock.local_today()
+    compute = functools.partial(today_shared_for, user_id=user_id, today=today)
+    return CachedRead(user_id, TODAY, {"shared": True, "date": today}, compute)
+
+
+def _page_of(shared: dict, *, category_slug: str | None, page: int, page_size: int, base_url: str) -> dict | None:
+    """The page out of the shared entry, as `today_reviews_for` builds it; None when the page
+    reaches past the items the entry holds, or past the end (the own compute answers that 404)."""
+    items, count = shared["items"], shared["due"]
+    if category_slug:
+        items = [item for item in items if (item["category"] or {}).get("slug") == category_slug]
+        count = shared["due_by_category"].get(category_slug, 0)
+    if len(items) < min(count, page * page_size):
         return None
-    results = [row for row in today["results"] if row["category_slug"] == slug]
-    return {"results": results, "count": len(results), "total_count": today["total_count"]}
+    try:
+        return _today_page(
+            items,
+            count=count,
+            total_count=shared["total_count"],
+            page=page,
+            page_size=page_size,
+            base_url=base_url,
+            serialize=list,
+            category_slug=category_slug,
+        )
+    except NotFound:
+        return None
 
 
 def recently_active_user_ids(*, days: int, limit: int) -> list[int]:

@@ -1,7 +1,9 @@
 from rest_framework import serializers
 
+from content.serializers import CategorySerializer
 from review.models import ReviewHistory, ReviewSchedule
 from utils.fields import id_field
+from utils.pagination import PageSerializer
 from utils.strict import StrictSerializer
 
 
@@ -45,19 +47,18 @@ class HistorySerializer(serializers.ModelSerializer):
 
 
 class TodayItemSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(help_text="The schedule's id.")
     content_id = serializers.IntegerField()
     title = serializers.CharField()
-    category_slug = serializers.CharField(allow_null=True)
-    category_name = serializers.CharField(allow_null=True)
+    body = serializers.CharField(allow_blank=True)
+    category = CategorySerializer(allow_null=True)
     interval_step = serializers.IntegerField()
     next_review_date = serializers.DateField()
     initial_review_completed = serializers.BooleanField()
 
 
-class TodaySerializer(serializers.Serializer):
+class TodaySerializer(PageSerializer):
     """Documents the payload `today_reviews_for` builds; not used to render it."""
 
     results = TodayItemSerializer(many=True)
-    count = serializers.IntegerField()
-    total_count = serializers.IntegerField()
+    total_count = serializers.IntegerField(help_text="Active cards, due or not.")

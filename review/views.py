@@ -15,16 +15,28 @@ from review.serializers import (
 from utils.cache_utils.read_path import CachedReadMixin
 from utils.cache_utils.reads import CachedRead
 from utils.idempotency.decorators import IDEMPOTENCY_KEY, idempotent
+from utils.pagination import PAGE_PARAMS, PageParamsSerializer, page_params
 from utils.params import validated_query
 from utils.schema import ErrorSerializer
 from utils.strict import NoFields, validated
 
 
-@extend_schema_view(get=extend_schema(parameters=[CategoryFilterSerializer], responses=TodaySerializer))
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[CategoryFilterSerializer, PageParamsSerializer],
+        responses={200: TodaySerializer, 404: OpenApiResponse(ErrorSerializer, "A page past the end.")},
+    )
+)
 class TodayApi(CachedReadMixin, APIView):
     def cached_read(self, request) -> CachedRead:
-        params = validated_query(CategoryFilterSerializer, request)
-        return selectors.today_read(user_id=request.user.id, category_slug=params.get("category_slug"))
+        page, page_size = page_params(request)
+        return selectors.today_read(
+            user_id=request.user.id,
+            category_slug=validated_query(CategoryFilterSerializer, request, also=PAGE_PARAMS).get("category_slug"),
+            page=page,
+            page_size=page_size,
+            base_url=request.build_absolute_uri(request.path),
+        )
 
 
 class ReviewCompleteApi(APIView):

@@ -12,8 +12,6 @@ from django.core.exceptions import ImproperlyConfigured
 DEFAULTS: dict[str, Any] = {
     "REVIEW_INTERVAL_DAYS": [1, 3, 7, 14, 30, 60, 120, 180],
     "MAX_PAGE_SIZE": 100,
-    # Note: a review session never gets through more; `count` still tells how many are due.
-    "TODAY_MAX_RESULTS": 200,
     "IMPORT_MAX_UPLOAD_BYTES": 20 * 2**20,
     # Note: an Anki collection of 50,000 notes is 30-60 MB unpacked; media are counted, never unpacked.
     "IMPORT_MAX_COLLECTION_BYTES": 100 * 2**20,

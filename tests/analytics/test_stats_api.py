@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 from django.test import override_settings
 
-from tests.helpers import NOW, TODAY, complete, days, make_card, make_category, make_history, utc
+from tests.helpers import NOW, TODAY, complete, days, make_card, make_category, make_history, schedule_of, utc
 
 URL = "/api/analytics/stats/"
 
@@ -28,6 +28,15 @@ def test_a_user_without_reviews_gets_empty_stats(alice):
     make_card(alice)
 
     assert stats(alice) == {
+        "summary": {
+            "due": 1,
+            "overdue": 0,
+            "new": 1,
+            "reviews_today": 0,
+            "reviews_last_30_days": 0,
+            "success_rate": None,
+            "current_streak_days": 0,
+        },
         "total_contents": 1,
         "total_reviews": 0,
         "reviews_today": 0,
@@ -36,6 +45,38 @@ def test_a_user_without_reviews_gets_empty_stats(alice):
         "current_streak_days": 0,
         "reviews_per_day": [{"date": (TODAY - days(29 - i)).isoformat(), "reviews": 0} for i in range(30)],
     }
+
+
+def test_the_summary_tells_what_a_home_screen_shows(alice):
+    make_card(alice, "new, due today")
+    make_card(alice, "new, overdue", due=TODAY - days(2))
+    make_card(alice, "reviewed, overdue", due=TODAY - days(1), initial=True)
+    make_card(alice, "reviewed, due later", due=TODAY + days(3), initial=True)
+    make_card(alice, "paused, new and overdue", due=TODAY - days(5), active=False)
+    reviewed = make_card(alice, "reviewed today", due=TODAY + days(1), initial=True)
+    make_history(alice, reviewed, "remembered", at=NOW)
+    make_history(alice, reviewed, "forgot", at=NOW - days(1))
+    make_history(alice, reviewed, "remembered", at=NOW - days(40))
+
+    assert stats(alice)["summary"] == {
+        "due": 3,
+        "overdue": 2,
+        "new": 2,
+        "reviews_today": 1,
+        "reviews_last_30_days": 2,
+        "success_rate": 66.7,
+        "current_streak_days": 2,
+    }
+
+
+def test_pausing_a_card_shows_in_the_summary_at_once(alice):
+    card = make_card(alice, "due")
+    assert stats(alice)["summary"]["due"] == 1  # cached now
+
+    response = alice.patch(f"/api/review/schedules/{schedule_of(card).id}/", {"is_active": False})
+
+    assert response.status_code == 200
+    assert stats(alice)["summary"]["due"] == 0
 
 
 def test_reviews_through_the_api_are_counted(alice):

@@ -45,7 +45,15 @@ def set_times(title: str, *, created_minute: int, updated_minute: int) -> None:
 def test_an_empty_list_is_a_200_page_with_no_results(alice):
     response = list_contents(alice)
     assert response.status_code == 200
-    assert response.json() == {"count": 0, "next": None, "previous": None, "results": []}
+    assert response.json() == {
+        "count": 0,
+        "total_pages": 1,
+        "page": 1,
+        "page_size": 20,
+        "next": None,
+        "previous": None,
+        "results": [],
+    }
 
 
 def test_results_have_the_same_shape_as_a_single_card(alice):
@@ -72,6 +80,7 @@ def test_page_size_sets_the_page_length_and_is_kept_in_the_next_link(alice):
     body = list_contents(alice, page_size=3, page=2).json()
     assert [r["title"] for r in body["results"]] == ["card 003", "card 002", "card 001"]
     assert "page=3" in body["next"] and "page_size=3" in body["next"]
+    assert (body["count"], body["total_pages"], body["page"], body["page_size"]) == (7, 3, 2, 3)
 
 
 @pytest.mark.parametrize("page_size", ["101", "999999999"])

@@ -56,7 +56,8 @@ def test_the_list_is_paginated_in_due_order(alice):
     first = alice.get(LIST_URL, {"page_size": 2}).json()
     last = alice.get(LIST_URL, {"page_size": 2, "page": 3}).json()
 
-    assert first["count"] == 5
+    assert (first["count"], first["total_pages"], first["page"], first["page_size"]) == (5, 3, 1, 2)
+    assert (last["page"], last["total_pages"]) == (3, 3)
     assert [item["content_id"] for item in first["results"]] == in_due_order[:2]
     assert first["previous"] is None and "page=2" in first["next"]
     assert [item["content_id"] for item in last["results"]] == in_due_order[4:]

@@ -3,11 +3,13 @@
 from datetime import date
 
 import pytest
-from django.conf import settings
 from django.test import override_settings
 
+from content.models import Content
+from content.services import content_create
 from tests.helpers import (
     TODAY,
+    committed,
     days,
     due_content_ids,
     make_card,
@@ -21,24 +23,30 @@ from tests.helpers import (
 def test_a_new_card_is_due_on_the_day_it_is_created(alice):
     vocab = make_category(alice, "Vocabulary", "vocab")
     card = make_card(alice, "der Hund", category=vocab)
+    Content.objects.filter(pk=card.pk).update(body="the dog")
 
     response = today_list(alice)
 
     assert response.status_code == 200
     assert response.json() == {
+        "count": 1,
+        "total_pages": 1,
+        "page": 1,
+        "page_size": 20,
+        "next": None,
+        "previous": None,
         "results": [
             {
                 "id": schedule_of(card).id,
                 "content_id": card.id,
                 "title": "der Hund",
-                "category_slug": "vocab",
-                "category_name": "Vocabulary",
+                "body": "the dog",
+                "category": {"id": vocab.id, "name": "Vocabulary", "slug": "vocab"},
                 "interval_step": 0,
                 "next_review_date": TODAY.isoformat(),
                 "initial_review_completed": False,
             }
         ],
-        "count": 1,
         "total_count": 1,
     }
 
@@ -48,8 +56,7 @@ def test_an_uncategorised_card_has_no_category_in_the_list(alice):
 
     (item,) = today_list(alice).json()["results"]
 
-    assert item["category_slug"] is None
-    assert item["category_name"] is None
+    assert item["category"] is None
 
 
 def test_overdue_cards_stay_due_and_future_cards_wait(alice):
@@ -97,8 +104,17 @@ def test_another_users_cards_never_appear(alice, bob):
     assert (body["count"], body["total_count"]) == (1, 1)
 
 
-def test_a_user_with_no_cards_gets_an_empty_list(alice):
-    assert today_list(alice).json() == {"results": [], "count": 0, "total_count": 0}
+def test_a_user_with_no_cards_gets_one_empty_page(alice):
+    assert today_list(alice).json() == {
+        "count": 0,
+        "total_pages": 1,
+        "page": 1,
+        "page_size": 20,
+        "next": None,
+        "previous": None,
+        "results": [],
+        "total_count": 0,
+    }
 
 
 def test_the_category_filter_narrows_results_and_count_but_not_total_count(alice):
@@ -123,18 +139,53 @@ def test_the_category_filter_only_looks_at_the_users_own_categories(alice, bob):
 
     body = today_list(alice, category_slug="vocab").json()
 
-    assert body == {"results": [], "count": 0, "total_count": 1}
+    assert (body["results"], body["count"], body["total_count"]) == ([], 0, 1)
 
 
-def test_results_are_capped_while_count_still_tells_how_many_are_due(alice):
-    cards = [make_card(alice, f"card {i}", due=TODAY - days(3 - i)) for i in range(3)]
+def test_the_list_is_paged_like_the_other_lists_with_links_a_pager_can_follow(alice):
+    cards = [make_card(alice, f"card {i}", due=TODAY - days(5 - i)) for i in range(5)]
 
-    with override_settings(RESEE={**settings.RESEE, "TODAY_MAX_RESULTS": 2}):
-        body = today_list(alice).json()
+    body = today_list(alice, page_size=2, page=2).json()
 
-    assert [item["content_id"] for item in body["results"]] == [cards[0].id, cards[1].id]
-    assert body["count"] == 3
-    assert body["total_count"] == 3
+    assert [item["content_id"] for item in body["results"]] == [cards[2].id, cards[3].id]
+    assert (body["count"], body["total_pages"], body["page"], body["page_size"]) == (5, 3, 2, 2)
+    assert body["next"] == "http://testserver/api/review/today/?page=3&page_size=2"
+    assert body["previous"] == "http://testserver/api/review/today/?page=1&page_size=2"
+    assert body["total_count"] == 5
+
+
+def test_twenty_cards_a_page_by_default_and_at_most_a_hundred(alice):
+    with committed():
+        for i in range(101):
+            content_create(owner_id=alice.user.id, title=f"card {i}")
+
+    assert len(today_list(alice).json()["results"]) == 20
+    body = today_list(alice, page_size=500).json()
+    assert (len(body["results"]), body["page_size"], body["total_pages"]) == (100, 100, 2)
+
+
+def test_the_links_of_a_category_page_keep_the_filter(alice):
+    vocab = make_category(alice, "Vocabulary", "vocab")
+    for i in range(3):
+        make_card(alice, f"word {i}", category=vocab)
+
+    body = today_list(alice, category_slug="vocab", page_size=1, page=2).json()
+
+    assert body["next"] == "http://testserver/api/review/today/?category_slug=vocab&page=3&page_size=1"
+
+
+def test_a_page_past_the_end_is_a_404(alice):
+    make_card(alice, "only card")
+
+    assert today_list(alice, page=2).status_code == 404
+
+
+@pytest.mark.parametrize("name, value", [("page", "0"), ("page", "two"), ("page_size", "-1"), ("page_size", "1e3")])
+def test_a_malformed_page_or_page_size_is_a_400_naming_it(alice, name, value):
+    response = today_list(alice, **{name: value})
+
+    assert response.status_code == 400
+    assert list(response.json()) == [name]
 
 
 @pytest.mark.parametrize("slug", ["a b", "no/slash", "semi;colon", "x" * 101])
@@ -176,4 +227,4 @@ def test_a_unicode_category_slug_filters_like_any_other(alice):
     body = today_list(alice, category_slug="wörter").json()
 
     assert [item["content_id"] for item in body["results"]] == [card.id]
-    assert body["results"][0]["category_slug"] == "wörter"
+    assert body["results"][0]["category"]["slug"] == "wörter"

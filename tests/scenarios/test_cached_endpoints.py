@@ -6,10 +6,11 @@ user and each parameter set has its own entry; the date is part of the key; a Re
 degrades to BYPASS; authentication is checked before the cache is.
 """
 
+import random
+import string
 from datetime import datetime, timedelta
 
 import pytest
-from django.conf import settings
 from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
@@ -18,6 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from content import selectors as content_selectors
 from content.services import category_create, content_create
+from review import selectors as review_selectors
 from tests.helpers import (
     BYPASS,
     ENDPOINTS,
@@ -26,6 +28,7 @@ from tests.helpers import (
     URLS,
     api_complete,
     cache_off,
+    committed,
     create_content,
     fetch,
     seed,
@@ -163,9 +166,10 @@ def test_a_page_past_the_end_of_the_index_is_the_same_404(alice):
         assert response.json() == fetch(alice, "content", {"page": "9"}, status=404).json()
 
 
-def test_a_list_longer_than_the_index_holds_has_an_entry_per_page(alice, monkeypatch):
+@pytest.mark.parametrize("limit", ["INDEX_MAX_CARDS", "INDEX_MAX_BYTES"])
+def test_a_list_longer_than_the_index_holds_has_an_entry_per_page(alice, monkeypatch, limit):
     seed(alice)
-    monkeypatch.setattr(content_selectors, "INDEX_MAX_CARDS", 2)  # three cards: the index is cut
+    monkeypatch.setattr(content_selectors, limit, 2)  # three cards, hundreds of bytes: the index is cut
     warm(alice, "content")
     page = {"page_size": "1", "page": "3"}
     response = fetch(alice, "content", page, cache=MISS)
@@ -215,14 +219,75 @@ def test_a_category_filter_fills_the_users_one_list_on_a_miss(alice):
     assert sorted(titles(fetch(alice, "today", cache=HIT))) == ["bonjour", "hola"]
 
 
-def test_a_category_filter_of_a_cut_list_is_its_own_entry(alice):
+def test_a_category_filter_reaching_past_the_shared_cards_is_its_own_entry(alice, monkeypatch):
+    seed(alice)
+    monkeypatch.setattr(review_selectors, "SHARED_MAX_CARDS", 1)  # two cards of langs are due
+    warm(alice, "today")
+    filtered = fetch(alice, "today", {"category_slug": "langs"}, cache=MISS)
+    assert filtered.json() == uncached(alice, "today", {"category_slug": "langs"}).json()
+    assert fetch(alice, "today", {"category_slug": "langs"}, cache=HIT).content == filtered.content
+
+
+TODAY_VARIANTS = [
+    pytest.param({"page_size": "1"}, id="page_size"),
+    pytest.param({"page_size": "1", "page": "3"}, id="last page"),
+    pytest.param({"category_slug": "langs", "page_size": "1", "page": "2"}, id="category page"),
+    pytest.param({"category_slug": "none-such"}, id="unknown category"),
+]
+
+
+@pytest.mark.parametrize("variant", TODAY_VARIANTS)
+def test_todays_pages_and_category_filters_are_taken_out_of_the_users_one_shared_entry(alice, variant):
     seed(alice)
     create_content(alice, "loose card")
-    with override_settings(RESEE={**settings.RESEE, "TODAY_MAX_RESULTS": 2}):
-        assert len(titles(warm(alice, "today"))) == 2  # three are due: the list is cut
-        filtered = fetch(alice, "today", {"category_slug": "langs"}, cache=MISS)
-        assert filtered.json() == uncached(alice, "today", {"category_slug": "langs"}).json()
-        assert fetch(alice, "today", {"category_slug": "langs"}, cache=HIT).content == filtered.content
+    warm(alice, "today")
+
+    response = fetch(alice, "today", variant, cache=HIT)
+
+    truth = uncached(alice, "today", variant)
+    assert (response.content, response["ETag"]) == (truth.content, truth["ETag"])  # byte for byte
+
+
+def test_a_today_page_past_the_end_is_the_same_404(alice):
+    seed(alice)
+    warm(alice, "today")
+    response = fetch(alice, "today", {"page": "2"}, status=404)
+    with cache_off():
+        assert response.json() == fetch(alice, "today", {"page": "2"}, status=404).json()
+
+
+@pytest.mark.parametrize("limit", ["SHARED_MAX_CARDS", "SHARED_MAX_BYTES"])
+def test_a_today_page_past_what_the_shared_entry_holds_has_its_own_entry(alice, monkeypatch, limit):
+    seed(alice)
+    create_content(alice, "loose card")
+    monkeypatch.setattr(review_selectors, limit, 1)  # one card, or no card, fits
+    warm(alice, "today", {"page_size": "1"})
+    page = {"page_size": "1", "page": "2"}
+
+    response = fetch(alice, "today", page, cache=MISS)
+
+    assert response.json() == uncached(alice, "today", page).json()
+    assert fetch(alice, "today", page, cache=HIT).content == response.content
+
+
+def test_no_stored_entry_is_over_a_megabyte_even_with_200_due_cards_of_20_kb(alice):
+    """Bodies that do not compress much: a page of a hundred such cards is two megabytes, which is
+    served but never stored; the first pages still come out of the shared entry."""
+    rng = random.Random(27)
+    with committed():
+        for i in range(200):
+            body = "".join(rng.choices(string.ascii_letters + string.digits, k=20_000))
+            content_create(owner_id=alice.user.id, title=f"card {i}", body=body)
+    reads = [("today", {}), ("today", {"page": "2"}), ("today", {"page_size": "100"}), ("content", {})]
+
+    for endpoint, params in reads:
+        assert fetch(alice, endpoint, params).json() == uncached(alice, endpoint, params).json()
+
+    assert fetch(alice, "today", cache=HIT)["X-Cache"] == HIT
+    assert fetch(alice, "today", {"page_size": "100"}, cache=MISS).json()["count"] == 200  # not stored
+    cache = redis_layer.client(redis_layer.CACHE)
+    sizes = [cache.strlen(key) for key in cache.scan_iter(match=f"*{{u{alice.user.id}}}*", _type="STRING")]
+    assert len(sizes) >= 4 and max(sizes) <= 2**20
 
 
 def test_a_completion_shows_in_a_categorys_list_taken_out_of_the_users_one_list(alice):

@@ -149,15 +149,19 @@ def test_renaming_content_invalidates_the_content_and_todays_lists_but_not_the_s
     assert_still_cached(alice, {"stats": warmed["stats"]})
 
 
-def test_editing_a_body_invalidates_the_content_list_only(alice):
+def test_editing_a_due_cards_body_shows_in_the_content_list_and_todays_list_but_keeps_the_stats(alice):
     cards = seed(alice)
     warmed = warm_all(alice)
+    warm(alice, "today", {"category_slug": "langs"})
 
     patch_ok(alice, CONTENT_DETAIL.format(cards["hola"]["id"]), {"body": "a new body"})
 
-    fresh = assert_all_fresh(alice, ["content"])
+    fresh = assert_all_fresh(alice, ["content", "today"])
     assert "a new body" in [item["body"] for item in fresh["content"]["results"]]
-    assert_still_cached(alice, {endpoint: warmed[endpoint] for endpoint in ("today", "stats")})
+    assert "a new body" in [item["body"] for item in fresh["today"]["results"]]
+    filtered = fetch(alice, "today", {"category_slug": "langs"})  # cut out of the list just recomputed
+    assert filtered.json() == uncached(alice, "today", {"category_slug": "langs"}).json()
+    assert_still_cached(alice, {"stats": warmed["stats"]})
 
 
 def test_moving_content_to_another_category_shows_in_the_filtered_lists(alice):
@@ -216,7 +220,7 @@ def test_renaming_a_category_shows_the_new_name_in_the_content_list_and_todays_l
     fresh = assert_all_fresh(alice)
     content_categories = {item["title"]: item["category"] for item in fresh["content"]["results"]}
     assert content_categories["bonjour"]["name"] == "Idiomas"
-    assert [item["category_name"] for item in fresh["today"]["results"]] == ["Idiomas"]
+    assert [item["category"]["name"] for item in fresh["today"]["results"]] == ["Idiomas"]
     assert "Idiomas" in [row["name"] for row in fresh["stats"]["success_rate_by_category"]]
 
 
@@ -230,7 +234,7 @@ def test_deleting_a_category_leaves_its_cards_uncategorised_everywhere(alice):
 
     fresh = assert_all_fresh(alice)
     assert all(item["category"] is None for item in fresh["content"]["results"])
-    assert all(item["category_name"] is None for item in fresh["today"]["results"])
+    assert all(item["category"] is None for item in fresh["today"]["results"])
     for endpoint in ("today", "content"):  # taken out of the lists just recomputed
         filtered = fetch(alice, endpoint, {"category_slug": "langs"})
         assert (
@@ -252,13 +256,14 @@ def test_pausing_a_schedule_invalidates_todays_list(alice):
     assert fresh["total_count"] == 2
 
 
-def test_pausing_a_schedule_keeps_the_content_list_and_the_stats_a_hit(alice):
+def test_pausing_a_schedule_shows_in_the_stats_summary_and_keeps_the_content_list_a_hit(alice):
     cards = seed(alice)
     warmed = warm_all(alice, ["content", "stats"])
 
     patch_ok(alice, SCHEDULE_DETAIL.format(schedule_id_of(cards["hola"]["id"])), {"is_active": False})
 
-    assert_still_cached(alice, warmed)
+    assert assert_all_fresh(alice, ["stats"])["stats"]["summary"]["due"] == warmed["stats"].json()["summary"]["due"] - 1
+    assert_still_cached(alice, {"content": warmed["content"]})
 
 
 def test_resuming_a_schedule_brings_the_card_back_to_todays_list(alice):

@@ -24,8 +24,8 @@ def slow_records(caplog) -> list[logging.LogRecord]:
 
 @pytest.fixture
 def slow_selectors(monkeypatch):
-    """today_reviews_for and history_list_for sleep SLEEP_SECONDS first; `seen` records whether
-    a query counter was installed while they ran."""
+    """today_reviews_for, today_shared_for and history_list_for sleep SLEEP_SECONDS first; `seen`
+    records whether a query counter was installed while they ran."""
     seen = []
 
     def slowed(real):
@@ -36,7 +36,7 @@ def slow_selectors(monkeypatch):
 
         return run
 
-    for name in ("today_reviews_for", "history_list_for"):
+    for name in ("today_reviews_for", "today_shared_for", "history_list_for"):
         monkeypatch.setattr(review_selectors, name, slowed(getattr(review_selectors, name)))
     return seen
 

@@ -37,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     "LOCK_POLL_MS": 15,
     # Bodies this large or larger are stored zlib-compressed.
     "COMPRESS_MIN_BYTES": 16384,
+    # An entry larger than this, compressed, is not stored: its answer is served as computed. Large
+    # values stall Redis' one thread and crowd out many users' entries under maxmemory.
+    "MAX_ENTRY_BYTES": 2**20,
     # After a write's response, recompute the writer's hottest answers (utils/cache_utils/refresh.py).
     "REFRESH_ON_WRITE": True,
     # L1: an in-process LRU in front of Redis. Off by default: it saves one loopback round trip
@@ -56,6 +59,7 @@ _POSITIVE_INTS = (
     "LOCK_POLL_MS",
     "L1_MAX_ENTRIES",
     "L1_MAX_BYTES",
+    "MAX_ENTRY_BYTES",
 )
 _NON_NEGATIVE_NUMBERS = (
     "XFETCH_BETA",

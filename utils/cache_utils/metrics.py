@@ -28,6 +28,9 @@ COMPUTE_SECONDS = Histogram(
     buckets=_FAST_BUCKETS,
 )
 INVALIDATIONS = Counter("resee_cache_invalidations", "Namespace bumps by reason", ["reason"])
+OVERSIZE = Counter(
+    "resee_cache_oversize", "Answers served but not stored, their entry over MAX_ENTRY_BYTES", ["endpoint"]
+)
 LOCK_WAITS = Counter("resee_cache_lock_waits", "Requests that waited for another request's recomputation", ["endpoint"])
 REFRESHES = Counter(
     "resee_cache_refreshes",

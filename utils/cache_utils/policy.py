@@ -4,8 +4,8 @@
     content.Content        created                             content, stats (total_contents)
                            deleted                             content, stats, today (its schedule and
                                                                history go with it)
-                           title                               content, today
-                           body, created_at, updated_at        content
+                           title, body                         content, today
+                           created_at, updated_at              content
                            content_hash                        none: shown nowhere
                            category                            content, today, stats (by category)
     content.Category       created                             none: no answer shows a category
@@ -13,9 +13,9 @@
                            deleted                             content, today, stats (its cards
                                                                become uncategorised)
                            name, slug                          content, today, stats
-    review.ReviewSchedule  created, next_review_date,          today
-                           interval_step, is_active,
-                           initial_review_completed
+    review.ReviewSchedule  created, next_review_date,          today, stats (the summary's due,
+                           is_active, initial_review_completed overdue and new)
+                           interval_step                       today
                            deleted                             today, stats (its counts)
                            reviews, remembered                 stats (totals, rates by category)
                            updated_at                          none: shown nowhere
@@ -66,7 +66,7 @@ POLICY: dict[str, Rule] = {
             CREATED: {CONTENT, STATS},
             DELETED: {CONTENT, STATS, TODAY},
             "title": {CONTENT, TODAY},
-            "body": {CONTENT},
+            "body": {CONTENT, TODAY},
             "created_at": {CONTENT},
             "updated_at": {CONTENT},
             "content_hash": set(),
@@ -85,12 +85,12 @@ POLICY: dict[str, Rule] = {
     "review.ReviewSchedule": Rule(
         "owner_id",
         {
-            CREATED: {TODAY},
+            CREATED: {TODAY, STATS},
             DELETED: {TODAY, STATS},
-            "next_review_date": {TODAY},
+            "next_review_date": {TODAY, STATS},
             "interval_step": {TODAY},
-            "is_active": {TODAY},
-            "initial_review_completed": {TODAY},
+            "is_active": {TODAY, STATS},
+            "initial_review_completed": {TODAY, STATS},
             "reviews": {STATS},
             "remembered": {STATS},
             "updated_at": set(),

@@ -16,6 +16,7 @@ one reader refreshes the entry before it expires instead of many at once.
 """
 
 import hashlib
+import logging
 import math
 import secrets
 import zlib
@@ -28,6 +29,9 @@ from django.conf import settings
 from utils import clock, redis_layer
 from utils.cache_utils import keys
 from utils.cache_utils.conf import cache_settings, ttl_for
+from utils.cache_utils.metrics import OVERSIZE
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,10 @@ def claim_version(*, user_id: int, namespace: str) -> str:
     return existing.decode() if existing is not None else fresh
 
 
-def store(*, user_id: int, namespace: str, params: dict, version: str, body: bytes, compute_seconds: float) -> Entry:
+def store(
+    *, user_id: int, namespace: str, params: dict, version: str, body: bytes, compute_seconds: float
+) -> Entry | None:
+    """The entry, stored; None, and nothing stored, when it is over MAX_ENTRY_BYTES (compressed)."""
     now, ttl = clock.timestamp(), ttl_for(namespace)
     entry = Entry(
         version=version,
@@ -156,7 +163,12 @@ def store(*, user_id: int, namespace: str, params: dict, version: str, body: byt
         body=body,
         expires_at=now + ttl,
     )
-    client().set(keys.entry_key(user_id, namespace, params), encode(entry), ex=ttl + cache_settings.STALE_SECONDS)
+    encoded = encode(entry)
+    if len(encoded) > cache_settings.MAX_ENTRY_BYTES:
+        OVERSIZE.labels(endpoint=namespace).inc()
+        logger.info("cache: a %s answer of %d bytes is served but not stored", namespace, len(encoded))
+        return None
+    client().set(keys.entry_key(user_id, namespace, params), encoded, ex=ttl + cache_settings.STALE_SECONDS)
     return entry
 
 

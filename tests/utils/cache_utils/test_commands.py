@@ -166,16 +166,16 @@ def test_a_write_committed_while_the_warm_computes_leaves_a_dead_entry(alice, mo
     """The warm reads the namespace token before computing: the write's bump replaces it, so the
     entry computed from the rows before the write is never served."""
     active(alice, title="Before")
-    real = review_selectors.today_reviews_for
+    real = review_selectors.today_shared_for
 
     def compute_then_write(**kwargs):
-        monkeypatch.setattr(review_selectors, "today_reviews_for", real)
+        monkeypatch.setattr(review_selectors, "today_shared_for", real)
         payload = real(**kwargs)
         with committed():
             make_card(alice, "Written during the warm")
         return payload
 
-    monkeypatch.setattr(review_selectors, "today_reviews_for", compute_then_write)
+    monkeypatch.setattr(review_selectors, "today_shared_for", compute_then_write)
     output = run("cache_warm")
 
     assert summary_line(output, "today").startswith("today 1 warmed")
@@ -204,7 +204,7 @@ def test_a_failing_computation_is_counted_and_makes_the_exit_non_zero(alice, bob
     def broken(**kwargs):
         raise RuntimeError("selector bug (test)")
 
-    monkeypatch.setattr(review_selectors, "today_reviews_for", broken)
+    monkeypatch.setattr(review_selectors, "today_shared_for", broken)
     out = StringIO()
     with pytest.raises(CommandError, match="2 entries could not be warmed"):
         call_command("cache_warm", stdout=out, stderr=StringIO())

@@ -26,11 +26,13 @@ MODELS = (Content, Category, ReviewSchedule, ReviewHistory, DayTally)
     [
         (Content, [CREATED], {CONTENT, STATS}),
         (Content, ["title"], {CONTENT, TODAY}),
-        (Content, ["body", "updated_at"], {CONTENT}),
+        (Content, ["body", "updated_at"], {CONTENT, TODAY}),
+        (Content, ["updated_at"], {CONTENT}),
         (Content, ["category_id"], {CONTENT, TODAY, STATS}),
         (Category, [CREATED], set()),
         (Category, ["name"], {CONTENT, TODAY, STATS}),
-        (ReviewSchedule, ["next_review_date", "updated_at"], {TODAY}),
+        (ReviewSchedule, ["next_review_date", "updated_at"], {TODAY, STATS}),  # the summary's due
+        (ReviewSchedule, ["interval_step"], {TODAY}),
         (ReviewSchedule, ["updated_at"], set()),
         (ReviewSchedule, ["reviews", "remembered"], {STATS}),
         (ReviewHistory, [CREATED, "result"], set()),  # the stats read the counts

@@ -11,7 +11,8 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from accounts.authentication import RevocableJWTAuthentication
-from tests.helpers import BYPASS, HIT, MISS, URLS
+from review import selectors as review_selectors
+from tests.helpers import BYPASS, HIT, MISS, URLS, create_content, fetch, seed
 from utils import clock, redis_layer
 from utils.cache_utils.read_path import CachedReadMixin, check_read_path, path_errors
 from utils.throttling import UserRateThrottle
@@ -24,6 +25,28 @@ def test_a_cache_hit_is_one_redis_round_trip_for_revocation_throttle_and_lookup(
     round_trips.clear()
     response = alice.get(url)
     assert response.status_code == 200 and response["X-Cache"] == HIT
+    assert len(round_trips) == 1, round_trips
+
+
+@pytest.mark.parametrize(
+    "variant, shared_cards",
+    [
+        pytest.param({"page_size": "1", "page": "3"}, 200, id="a page cut from the shared entry"),
+        pytest.param({"category_slug": "langs", "page": "2", "page_size": "1"}, 200, id="a category page cut from it"),
+        pytest.param({"page_size": "1", "page": "2"}, 1, id="a page that can never be in it"),
+    ],
+)
+def test_a_hit_of_a_today_page_is_one_round_trip_and_no_sql(
+    alice, monkeypatch, variant, shared_cards, round_trips, django_assert_num_queries
+):
+    seed(alice)
+    create_content(alice, "loose card")
+    monkeypatch.setattr(review_selectors, "SHARED_MAX_CARDS", shared_cards)
+    fetch(alice, "today", variant)
+    round_trips.clear()
+
+    with django_assert_num_queries(0):
+        fetch(alice, "today", variant, cache=HIT)
     assert len(round_trips) == 1, round_trips
 
 

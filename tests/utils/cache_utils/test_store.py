@@ -8,6 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 
 from tests.helpers import is_served, put_entry, record_client, token_of
 from utils.cache_utils import keys, store
@@ -76,6 +77,18 @@ def test_a_large_body_is_stored_compressed_and_can_be_read_without_inflating_it(
     assert kept.compressed and len(kept.body) < len(body) // 4
     assert kept.plain() == body and kept.etag == entry.etag
     assert store.decode(store.encode(entry)) == entry
+
+
+def test_an_entry_over_the_size_cap_is_not_stored_and_is_counted(settings):
+    settings.RESEE_CACHE = {**settings.RESEE_CACHE, "MAX_ENTRY_BYTES": 1024, "COMPRESS_MIN_BYTES": 16384}
+    version = claim()
+    oversize = REGISTRY.get_sample_value("resee_cache_oversize_total", {"endpoint": TODAY}) or 0
+
+    assert save(version, b"x" * 1024) is None  # with its header, over 1,024 bytes
+    assert miss_of().version == version
+    assert REGISTRY.get_sample_value("resee_cache_oversize_total", {"endpoint": TODAY}) == oversize + 1
+    assert save(version, b"x" * 900) is not None
+    assert lookup().body == b"x" * 900
 
 
 def test_the_encoded_entry_is_a_json_header_line_then_the_body_bytes():
