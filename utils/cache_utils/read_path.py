@@ -33,6 +33,7 @@ import functools
 import inspect
 import logging
 import time
+import zlib
 from typing import NamedTuple
 
 import orjson
@@ -55,7 +56,6 @@ logger = logging.getLogger(__name__)
 
 HIT, MISS, STALE, BYPASS = "HIT", "MISS", "STALE", "BYPASS"
 DOWN = object()  # a reply the round trip could not get: its Redis is down or its circuit open
-
 
 
 class Counter(NamedTuple):
@@ -94,13 +94,14 @@ class CachedReadMixin:
         (authenticator,) = self.get_authenticators()
         try:
             found = authenticator.verify(request)
+            if found is not None:
+                request.user, request.auth = found
+                self.trip = _round_trip(self, request, authenticator)
         except APIException:
-            _anonymous(request)
+            _anonymous(request)  # Note: as DRF leaves a request its authenticator refused
             raise
         if found is None:  # no token: the permissions say 401
-            return _anonymous(request)
-        request.user, request.auth = found
-        self.trip = _round_trip(self, request, authenticator)
+            _anonymous(request)
         return None
 
     def check_throttles(self, request) -> None:
@@ -120,7 +121,7 @@ class CachedReadMixin:
 
 
 def _anonymous(request) -> None:
-    """As DRF leaves a request no authenticator accepted."""
+    """As DRF leaves a request no authenticator accepted (settings.UNAUTHENTICATED_USER)."""
     request.user, request.auth = api_settings.UNAUTHENTICATED_USER(), None
 
 
@@ -187,11 +188,12 @@ def _refund(user_id: int, counters: list[Counter]) -> None:
 
 class Served(NamedTuple):
     result: str  # HIT, MISS, STALE or BYPASS
-    body: bytes
+    body: bytes  # zlib-compressed when `compressed` (a shared entry's, until a cut needs it)
     etag: str | None  # None: computed from the body when the answer is built
+    compressed: bool = False
 
     def plain(self) -> bytes:
-        return self.body
+        return zlib.decompress(self.body) if self.compressed else self.body
 
 
 def answer(request, read: CachedRead, looked: object = None, seconds: float = 0.0) -> HttpResponse:
@@ -214,14 +216,15 @@ def _served(read: CachedRead, looked: object) -> Served:
         return Served(BYPASS, render(read)[0], None)
     if read.derived_from is None:
         return _through(read, looked)
-    # Note: served from the shared entry when it holds the answer, else from the read's own.
-    shared = _through(read.derived_from.base, looked)
+    # Note: served from the shared entry when it holds the answer, else from the read's own. A
+    # shared body stays compressed: a cut known by its ETag needs none of it.
+    shared = _through(read.derived_from.base, looked, inflate=False)
     return _derive(read, shared) or _through(read, None)
 
 
-def _through(read: CachedRead, looked: object) -> Served:
+def _through(read: CachedRead, looked: object, *, inflate: bool = True) -> Served:
     try:
-        return _read_through(read, looked)
+        return _read_through(read, looked, inflate)
     except RedisUnavailable:
         return Served(BYPASS, render(read)[0], None)
 
@@ -250,12 +253,12 @@ def _derive(read: CachedRead, shared: Served) -> Served | None:
 _derived = l1.LocalCache(max_entries=2048, max_bytes=16 * 1024 * 1024, ttl_seconds=300)
 
 
-def _read_through(read: CachedRead, looked: object) -> Served:
+def _read_through(read: CachedRead, looked: object, inflate: bool) -> Served:
     if isinstance(looked, store.Entry):  # the L1's, fresh
         return Served(HIT, looked.plain(), looked.etag)
     now, stale = clock.timestamp(), None
     try:
-        entry = _entry(read, looked)
+        entry = _entry(read, looked, inflate)
     except store.CacheMiss as miss:
         user_id, namespace = read.user_id, read.namespace
         version = miss.version or guarded(user_id, "claim", store.claim_version, user_id=user_id, namespace=namespace)
@@ -263,20 +266,19 @@ def _read_through(read: CachedRead, looked: object) -> Served:
         if entry.is_fresh(now) and not entry.due_early(now):
             if cache_settings.L1_ENABLED:
                 _keep_local(read, entry)
-            return Served(HIT, entry.plain(), entry.etag)
+            return Served(HIT, entry.body, entry.etag, entry.compressed)
         version, stale = entry.version, entry
     return _recompute(read, version, stale, now)
 
 
-def _entry(read: CachedRead, looked: object) -> store.Entry:
+def _entry(read: CachedRead, looked: object, inflate: bool) -> store.Entry:
     """The entry the round trip found (or, when it asked nothing, a lookup of its own): fresh or,
     within the stale window, expired; CacheMiss when there is none of the current token."""
     if looked is DOWN:
         raise RedisUnavailable("the cache lookup of the request's round trip")
     if looked is None:
         return guarded(read.user_id, "lookup", _lookup, read)
-    # Note: a derived answer known by its body's ETag needs no body: left compressed until asked.
-    return store.entry_from(looked, inflate=read.derived_from is None)
+    return store.entry_from(looked, inflate=inflate)
 
 
 def _recompute(read: CachedRead, version: str, stale: store.Entry | None, now: float) -> Served:

@@ -3,9 +3,11 @@ counters and its cache lookup, refuses in DRF's order with DRF's answers, and th
 refuses a cached view the path could not serve faithfully."""
 
 import itertools
+import zlib
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
 from prometheus_client import REGISTRY
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
@@ -237,3 +239,14 @@ def test_the_routed_cached_views_are_served_faithfully_by_the_read_path():
 def test_a_cached_view_the_path_would_serve_unfaithfully_is_refused_at_start_up_by_name(view, named):
     errors = path_errors(view)
     assert len(errors) == 1 and named in errors[0].msg and errors[0].id.startswith("resee.E01")
+
+
+def test_a_page_cut_from_a_compressed_shared_entry_is_served_without_inflating_it_again(alice, monkeypatch):
+    with override_settings(RESEE_CACHE={**settings.RESEE_CACHE, "COMPRESS_MIN_BYTES": 1}):
+        create_content(alice, "a card")
+        alice.get(URLS["content"]), alice.get(URLS["content"])  # stored, then cut once
+        inflated, real = [], zlib.decompress
+        monkeypatch.setattr(zlib, "decompress", lambda data, *args: inflated.append(1) or real(data, *args))
+        response = alice.get(URLS["content"])
+    assert response["X-Cache"] == HIT and response.json()["results"][0]["title"] == "a card"
+    assert inflated == []
