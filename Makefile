@@ -34,6 +34,7 @@ var/secret_key:
 ## run: serve the API on http://$(HOST):$(PORT) with demo data (embedded SQLite + fakeredis
 ## unless DATABASE_URL / REDIS_URL are set). Safe to re-run.
 run: $(VENV)/.run-deps var/secret_key
+	@echo "Resee for learners: http://$(HOST):$(PORT)/ (demo / demo-pass-123); the API's docs: http://$(HOST):$(PORT)/api/docs/"
 	DEBUG=$${DEBUG:-1} SECRET_KEY=$${SECRET_KEY:-$$(cat var/secret_key)} \
 	  CORS_ALLOWED_ORIGINS=$${CORS_ALLOWED_ORIGINS-$(RUN_CORS_ORIGIN)} sh -c '\
 	  $(PY) manage.py migrate --noinput && \

@@ -1,0 +1,213 @@
+"""The learners' web app at `/`, driven in headless Chromium as a learner would, against the app
+served by `manage.py runserver` as `make run` starts it: the browser's own network log says what
+each step cost and that nothing left the origin."""
+
+import re
+
+import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+from tests.helpers import DEFAULT_PASSWORD
+from tests.servers import ARTIFACTS, RunServer, app_env
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
+DECK = "front,back,category\nhola,hello,Spanish\ngracias,thank you,Spanish\nGrüezi,hello (Swiss),German\n"
+TIMEOUT_MS = 15_000
+
+
+class Browsing:
+    """One page of the app and what the browser saw: every request with its response's status
+    and X-Cache header, console errors and uncaught exceptions."""
+
+    def __init__(self, browser, origin: str):
+        self.origin = origin
+        self.page = browser.new_page(viewport=DESKTOP)
+        self.page.set_default_timeout(TIMEOUT_MS)
+        self.requests: list[dict] = []
+        self.errors: list[str] = []
+        self.page.on("request", lambda request: self.requests.append({"method": request.method, "url": request.url}))
+        self.page.on("response", self._answered)
+        self.page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def _answered(self, response) -> None:
+        for entry in reversed(self.requests):
+            if entry["url"] == response.url and "status" not in entry:
+                entry.update(status=response.status, x_cache=response.headers.get("x-cache"))
+                return
+
+    def api_calls(self, since: int = 0) -> list[tuple[str, str]]:
+        return [
+            (entry["method"], entry["url"].removeprefix(self.origin).split("?")[0])
+            for entry in self.requests[since:]
+            if entry["url"].startswith(f"{self.origin}/api/")
+        ]
+
+    def go(self, screen: str, heading: str) -> None:
+        self.page.goto(f"{self.origin}/#/{screen}")
+        self.page.get_by_role("heading", level=1, name=heading).wait_for()
+
+    def snap(self, name: str) -> None:
+        """The screen as it is, at desktop and at phone width."""
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+            self.page.set_viewport_size(size)
+            self.page.screenshot(path=str(ARTIFACTS / f"webapp-{name}-{label}.png"), full_page=True)
+        self.page.set_viewport_size(DESKTOP)
+
+    def sign_up(self, username: str) -> None:
+        self.page.goto(f"{self.origin}/")
+        self.snap("sign-in")
+        self.page.fill("#up-username", username)
+        self.page.fill("#up-email", f"{username}@example.com")
+        self.page.fill("#up-password", DEFAULT_PASSWORD)
+        self.page.click("button:has-text('Sign up')")
+        self.page.get_by_role("heading", level=1, name="Review").wait_for()
+
+
+@pytest.fixture
+def server(tmp_path):
+    # Note: jobs in a thread of the server, as under `make run`, so no worker or broker is needed.
+    with RunServer(tmp_path, app_env(JOBS_IN_PROCESS="1")) as running:
+        yield running
+
+
+def origin_of(server) -> str:
+    return f"http://127.0.0.1:{server.port}"
+
+
+def import_deck(app: Browsing, tmp_path) -> None:
+    deck = tmp_path / "deck.csv"
+    deck.write_text(DECK, encoding="utf-8")
+    app.go("decks", "Decks")
+    app.page.set_input_files("#deck-file", str(deck))
+    app.page.click("button:has-text('Import')")
+    app.page.wait_for_selector("#import-report:has-text('succeeded')")
+    assert app.page.locator("#import-progress").evaluate("bar => [bar.value, bar.max]") == [3, 3]
+    app.snap("decks")
+
+
+def edit_card(app: Browsing, title: str, new_title: str, new_body: str) -> None:
+    app.go("cards", "Cards")
+    app.page.wait_for_selector("#card-count:has-text('3 cards')")
+    app.page.get_by_role("button", name=f"Edit {title}", exact=True).click()
+    app.page.fill("#card-title-input", new_title)
+    app.page.fill("#card-body-input", new_body)
+    app.page.click("#card-editor button[type=submit]")
+    app.page.wait_for_selector(f".card-row:has-text('{new_title}')")
+
+
+def pause_card(app: Browsing, title: str) -> None:
+    app.page.get_by_role("button", name=f"Schedule of {title}", exact=True).click()
+    app.page.get_by_role("button", name="Pause", exact=True).click()
+    app.page.wait_for_selector(f"#status:has-text('Paused \"{title}\"')")
+
+
+def review_all(app: Browsing) -> list[tuple[str, str]]:
+    """Every due card answered with the keyboard; the (front, back) pairs seen."""
+    app.go("review", "Review")
+    seen = []
+    while app.page.locator("#card-title").count():
+        front = app.page.inner_text("#card-title")
+        left = int(app.page.inner_text("#left").split()[0])
+        if not seen:
+            app.snap("review-front")
+        app.page.keyboard.press(" ")
+        app.page.wait_for_selector("#card-body:visible")
+        seen.append((front, app.page.inner_text("#card-body")))
+        if len(seen) == 1:
+            app.snap("review-back")
+        app.page.keyboard.press("3")
+        app.page.wait_for_function(
+            "([front, left]) => !document.querySelector('#card-title') || "
+            "document.querySelector('#left').textContent !== `${left} left today`",
+            arg=[front, left],
+        )
+    app.page.wait_for_selector("#left:has-text('Nothing left to review today')")
+    app.snap("review-done")
+    return seen
+
+
+def test_a_learner_signs_up_imports_a_deck_edits_pauses_reviews_everything_and_sees_the_statistics(
+    chromium, server, tmp_path
+):
+    app = Browsing(chromium, origin_of(server))
+    app.sign_up("learner")
+    import_deck(app, tmp_path)
+    edit_card(app, "hola", "hola!", "hello, informally")
+    pause_card(app, "gracias")
+    app.page.fill("#filter-search", "hello")
+    app.page.wait_for_selector("#card-count:has-text('2 cards')")
+    app.snap("cards")
+
+    before_review = len(app.requests)
+    seen = review_all(app)
+    review_calls = app.api_calls(before_review)
+    review_answers = [entry for entry in app.requests[before_review:] if "/api/review/" in entry["url"]]
+
+    app.go("stats", "Statistics")
+    summary = app.page.inner_text("#summary")
+    by_category = app.page.inner_text("#by-category")
+    bars = app.page.locator("#reviews-chart rect").count()
+    app.snap("stats")
+    app.go("account", "Account")
+    app.snap("account")
+
+    assert sorted(seen) == [("Grüezi", "hello (Swiss)"), ("hola!", "hello, informally")]
+    # One read of today's list for the page, one write per answer, and one read that finds it empty.
+    assert review_calls == [
+        ("GET", "/api/review/today/"),
+        ("POST", "/api/review/complete/"),
+        ("POST", "/api/review/complete/"),
+        ("GET", "/api/review/today/"),
+    ]
+    for entry in review_answers:
+        if entry["method"] == "GET":
+            assert entry["status"] == 304 or entry["x_cache"] in ("HIT", "MISS"), entry
+        else:
+            assert entry["status"] == 200, entry
+    assert re.search(r"Reviewed today\s+2", summary), summary
+    assert re.search(r"German\s+1\s+100%", by_category) and re.search(r"Spanish\s+1\s+100%", by_category), by_category
+    assert bars == 30
+    assert app.errors == []
+    assert {entry["url"].split("/")[2] for entry in app.requests} == {f"127.0.0.1:{server.port}"}
+
+
+@pytest.fixture
+def learner(make_user):
+    user = make_user("reader", email="reader@example.com")
+    # Note: hashed as the server process hashes (the tests' own MD5 hasher is not in its settings).
+    hasher = PBKDF2PasswordHasher()
+    user.password = hasher.encode(DEFAULT_PASSWORD, hasher.salt())
+    user.save(update_fields=["password"])
+    return user
+
+
+def test_a_learner_signed_in_by_email_stays_signed_in_across_a_reload_and_signs_out(learner, chromium, server):
+    app = Browsing(chromium, origin_of(server))
+    app.page.goto(f"{app.origin}/")
+    app.page.fill("#in-username", "Reader@Example.com")
+    app.page.fill("#in-password", DEFAULT_PASSWORD)
+    app.page.click("button:has-text('Sign in')")
+    app.page.get_by_role("heading", level=1, name="Review").wait_for()
+    cookie = next(c for c in app.page.context.cookies() if c["name"] == "resee_refresh")
+
+    app.page.reload()
+    app.page.get_by_role("heading", level=1, name="Review").wait_for()
+    reloaded = app.api_calls()[-2:]
+    app.go("account", "Account")
+    shown = app.page.inner_text("main")
+    app.page.click("#sign-out")
+    app.page.get_by_role("heading", level=1, name=re.compile("Resee")).wait_for()
+    app.page.reload()
+    app.page.get_by_role("heading", level=1, name=re.compile("Resee")).wait_for()
+
+    assert (cookie["httpOnly"], cookie["path"], cookie["sameSite"]) == (True, "/api/auth/", "Strict")
+    assert "access" not in app.page.evaluate("JSON.stringify(localStorage)")
+    assert reloaded == [("POST", "/api/auth/token/refresh/"), ("GET", "/api/review/today/")]
+    assert "reader@example.com" in shown
+    assert not [c for c in app.page.context.cookies() if c["name"] == "resee_refresh"]
+    assert app.errors == []
