@@ -14,6 +14,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
+SHOTS = [("desktop", DESKTOP, "light"), ("phone", PHONE, "light"), ("phone-dark", PHONE, "dark")]
 DECK = "front,back,category\nhola,hello,Spanish\ngracias,thank you,Spanish\nGrüezi,hello (Swiss),German\n"
 TIMEOUT_MS = 15_000
 
@@ -51,12 +52,14 @@ class Browsing:
         self.page.get_by_role("heading", level=1, name=heading).wait_for()
 
     def snap(self, name: str) -> None:
-        """The screen as it is, at desktop and at phone width."""
+        """The screen as it is, at desktop and at phone width, light, and at phone width, dark."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        for label, size, scheme in SHOTS:
             self.page.set_viewport_size(size)
+            self.page.emulate_media(color_scheme=scheme)
             self.page.screenshot(path=str(ARTIFACTS / f"webapp-{name}-{label}.png"), full_page=True)
         self.page.set_viewport_size(DESKTOP)
+        self.page.emulate_media(color_scheme="light")
 
     def sign_up(self, username: str) -> None:
         self.page.goto(f"{self.origin}/")
@@ -139,6 +142,13 @@ def test_a_learner_signs_up_imports_a_deck_edits_pauses_reviews_everything_and_s
     import_deck(app, tmp_path)
     edit_card(app, "hola", "hola!", "hello, informally")
     pause_card(app, "gracias")
+    app.page.get_by_role("button", name="Schedule of gracias", exact=True).click()
+    resume = app.page.get_by_role("button", name="Resume", exact=True)
+    resume.wait_for()
+    paused_state = app.page.inner_text("#card-editor")
+    resume.click()
+    app.page.wait_for_selector("#status:has-text('Resumed \"gracias\"')")
+    pause_card(app, "gracias")
     app.page.fill("#filter-search", "hello")
     app.page.wait_for_selector("#card-count:has-text('2 cards')")
     app.snap("cards")
@@ -156,6 +166,7 @@ def test_a_learner_signs_up_imports_a_deck_edits_pauses_reviews_everything_and_s
     app.go("account", "Account")
     app.snap("account")
 
+    assert "Paused: it is never due until resumed." in paused_state
     assert sorted(seen) == [("Grüezi", "hello (Swiss)"), ("hola!", "hello, informally")]
     # One read of today's list for the page, one write per answer, and one read that finds it empty.
     assert review_calls == [
@@ -192,7 +203,8 @@ def test_a_learner_signed_in_by_email_stays_signed_in_across_a_reload_and_signs_
     app.page.fill("#in-username", "Reader@Example.com")
     app.page.fill("#in-password", DEFAULT_PASSWORD)
     app.page.click("button:has-text('Sign in')")
-    app.page.get_by_role("heading", level=1, name="Review").wait_for()
+    app.page.wait_for_selector("#left")
+    signed_in = app.api_calls()
     cookie = next(c for c in app.page.context.cookies() if c["name"] == "resee_refresh")
 
     app.page.reload()
@@ -205,9 +217,52 @@ def test_a_learner_signed_in_by_email_stays_signed_in_across_a_reload_and_signs_
     app.page.reload()
     app.page.get_by_role("heading", level=1, name=re.compile("Resee")).wait_for()
 
+    assert signed_in == [("POST", "/api/auth/token/"), ("GET", "/api/review/today/")]
     assert (cookie["httpOnly"], cookie["path"], cookie["sameSite"]) == (True, "/api/auth/", "Strict")
     assert "access" not in app.page.evaluate("JSON.stringify(localStorage)")
     assert reloaded == [("POST", "/api/auth/token/refresh/"), ("GET", "/api/review/today/")]
     assert "reader@example.com" in shown
     assert not [c for c in app.page.context.cookies() if c["name"] == "resee_refresh"]
+    assert app.errors == []
+
+
+def test_a_learner_changes_the_password_resets_it_from_the_mail_and_deletes_the_account(chromium, tmp_path):
+    # Note: DEBUG on, as under `make run`: the reset mail is printed in the server's log.
+    with RunServer(tmp_path, app_env(DEBUG="1")) as server:
+        app = Browsing(chromium, origin_of(server))
+        app.sign_up("changer")
+        app.go("account", "Account")
+        app.page.fill("#pw-current", DEFAULT_PASSWORD)
+        app.page.fill("#pw-new", "a-second-password-7")
+        app.page.click("button:has-text('Change password')")
+        app.page.wait_for_selector("#status:has-text('Password changed')")
+        app.page.reload()
+        app.page.get_by_role("heading", level=1, name="Account").wait_for()
+        app.page.click("#sign-out")
+
+        app.page.click("summary:has-text('Forgot your password?')")
+        app.page.fill("#forgot-email", "changer@example.com")
+        app.page.click("button:has-text('Mail me a reset link')")
+        app.page.wait_for_selector("#status:has-text('reset link is on its way')")
+        mail = re.search(r"uid: (\S+)\s+token: (\S+)", server.log_path.read_text())
+        app.page.goto(f"{app.origin}/#/reset/{mail[1]}/{mail[2]}")
+        app.page.get_by_role("heading", level=1, name="Choose a new password").wait_for()
+        app.snap("reset")
+        app.page.fill("#reset-password", "a-third-password-5")
+        app.page.click("button:has-text('Set password')")
+        app.page.wait_for_selector("main:has-text('Password set')")
+
+        app.page.goto(f"{app.origin}/")
+        app.page.fill("#in-username", "changer")
+        app.page.fill("#in-password", "a-third-password-5")
+        app.page.click("button:has-text('Sign in')")
+        app.go("account", "Account")
+        app.page.fill("#del-password", "a-third-password-5")
+        app.page.once("dialog", lambda dialog: dialog.accept())
+        app.page.click("button:has-text('Delete my account')")
+        app.page.get_by_role("heading", level=1, name=re.compile("Resee")).wait_for()
+        body = '{"username": "changer", "password": "a-third-password-5"}'
+        status_after, _, _ = server.request("POST", "/api/auth/token/", body=body)
+
+    assert status_after == 401
     assert app.errors == []

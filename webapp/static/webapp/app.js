@@ -2,7 +2,7 @@
 import * as api from "./api.js";
 import { say } from "./dom.js";
 import { accountScreen } from "./screens/account.js";
-import { authScreen } from "./screens/auth.js";
+import { authScreen, resetScreen } from "./screens/auth.js";
 import { cardsScreen } from "./screens/cards.js";
 import { decksScreen } from "./screens/decks.js";
 import { reviewScreen } from "./screens/review.js";
@@ -17,8 +17,10 @@ async function route() {
   say("");
   const nav = document.querySelector("nav");
   nav.hidden = !api.signedIn();
+  const [first, ...rest] = location.hash.replace(/^#\/?/, "").split("/");
+  const name = first || "review";
+  if (name === "reset") return resetScreen(...rest);
   if (!api.signedIn()) return authScreen(start);
-  const name = location.hash.replace(/^#\//, "") || "review";
   const screen = SCREENS[name] ?? reviewScreen;
   for (const link of nav.querySelectorAll("a")) {
     if (link.getAttribute("href") === `#/${name}`) link.setAttribute("aria-current", "page");
@@ -27,13 +29,14 @@ async function route() {
   try {
     leave = await screen();
   } catch (error) {
+    if (error.status === 401 && !api.signedIn()) return route(); // the session ended elsewhere
     say(error.message);
   }
 }
 
 function start() {
-  if (location.hash === "" || location.hash === "#/") location.hash = "#/review";
-  route();
+  if (location.hash === "" || location.hash === "#/") location.hash = "#/review"; // routes on hashchange
+  else route();
 }
 
 document.getElementById("sign-out").addEventListener("click", async () => {

@@ -15,7 +15,9 @@ export function h(tag, attributes = {}, ...children) {
 export function show(...children) {
   const main = document.getElementById("main");
   main.replaceChildren(...children);
-  main.querySelector("h1")?.setAttribute("tabindex", "-1");
+  const heading = main.querySelector("h1");
+  heading?.setAttribute("tabindex", "-1");
+  heading?.focus();
 }
 
 export function say(message) {

@@ -1,6 +1,8 @@
 import * as api from "../api.js";
 import { field, h, say, show, values } from "../dom.js";
 
+const TITLES = { "sign-in": ["Sign in", "Sign in"], "sign-up": ["Create an account", "Sign up"], forgot: ["Forgot your password?", "Mail me a reset link"], reset: ["New password", "Set password"] };
+
 function form(title, fields, submit, onDone) {
   return h(
     "form",
@@ -16,9 +18,9 @@ function form(title, fields, submit, onDone) {
         }
       },
     },
-    h("h2", { id: `${title}-title` }, title === "sign-in" ? "Sign in" : "Create an account"),
+    h("h2", { id: `${title}-title` }, TITLES[title][0]),
     ...fields,
-    h("button", { type: "submit" }, title === "sign-in" ? "Sign in" : "Sign up"),
+    h("button", { type: "submit" }, TITLES[title][1]),
   );
 }
 
@@ -42,9 +44,34 @@ export function authScreen(onDone) {
     ({ username, email, password }) => api.signUp(username, email, password),
     onDone,
   );
+  const forgot = form(
+    "forgot",
+    [field("Your account's email", h("input", { id: "forgot-email", name: "email", type: "email", autocomplete: "email", required: true }))],
+    ({ email }) => api.call("POST", "auth/password/reset/", { json: { email } }),
+    () => say("If an account has this email, a reset link is on its way."),
+  );
   show(
     h("h1", {}, "Resee: remember what you learn"),
     h("p", {}, "Cards come back just before you would forget them. Sign in, or create an account to start."),
     h("div", { class: "columns" }, signIn, signUp),
+    h("details", {}, h("summary", {}, "Forgot your password?"), forgot),
+  );
+}
+
+// The page a reset mail links to (PASSWORD_RESET_URL = <this app>/#/reset/{uid}/{token}).
+export function resetScreen(uid = "", token = "") {
+  const done = () => show(h("h1", {}, "Password set"), h("p", {}, h("a", { href: "#/" }, "Sign in"), " with your new password."));
+  show(
+    h("h1", {}, "Choose a new password"),
+    form(
+      "reset",
+      [
+        field("Code from the mail (uid)", h("input", { id: "reset-uid", name: "uid", required: true, value: uid })),
+        field("Token from the mail", h("input", { id: "reset-token", name: "token", required: true, value: token })),
+        field("New password", h("input", { id: "reset-password", name: "new_password", type: "password", autocomplete: "new-password", required: true })),
+      ],
+      (fields) => api.call("POST", "auth/password/reset/confirm/", { json: fields }),
+      done,
+    ),
   );
 }
