@@ -7,6 +7,7 @@ import re
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
+from content.services import content_create
 from tests.helpers import DEFAULT_PASSWORD
 from tests.servers import ARTIFACTS, RunServer, app_env
 
@@ -82,6 +83,14 @@ def origin_of(server) -> str:
     return f"http://127.0.0.1:{server.port}"
 
 
+def sign_in(app: Browsing, identifier: str) -> None:
+    app.page.goto(f"{app.origin}/")
+    app.page.fill("#in-username", identifier)
+    app.page.fill("#in-password", DEFAULT_PASSWORD)
+    app.page.click("button:has-text('Sign in')")
+    app.page.wait_for_selector("#left")
+
+
 def import_deck(app: Browsing, tmp_path) -> None:
     deck = tmp_path / "deck.csv"
     deck.write_text(DECK, encoding="utf-8")
@@ -91,6 +100,13 @@ def import_deck(app: Browsing, tmp_path) -> None:
     app.page.wait_for_selector("#import-report:has-text('succeeded')")
     assert app.page.locator("#import-progress").evaluate("bar => [bar.value, bar.max]") == [3, 3]
     app.snap("decks")
+
+
+def export_csv(app: Browsing) -> str:
+    app.go("decks", "Decks")
+    with app.page.expect_download() as download:
+        app.page.click("button:has-text('Download CSV')")
+    return download.value.path().read_text(encoding="utf-8")
 
 
 def edit_card(app: Browsing, title: str, new_title: str, new_body: str) -> None:
@@ -163,9 +179,11 @@ def test_a_learner_signs_up_imports_a_deck_edits_pauses_reviews_everything_and_s
     by_category = app.page.inner_text("#by-category")
     bars = app.page.locator("#reviews-chart rect").count()
     app.snap("stats")
+    exported = export_csv(app)
     app.go("account", "Account")
     app.snap("account")
 
+    assert 'hola!,"hello, informally",Spanish' in exported.splitlines()
     assert "Paused: it is never due until resumed." in paused_state
     assert sorted(seen) == [("Grüezi", "hello (Swiss)"), ("hola!", "hello, informally")]
     # One read of today's list for the page, one write per answer, and one read that finds it empty.
@@ -199,11 +217,7 @@ def learner(make_user):
 
 def test_a_learner_signed_in_by_email_stays_signed_in_across_a_reload_and_signs_out(learner, chromium, server):
     app = Browsing(chromium, origin_of(server))
-    app.page.goto(f"{app.origin}/")
-    app.page.fill("#in-username", "Reader@Example.com")
-    app.page.fill("#in-password", DEFAULT_PASSWORD)
-    app.page.click("button:has-text('Sign in')")
-    app.page.wait_for_selector("#left")
+    sign_in(app, "Reader@Example.com")
     signed_in = app.api_calls()
     cookie = next(c for c in app.page.context.cookies() if c["name"] == "resee_refresh")
 
@@ -265,4 +279,49 @@ def test_a_learner_changes_the_password_resets_it_from_the_mail_and_deletes_the_
         status_after, _, _ = server.request("POST", "/api/auth/token/", body=body)
 
     assert status_after == 401
+    assert app.errors == []
+
+
+@pytest.fixture
+def learner_with_cards(learner):
+    for n in range(25):
+        content_create(owner_id=learner.id, title=f"card {n:02}", body=f"back {n:02}")
+    return learner
+
+
+def test_a_learner_reviews_more_than_a_page_reading_each_page_once_then_keeps_cards_and_categories(
+    learner_with_cards, chromium, server
+):
+    app = Browsing(chromium, origin_of(server))
+    sign_in(app, "reader")
+    seen = review_all(app)
+    calls = app.api_calls()
+
+    app.go("cards", "Cards")
+    app.page.click(".pager button:has-text('Next')")
+    app.page.wait_for_selector(".pager:has-text('Page 2 of 2')")
+    last_page = app.page.locator(".card-row").count()
+    app.page.fill("#new-category", "Verbs")
+    app.page.click("button:has-text('Add category')")
+    app.page.wait_for_selector("#category-list:has-text('Verbs')")
+    app.page.click("#new-card")
+    app.page.fill("#card-title-input", "ser")
+    app.page.fill("#card-body-input", "to be")
+    app.page.select_option("#card-category", label="Verbs")
+    app.page.click("#card-editor button[type=submit]")
+    app.page.wait_for_selector("#card-count:has-text('26 cards')")
+    app.page.select_option("#filter-category", label="Verbs")
+    app.page.wait_for_selector("#card-count:has-text('1 card')")
+    app.page.once("dialog", lambda dialog: dialog.accept())
+    app.page.get_by_role("button", name="Delete ser", exact=True).click()
+    app.page.wait_for_selector("#card-count:has-text('0 cards')")
+    app.page.once("dialog", lambda dialog: dialog.accept())
+    app.page.get_by_role("button", name="Delete category Verbs", exact=True).click()
+    app.page.wait_for_selector("#category-list li", state="detached")
+
+    assert sorted(seen) == [(f"card {n:02}", f"back {n:02}") for n in range(25)]
+    complete = ("POST", "/api/review/complete/")
+    read = ("GET", "/api/review/today/")
+    assert calls[1:] == [read, *[complete] * 20, read, *[complete] * 5, read]
+    assert last_page == 5
     assert app.errors == []
