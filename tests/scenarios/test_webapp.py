@@ -25,8 +25,10 @@ class Browsing:
     and X-Cache header, console errors and uncaught exceptions."""
 
     def __init__(self, browser, origin: str):
+        """`browser`: a Browser (a page of its own context) or a BrowserContext (sharing its cookies)."""
         self.origin = origin
-        self.page = browser.new_page(viewport=DESKTOP)
+        self.page = browser.new_page()
+        self.page.set_viewport_size(DESKTOP)
         self.page.set_default_timeout(TIMEOUT_MS)
         self.requests: list[dict] = []
         self.errors: list[str] = []
@@ -325,3 +327,24 @@ def test_a_learner_reviews_more_than_a_page_reading_each_page_once_then_keeps_ca
     assert calls[1:] == [read, *[complete] * 20, read, *[complete] * 5, read]
     assert last_page == 5
     assert app.errors == []
+
+
+def test_a_tab_whose_access_token_was_revoked_refreshes_from_the_cookie_and_carries_on(learner, chromium, server):
+    context = chromium.new_context()
+    first, second = Browsing(context, origin_of(server)), Browsing(context, origin_of(server))
+    sign_in(first, "reader")
+    second.go("cards", "Cards")
+    first.go("account", "Account")
+    first.page.fill("#pw-current", DEFAULT_PASSWORD)
+    first.page.fill("#pw-new", "a-second-password-7")
+    first.page.click("button:has-text('Change password')")
+    first.page.wait_for_selector("#status:has-text('Password changed')")
+    before = len(second.requests)
+    second.go("stats", "Statistics")
+
+    stats = ("GET", "/api/analytics/stats/")
+    assert second.api_calls(before) == [stats, ("POST", "/api/auth/token/refresh/"), stats]
+    assert [entry["status"] for entry in second.requests[before:]] == [401, 200, 200]
+    # The browser reports the refused call itself; the app raises nothing.
+    assert [line for line in second.errors if "status of 401" not in line] == []
+    assert first.errors == []
