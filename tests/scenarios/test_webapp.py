@@ -18,6 +18,11 @@ PHONE = {"width": 390, "height": 844}
 SHOTS = [("desktop", DESKTOP, "light"), ("phone", PHONE, "light"), ("phone-dark", PHONE, "dark")]
 DECK = "front,back,category\nhola,hello,Spanish\ngracias,thank you,Spanish\nGrüezi,hello (Swiss),German\n"
 TIMEOUT_MS = 15_000
+# Controls a screen reader would announce without a name: no label, no aria-label, no text.
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button')]
+    .filter((el) => !el.closest('[hidden]'))
+    .filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || el.textContent.trim()))
+    .map((el) => el.outerHTML)"""
 
 
 class Browsing:
@@ -32,6 +37,7 @@ class Browsing:
         self.page.set_default_timeout(TIMEOUT_MS)
         self.requests: list[dict] = []
         self.errors: list[str] = []
+        self.unlabelled: list[str] = []
         self.page.on("request", lambda request: self.requests.append({"method": request.method, "url": request.url}))
         self.page.on("response", self._answered)
         self.page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
@@ -56,6 +62,7 @@ class Browsing:
 
     def snap(self, name: str) -> None:
         """The screen as it is, at desktop and at phone width, light, and at phone width, dark."""
+        self.unlabelled += self.page.evaluate(UNLABELLED)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         for label, size, scheme in SHOTS:
             self.page.set_viewport_size(size)
@@ -204,6 +211,7 @@ def test_a_learner_signs_up_imports_a_deck_edits_pauses_reviews_everything_and_s
     assert re.search(r"German\s+1\s+100%", by_category) and re.search(r"Spanish\s+1\s+100%", by_category), by_category
     assert bars == 30
     assert app.errors == []
+    assert app.unlabelled == []
     assert {entry["url"].split("/")[2] for entry in app.requests} == {f"127.0.0.1:{server.port}"}
 
 
@@ -303,6 +311,9 @@ def test_a_learner_reviews_more_than_a_page_reading_each_page_once_then_keeps_ca
     app.page.click(".pager button:has-text('Next')")
     app.page.wait_for_selector(".pager:has-text('Page 2 of 2')")
     last_page = app.page.locator(".card-row").count()
+    app.page.select_option("#filter-ordering", label="Title Z-A")
+    app.page.wait_for_selector(".pager:has-text('Page 1 of 2')")
+    first_by_title = app.page.inner_text(".card-row strong >> nth=0")
     app.page.fill("#new-category", "Verbs")
     app.page.click("button:has-text('Add category')")
     app.page.wait_for_selector("#category-list:has-text('Verbs')")
@@ -326,6 +337,7 @@ def test_a_learner_reviews_more_than_a_page_reading_each_page_once_then_keeps_ca
     read = ("GET", "/api/review/today/")
     assert calls[1:] == [read, *[complete] * 20, read, *[complete] * 5, read]
     assert last_page == 5
+    assert first_by_title == "card 24"
     assert app.errors == []
 
 
