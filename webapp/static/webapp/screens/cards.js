@@ -25,14 +25,15 @@ export async function cardsScreen() {
   const categorySelect = h("select", { id: "filter-category", name: "category_slug" });
   const editor = h("div", { id: "card-editor" });
 
-  function categoryOptions(select, selected, blank) {
+  // The filter names a category by slug, a card's form by id.
+  function categoryOptions(select, selected, blank, key) {
     select.replaceChildren(h("option", { value: "" }, blank),
-      ...categories.map((c) => h("option", { value: select === categorySelect ? c.slug : String(c.id), selected: String(selected) === (select === categorySelect ? c.slug : String(c.id)) }, c.name)));
+      ...categories.map((c) => h("option", { value: String(c[key]), selected: String(c[key]) === String(selected) }, c.name)));
   }
 
   async function loadCategories() {
     categories = await api.call("GET", "content/categories/");
-    categoryOptions(categorySelect, query.category_slug, "All categories");
+    categoryOptions(categorySelect, query.category_slug, "All categories", "slug");
     categoryList.replaceChildren(...categories.map((category) => h("li", {},
       h("span", {}, category.name),
       h("button", { type: "button", class: "quiet", "aria-label": `Rename category ${category.name}`, onclick: () => renameCategory(category) }, "Rename"),
@@ -71,7 +72,7 @@ export async function cardsScreen() {
 
   function edit(card) {
     const category = h("select", { id: "card-category", name: "category_id" });
-    categoryOptions(category, card?.category?.id ?? "", "No category");
+    categoryOptions(category, card?.category?.id ?? "", "No category", "id");
     editor.replaceChildren(h("form", { "aria-labelledby": "editor-title", onsubmit: (event) => save(event, card) },
       h("h2", { id: "editor-title" }, card ? `Edit "${card.title}"` : "New card"),
       field("Front (title)", h("input", { id: "card-title-input", name: "title", required: true, value: card?.title ?? "" })),
@@ -159,7 +160,10 @@ export async function cardsScreen() {
   const filters = h("form", { class: "filters", role: "search", onsubmit: (event) => event.preventDefault() },
     field("Search", h("input", { id: "filter-search", type: "search", name: "search", oninput: (event) => {
       clearTimeout(typing);
-      typing = setTimeout(() => Object.assign(query, { search: event.target.value, page: 1 }) && run(loadCards), 300);
+      typing = setTimeout(() => {
+        Object.assign(query, { search: event.target.value, page: 1 });
+        run(loadCards);
+      }, 300); // one read when typing pauses, not one per key
     } })),
     field("Category", categorySelect),
     field("Order", h("select", { id: "filter-ordering", name: "ordering" }, ORDERINGS.map(([value, label]) => h("option", { value }, label)))));
