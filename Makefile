@@ -9,6 +9,8 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 # The one browser origin `make run` lets call the API (a web client's dev server); CORS_ALLOWED_ORIGINS overrides it.
 RUN_CORS_ORIGIN ?= http://localhost:5173
+# The web app's page a password reset mail links to (printed on the console under `make run`).
+PASSWORD_RESET_URL ?= http://$(HOST):$(PORT)/\#/reset/{uid}/{token}
 
 .PHONY: run worker test test-unit test-integration lint schema bench bench-quick clean
 
@@ -34,8 +36,10 @@ var/secret_key:
 ## run: serve the API on http://$(HOST):$(PORT) with demo data (embedded SQLite + fakeredis
 ## unless DATABASE_URL / REDIS_URL are set). Safe to re-run.
 run: $(VENV)/.run-deps var/secret_key
+	@echo "Resee for learners: http://$(HOST):$(PORT)/ (demo / demo-pass-123); the API's docs: http://$(HOST):$(PORT)/api/docs/"
 	DEBUG=$${DEBUG:-1} SECRET_KEY=$${SECRET_KEY:-$$(cat var/secret_key)} \
-	  CORS_ALLOWED_ORIGINS=$${CORS_ALLOWED_ORIGINS-$(RUN_CORS_ORIGIN)} sh -c '\
+	  CORS_ALLOWED_ORIGINS=$${CORS_ALLOWED_ORIGINS-$(RUN_CORS_ORIGIN)} \
+	  PASSWORD_RESET_URL='$(PASSWORD_RESET_URL)' sh -c '\
 	  $(PY) manage.py migrate --noinput && \
 	  $(PY) manage.py seed_demo && \
 	  exec $(PY) manage.py runserver $(HOST):$(PORT)'

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "review",
     "analytics",
     "decks",
+    "webapp",
     "utils.cache_utils",
     "utils.idempotency",
     "resee",  # the project's own system checks

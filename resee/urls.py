@@ -6,10 +6,12 @@ from resee.metrics import metrics
 from utils import exceptions
 from utils.converters import IdConverter
 from utils.views import HealthApi
+from webapp.views import index
 
 register_converter(IdConverter, "id")
 
 urlpatterns = [
+    path("", index, name="webapp"),
     path("api/auth/", include("accounts.urls")),
     path("api/content/", include("content.urls")),
     path("api/review/", include("review.urls")),

@@ -30,6 +30,8 @@ from django.test import override_settings
 from utils import redis_layer
 
 START_SECONDS = 5.0
+# Where browser tests leave their screenshots (gitignored, under var/).
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", settings.BASE_DIR / "var" / "test-artifacts"))
 BURST = 8  # concurrent requests, twice a worker's threads
 
 # The programs tests run that a machine with only Python lacks, and where to get them.

@@ -4,39 +4,18 @@ The browser decides here: its CORS checks, its own HTTP cache's revalidation (se
 log, not sent by the test), and Swagger UI rendered from the local assets."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from content.services import content_create
 from tests.helpers import DEFAULT_PASSWORD
-from tests.servers import RunServer, app_env, require_binary, static_site
+from tests.servers import ARTIFACTS, RunServer, app_env, static_site
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 PAGES = Path(__file__).parent / "browser"
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", settings.BASE_DIR / "var" / "test-artifacts"))
-# The flags a headless Chromium needs here (no sandbox in this container, no GPU, no calls home).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-
-
-@pytest.fixture
-def chromium(transactional_db):
-    """Set up after the database and torn down before its flush: the ORM refuses to run beside
-    Playwright's event loop, so the test's rows are made before the browser starts."""
-    executable = require_binary("chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        # Note: a fresh profile per launch (Playwright's own temporary user-data-dir).
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
