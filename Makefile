@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # The one browser origin `make run` lets call the API (a web client's dev server); CORS_ALLOWED_ORIGINS overrides it.
 RUN_CORS_ORIGIN ?= http://localhost:5173
 
-.PHONY: run worker test test-unit test-integration lint schema bench bench-quick clean
+.PHONY: run serve worker test test-unit test-integration lint schema bench bench-quick clean
 
 $(VENV)/.run-deps: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ run: $(VENV)/.run-deps var/secret_key
 	  $(PY) manage.py migrate --noinput && \
 	  $(PY) manage.py seed_demo && \
 	  exec $(PY) manage.py runserver $(HOST):$(PORT)'
+
+## serve: the production server (granian, 2 workers, resee/serve.py) on http://$(HOST):$(PORT),
+## DEBUG off, on DATABASE_URL / REDIS_URL when set, else SQLite and one fakeredis the workers share.
+serve: $(VENV)/.run-deps var/secret_key
+	SECRET_KEY=$${SECRET_KEY:-$$(cat var/secret_key)} HOST=$(HOST) PORT=$(PORT) sh -c '\
+	  $(PY) manage.py migrate --noinput && exec $(PY) -m resee.serve'
 
 ## worker: a Celery worker for deck imports, on CELERY_BROKER_URL (default: the local RabbitMQ,
 ## guest/guest) and REDIS_URL. Without REDIS_URL there is nothing to share with it: `make run`

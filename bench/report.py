@@ -13,6 +13,10 @@ TARGET_HIT_RATE = 0.90
 TARGET_OUTAGE_P99_MS = 50.0  # reads after the first 3 requests of a Redis outage
 TARGET_RECOVERY_SECONDS = 5.0  # from the mend to the first HIT
 TARGET_SQL_REDUCTION = 0.90
+# The deployed app server against the one it replaced, in the same run.
+TARGET_SERVED_HIT_OVER_BASELINE = 1.5
+TARGET_WORKLOAD_OVER_BASELINE = 1.3
+TARGET_SERVED_WORKLOAD_HIT_RATE = 0.85
 # "Within noise": the 100k median is at most 10% above the 1k one, or the difference is below the
 # spread (p90 - p10) of the 1k samples.
 FLAT_TOLERANCE = 0.10
@@ -133,6 +137,7 @@ def evaluate(results: dict) -> list[dict]:
                 seconds is not None and seconds <= TARGET_RECOVERY_SECONDS,
             )
         )
+    targets += _server_targets(results.get("http"))
     workload = results.get("workload", {})
     on, off = workload.get("cache_on"), workload.get("cache_off")
     if on:
@@ -202,6 +207,56 @@ def evaluate(results: dict) -> list[dict]:
             )
         )
     return targets
+
+
+def _server_targets(http: dict | None) -> list[dict]:
+    if not http:
+        return []
+    name, base = http["deployed"], http["servers"][http["baseline"]]
+    row, vs = http["servers"][name], f"{name} / {http['baseline']}"
+    hit = _at_least(
+        f"served today hits over HTTP, {vs}",
+        row["today_hit_rps"] / base["today_hit_rps"],
+        TARGET_SERVED_HIT_OVER_BASELINE,
+        f"{row['today_hit_rps']:,.0f} vs {base['today_hit_rps']:,.0f} req/s",
+    )
+    workload = _at_least(
+        f"mixed workload over HTTP, {vs}, hit rate >= {TARGET_SERVED_WORKLOAD_HIT_RATE:.0%}",
+        row["workload_rps"] / base["workload_rps"],
+        TARGET_WORKLOAD_OVER_BASELINE,
+        f"{row['workload_rps']:,.0f} vs {base['workload_rps']:,.0f} req/s, hit rate {row['workload_hit_rate']:.1%}",
+    )
+    if row["workload_hit_rate"] < TARGET_SERVED_WORKLOAD_HIT_RATE:
+        workload.update(met=False, note=f"{workload['note']}; hit rate {row['workload_hit_rate']:.1%}".strip("; "))
+    return [hit, workload]
+
+
+def _server_lines(results: dict) -> list[str]:
+    if results.get("http_skipped"):
+        return ["", f"### Servers over HTTP: skipped ({results['http_skipped']})"]
+    http = results.get("http")
+    if not http:
+        return []
+    lines = [
+        "",
+        f"### Servers over HTTP, side by side (2 workers each, wrk -t2 -c8, median of {http['rounds']} interleaved "
+        f"rounds of {http['seconds_per_run']:g}s, min-max in brackets; deployed: {http['deployed']})",
+        "",
+        "| server | today hit req/s | 404 req/s | workload req/s | workload p99 ms | workload hit rate | "
+        "CPU ms per request (workload / hit) | x baseline (hit / workload) | 5xx / socket errors |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in http["servers"].items():
+        spread, ratio = row["spread"], http["over_baseline"][name]
+        lines.append(
+            f"| {name} | {row['today_hit_rps']:,.0f} ({spread['today_hit'][0]:,.0f}-{spread['today_hit'][1]:,.0f}) | "
+            f"{row['notfound_rps']:,.0f} ({spread['notfound'][0]:,.0f}-{spread['notfound'][1]:,.0f}) | "
+            f"{row['workload_rps']:,.0f} ({spread['workload'][0]:,.0f}-{spread['workload'][1]:,.0f}) | "
+            f"{row['workload_p99_ms']:g} | {row['workload_hit_rate']:.1%} | {row['cpu_ms_per_request']:g} / "
+            f"{row['today_hit_cpu_ms_per_request']:g} | {ratio['today_hit']:.2f}x / {ratio['workload']:.2f}x | "
+            f"{row['server_errors']} / {row['socket_errors']} |"
+        )
+    return lines
 
 
 def _us(value) -> str:
@@ -388,6 +443,7 @@ def markdown(results: dict) -> str:
                     f"gunicorn {row.get('gunicorn_cpu_ms_per_request')} ms CPU per request; SQL per request by "
                     f"endpoint {row['sql_queries_per_request_by_endpoint']}"
                 )
+    lines += _server_lines(results)
     lines += _cluster_lines(results)
     inv = results.get("invalidation", {})
     if inv:

@@ -45,6 +45,8 @@ SIZES = {
         processes=1,
         connections=2,
         outage_reads=0,  # Note: each fault waits out a breaker cool-down; the tests have their own
+        http_rounds=1,
+        http_seconds=1,
     ),
     "quick": dict(
         users=40,
@@ -62,6 +64,8 @@ SIZES = {
         processes=2,
         connections=4,
         outage_reads=100,
+        http_rounds=3,
+        http_seconds=3,
     ),
     "full": dict(
         users=500,
@@ -79,6 +83,8 @@ SIZES = {
         processes=2,
         connections=4,
         outage_reads=300,
+        http_rounds=3,
+        http_seconds=10,
     ),
 }
 
@@ -104,6 +110,8 @@ def parse_args(argv):
     parser.add_argument("--inv-reps", type=int, help="timed invalidations per size")
     parser.add_argument("--stats-rows", help="comma-separated history sizes of the stats miss bench (one user each)")
     parser.add_argument("--outage-reads", type=int, help="reads timed per Redis fault (0: no outage phase)")
+    parser.add_argument("--http-rounds", type=int, help="interleaved rounds of the servers side by side")
+    parser.add_argument("--http-seconds", type=float, help="seconds of each wrk run of the servers side by side")
     parser.add_argument("--warmup", type=float, help="workload warm-up seconds")
     parser.add_argument("--duration", type=float, help="workload measured seconds")
     parser.add_argument("--mix", help="workload mix, e.g. today=55,content=20,stats=15,complete=5,edit=5 (default)")
@@ -113,7 +121,7 @@ def parse_args(argv):
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated parts to skip: hit,profile,memory,invalidation,stats,outage,workload,cluster",
+        help="comma-separated parts to skip: hit,profile,memory,invalidation,stats,outage,http,workload,cluster",
     )
     parser.add_argument("--json", type=Path, help="where to write the JSON (default bench/results/latest.json)")
     parser.add_argument("--results-dir", type=Path, default=REPO / "bench" / "results", help="profiles and JSON")
@@ -193,7 +201,7 @@ def main(argv=None) -> int:
         seeding = database.prepare_template(env, progress=not args.quiet)
         log(args, "template " + (f"seeded in {seeding['seconds']}s" if seeding["seeded"] else "reused"))
         database.fresh_run_copy()
-        if not redis_url and "workload" not in args.skip or not redis_url and "memory" not in args.skip:
+        if not redis_url and {"workload", "memory", "http"} - args.skip:
             from bench.workload import PrivateRedis
 
             if PrivateRedis.available():
@@ -401,6 +409,9 @@ def _measure(args, env, database, redis_url, private, namespace, seeding) -> dic
     connections.close_all()
 
     workload_redis = redis_url or (private.url if private else None)
+    if "http" not in args.skip:
+        _http(args, out, env, database, workload_redis, tokens, namespace)
+        phase("http")
     if "workload" not in args.skip and workload_redis is None:
         log(args, "workload skipped: gunicorn's two workers need a shared Redis (REDIS_URL or redis-server)")
         out["workload_skipped"] = "no REDIS_URL and no redis-server binary"
@@ -453,6 +464,38 @@ def _measure(args, env, database, redis_url, private, namespace, seeding) -> dic
                 sum(queries[k] for k in ("today", "stats", "content")) / total, 4
             )
     return out
+
+
+def _http(args, out: dict, env: dict, database, redis_url: str | None, tokens: dict, namespace: str) -> None:
+    """The app servers side by side over HTTP: `"http"` in the results."""
+    from django.conf import settings
+    from django.db import connections
+
+    from bench import served, workload
+
+    why = served.available() or (None if redis_url else "no REDIS_URL and no redis-server binary")
+    if why:
+        log(args, f"servers over HTTP skipped: {why}")
+        out["http_skipped"] = why
+        return
+    users = workload.build_users(tokens)
+    rotation = [user for user in users if user["id"] in list(tokens)[: args.rotation]]
+    connections.close_all()
+    database.fresh_run_copy()
+    workload.clear_namespace(
+        redis_url, namespace, (settings.REDIS_DB_THROTTLE, settings.REDIS_DB_CACHE, settings.REDIS_DB_REVOCATION)
+    )
+    log(args, f"servers over HTTP: {', '.join(served.SERVERS)}, {args.http_rounds} rounds x {args.http_seconds:g}s")
+    server_env = workload.gunicorn_env(env, database_url=database.url("run"), redis_url=redis_url, workers=2)
+    server_env["DJANGO_SETTINGS_MODULE"] = "resee.settings"
+    out["http"] = served.compare(
+        env=server_env,
+        users=users,
+        rotation=rotation,
+        rounds=args.http_rounds,
+        seconds=args.http_seconds,
+        work_dir=args.work_dir,
+    )
 
 
 def _cluster(args, out: dict, env: dict, database, rotation: dict, users: list) -> None:

@@ -106,6 +106,24 @@ def test_the_workload_ran_both_modes_and_the_cache_served_hits(results):
     assert "sql_reduction_per_request" in workload
 
 
+def test_the_app_servers_were_measured_side_by_side_over_http(results):
+    require_binary("wrk")
+    if settings.REDIS_EMBEDDED:
+        require_binary("redis-server")  # the servers' shared Redis
+    http = results["json"]["http"]
+    assert (http["baseline"], http["deployed"]) == ("gunicorn-gthread", "granian")
+    assert set(http["servers"]) == {"gunicorn-gthread", "gunicorn-sync", "granian"}
+    for name, row in http["servers"].items():
+        for field in ("today_hit_rps", "notfound_rps", "workload_rps", "workload_p99_ms", "cpu_ms_per_request"):
+            assert positive(row[field]), (name, field, row[field])
+        assert row["today_hit_rate"] > 0.9, name  # the served today reads were hits
+        assert row["server_errors"] == 0, name
+    assert http["over_baseline"]["gunicorn-gthread"] == {"today_hit": 1.0, "workload": 1.0}
+    names = " ".join(target["name"] for target in results["json"]["targets"])
+    assert "served today hits over HTTP, granian / gunicorn-gthread" in names
+    assert "### Servers over HTTP, side by side" in results["stdout"]
+
+
 def test_invalidation_was_timed_at_each_size(results):
     data = results["json"]
     assert set(data["invalidation_us"]) == {"100", "1000"}
