@@ -79,10 +79,10 @@ schema: $(VENV)/.run-deps
 	mkdir -p var
 	DEBUG=1 $(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yml
 
-## bench-quick: the cache benchmark on small data (under a minute); bench: the full run (about
-## 6-8 minutes on 2 cores; the first run also seeds 500 users). Both use DATABASE_URL / REDIS_URL
-## when set (in databases and keys of their own), else SQLite + fakeredis, and say which. Table on
-## stdout, JSON in bench/results/latest.json. BENCH_ARGS passes options (python -m bench --help).
+## bench-quick: the benchmark on small data (a few minutes); bench: the full run (the first run also
+## seeds 500 users). Both use DATABASE_URL / REDIS_URL when set (in databases and keys of their own),
+## else SQLite + fakeredis, and say which; the load over HTTP needs Debian's wrk. Table on stdout,
+## JSON in bench/results/latest.json. BENCH_ARGS passes options (python -m bench --help).
 BENCH_ARGS ?=
 
 bench-quick: $(VENV)/.bench-deps

@@ -1,5 +1,5 @@
 """What the cache costs besides a request: one user's invalidation against the number of entries
-cached, and the Redis memory of an entry against its JSON body.
+cached.
 
 Invalidation: entries are written under a release of their own ("bench-fill": they never mix with
 the hit path's entries, and `invalidate_pattern("*")` under that release deletes them all at the
@@ -15,11 +15,10 @@ import statistics
 import time
 from types import SimpleNamespace
 
-import redis
 from django.conf import settings
 from django.test.utils import override_settings
 
-from bench.loadgen import percentile
+from bench.procs import percentile
 from utils.cache_utils import NAMESPACES, cached_json, invalidate_on_commit, invalidate_pattern, keys, store
 from utils.cache_utils.reads import CachedRead
 
@@ -84,67 +83,3 @@ def invalidation(*, sizes: list[int], reps: int) -> dict:
         finally:
             invalidate_pattern("*")  # every key of the fill release, by SCAN + UNLINK
     return {"invalidation_us": results, "invalidation": detail}
-
-
-def memory(*, user_ids: list[int], bodies: dict, real_redis_url: str | None) -> dict:
-    """MEMORY USAGE of the hit path's real entries (per namespace), against the JSON body the
-    hit served (`bodies`: (namespace, user id) -> body bytes).
-
-    With the embedded fakeredis (no MEMORY USAGE), the same keys and values are copied into the
-    real redis-server given by `real_redis_url` (the bench's private one) and measured there."""
-    client = store.client()
-    measured_on = "real" if not settings.REDIS_EMBEDDED else "embedded"
-    per_namespace = {}
-    samples = []
-    for namespace in NAMESPACES:
-        for user in user_ids:
-            pattern = keys.full_key(f"{keys.user_tag(user)}:{namespace}:*").replace("{", "\\{").replace("}", "\\}")
-            for key in client.scan_iter(match=pattern, count=1000):
-                raw = client.get(key)
-                body = bodies.get((namespace, user))
-                if raw is not None and body is not None:
-                    samples.append((namespace, key, raw, len(body)))
-    if not samples:
-        return {"bytes_per_entry": None, "body_bytes_per_entry": None, "memory": {"error": "no entries found"}}
-    target = client
-    if settings.REDIS_EMBEDDED:
-        if not real_redis_url:
-            return _estimate(samples)
-        target = redis.Redis.from_url(real_redis_url)
-        measured_on = "private redis-server (copies of the embedded entries)"
-        for _, key, raw, _ in samples:
-            target.set(key, raw, ex=600)
-    usage = {}
-    for namespace, key, raw, body_bytes in samples:
-        used = target.memory_usage(key, samples=0)
-        usage.setdefault(namespace, []).append((used, body_bytes, len(raw), len(key)))
-    if target is not client:
-        target.delete(*[key for _, key, _, _ in samples])
-    for namespace, rows in usage.items():
-        per_namespace[namespace] = {
-            "entries": len(rows),
-            "bytes_per_entry": round(statistics.mean(r[0] for r in rows)),
-            "body_bytes_per_entry": round(statistics.mean(r[1] for r in rows)),
-            "stored_value_bytes": round(statistics.mean(r[2] for r in rows)),
-            "key_bytes": round(statistics.mean(r[3] for r in rows)),
-        }
-        per_namespace[namespace]["overhead_bytes"] = (
-            per_namespace[namespace]["bytes_per_entry"] - per_namespace[namespace]["body_bytes_per_entry"]
-        )
-    headline = per_namespace.get("today") or next(iter(per_namespace.values()))
-    return {
-        "bytes_per_entry": headline["bytes_per_entry"],
-        "body_bytes_per_entry": headline["body_bytes_per_entry"],
-        "memory": {"measured_on": measured_on, "headline_namespace": "today", "by_namespace": per_namespace},
-    }
-
-
-def _estimate(samples) -> dict:
-    """No MEMORY USAGE anywhere: key + value + a fixed ~70 bytes of Redis object overhead."""
-    rows = [(len(key) + len(raw) + 70, body) for namespace, key, raw, body in samples if namespace == "today"]
-    rows = rows or [(len(key) + len(raw) + 70, body) for _, key, raw, body in samples]
-    return {
-        "bytes_per_entry": round(statistics.mean(r[0] for r in rows)),
-        "body_bytes_per_entry": round(statistics.mean(r[1] for r in rows)),
-        "memory": {"measured_on": "estimate (key + value + 70 bytes; no MEMORY USAGE available)"},
-    }

@@ -56,7 +56,6 @@ class Database:
     server_url: str = ""  # PostgreSQL: DATABASE_URL as given
     base_name: str = ""
 
-    # -- names ---------------------------------------------------------------------------------
     @property
     def template_name(self) -> str:
         return f"{self.base_name}_bench_tpl_u{self.users}_c{self.contents}"
@@ -81,7 +80,6 @@ class Database:
             return self.work_dir / f"tpl_u{self.users}_c{self.contents}.sqlite3"
         return self.work_dir / f"run_{os.getpid()}.sqlite3"
 
-    # -- PostgreSQL administration ---------------------------------------------------------------
     def _admin(self):
         import psycopg
 
@@ -116,7 +114,6 @@ class Database:
         with self._admin() as conn:
             return "PostgreSQL " + conn.execute("SHOW server_version").fetchone()[0].split()[0]
 
-    # -- lifecycle -------------------------------------------------------------------------------
     def prepare_template(self, env: dict, *, progress: bool) -> dict:
         """Seed the template unless a matching one exists. Returns {"seeded": bool, "seconds"}."""
         started = time.perf_counter()
@@ -197,17 +194,6 @@ class Database:
                 conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
             except PermissionError:
                 pass
-
-    # -- counters ------------------------------------------------------------------------------------
-    def xact_count(self) -> int | None:
-        """Transactions committed + rolled back in the run database (PostgreSQL's own count)."""
-        if self.kind != "postgresql":
-            return None
-        with self._admin() as conn:
-            row = conn.execute(
-                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s", (self.run_name,)
-            ).fetchone()
-        return int(row[0]) if row else None
 
 
 def database_for(*, users: int, contents: int, seed_day: str, work_dir: Path) -> Database:

@@ -55,7 +55,7 @@ class Server:
     """One app server on a free loopback port, in a session of its own."""
 
     def __init__(self, name: str, env: dict, work_dir: Path):
-        from bench.workload import free_port
+        from bench.procs import free_port
 
         self.name, self.port = name, free_port()
         self.metrics_dir = tempfile.mkdtemp(prefix=f"prometheus-{name}-", dir=work_dir)
@@ -154,10 +154,6 @@ def today_rows(users: list[dict]):
     return [("GET", "/api/review/today/", user["token"], "") for user in users]
 
 
-def notfound_rows():
-    return [("GET", "/api/no-such-endpoint/", "", "")]
-
-
 def mix_rows(users: list[dict], *, count: int, seed: int, zipf_s: float = 1.1, mix=MIX):
     """`count` requests: users by Zipf(s) rank, kinds by the mix, a user's own queries and cards."""
     rng = random.Random(seed)
@@ -184,7 +180,7 @@ def compare(*, env: dict, users: list[dict], rotation: list[dict], rounds: int, 
     """The servers side by side (the `"http"` part of the results)."""
     files = {
         "today_hit": write_requests(work_dir / "today.tsv", today_rows(rotation)),
-        "notfound": write_requests(work_dir / "notfound.tsv", notfound_rows()),
+        "notfound": write_requests(work_dir / "notfound.tsv", [("GET", "/api/no-such-endpoint/", "", "")]),
         "workload": write_requests(work_dir / "mix.tsv", mix_rows(users, count=20000, seed=11)),
     }
     running, runs = {}, {name: {part: [] for part in files} for name in SERVERS}
@@ -204,11 +200,7 @@ def compare(*, env: dict, users: list[dict], rotation: list[dict], rounds: int, 
             server.stop()
     servers = {name: _summary(parts) for name, parts in runs.items()}
     return {
-        "baseline": BASELINE,
-        "deployed": DEPLOYED,
-        "servers": servers,
-        "rounds": rounds,
-        "seconds_per_run": seconds,
+        "baseline": BASELINE, "deployed": DEPLOYED, "servers": servers, "rounds": rounds, "seconds_per_run": seconds,
         "over_baseline": {
             name: {
                 "today_hit": round(row["today_hit_rps"] / servers[BASELINE]["today_hit_rps"], 2),
@@ -216,30 +208,31 @@ def compare(*, env: dict, users: list[dict], rotation: list[dict], rounds: int, 
             }
             for name, row in servers.items()
         },
-    }
+    }  # fmt: skip
+
+
+FIGURES = {  # figure: (part, field of each wrk run), the median of the rounds
+    "today_hit_rps": ("today_hit", "rps"),
+    "notfound_rps": ("notfound", "rps"),
+    "workload_rps": ("workload", "rps"),
+    "workload_p99_ms": ("workload", "p99_ms"),
+    "cpu_ms_per_request": ("workload", "cpu_ms_per_request"),
+    "today_hit_cpu_ms_per_request": ("today_hit", "cpu_ms_per_request"),
+    "today_hit_rate": ("today_hit", "hit_rate"),
+    "workload_hit_rate": ("workload", "hit_rate"),
+}
 
 
 def _summary(parts: dict) -> dict:
-    def median(part, field):
-        return round(statistics.median(run[field] for run in parts[part]), 3)
-
-    def spread(part, field):
-        return [min(run[field] for run in parts[part]), max(run[field] for run in parts[part])]
-
-    every = [run for runs in parts.values() for run in runs]
-    return {
-        "today_hit_rps": median("today_hit", "rps"),
-        "notfound_rps": median("notfound", "rps"),
-        "workload_rps": median("workload", "rps"),
-        "workload_p99_ms": median("workload", "p99_ms"),
-        "cpu_ms_per_request": median("workload", "cpu_ms_per_request"),
-        "today_hit_cpu_ms_per_request": median("today_hit", "cpu_ms_per_request"),
-        "today_hit_rate": median("today_hit", "hit_rate"),
-        "workload_hit_rate": median("workload", "hit_rate"),
-        "spread": {part: spread(part, "rps") for part in parts},
-        "server_errors": sum(run["server_errors"] for run in every),
-        "socket_errors": sum(run["socket_errors"] for run in every),
+    row = {
+        name: round(statistics.median(run[field] for run in parts[part]), 3) for name, (part, field) in FIGURES.items()
     }
+    row["spread"] = {
+        part: [min(run["rps"] for run in runs), max(run["rps"] for run in runs)] for part, runs in parts.items()
+    }
+    for errors in ("server_errors", "socket_errors"):
+        row[errors] = sum(run[errors] for runs in parts.values() for run in runs)
+    return row
 
 
 def workload(*, env: dict, users: list[dict], mode: str, warmup: float, seconds: float, work_dir: Path) -> dict:
@@ -252,8 +245,7 @@ def workload(*, env: dict, users: list[dict], mode: str, warmup: float, seconds:
     try:
         server.wait_ready()
         wrk(server, write_requests(work_dir / "prefill.tsv", today_rows(users)), 1)
-        if warmup:
-            wrk(server, warm, warmup)
+        wrk(server, warm, warmup)
         before = server.metrics()
         run = wrk(server, measured, seconds)
         after = server.metrics()
