@@ -7,24 +7,22 @@ end), with the real key layout (`keys.entry_key`) and ~300-byte values, a tenth 
 being invalidated and the rest for 1,000 other users, in pipelines of 1,000 SETs. They are
 ballast: what matters is how many keys Redis holds. Sizes are filled in increasing order, the same
 key set growing. The timed call is `invalidate_on_commit(...)` outside a transaction, i.e. what a
-write's on-commit hook runs, `reps` times per size. Before and after, a probe entry of the user
-is read through `cached_json` itself: HIT before the bump, MISS after it, whatever the size.
+write's on-commit hook runs, `reps` times per size. Before and after, the user's today list is
+read through the real WSGI stack: HIT before the bump, MISS after it, whatever the size.
 """
 
 import statistics
 import time
-from types import SimpleNamespace
 
 from django.conf import settings
 from django.test.utils import override_settings
 
+from bench.hitpath import REAL_PATHS, Client
 from bench.procs import percentile
-from utils.cache_utils import NAMESPACES, cached_json, invalidate_on_commit, invalidate_pattern, keys, store
-from utils.cache_utils.reads import CachedRead
+from utils.cache_utils import NAMESPACES, invalidate_on_commit, invalidate_pattern, keys, store
 
 FILL_RELEASE = "bench-fill"
-TARGET_USER = 9_000_000  # no real user has this id; keys are per user id only
-OTHER_USERS = 1000
+OTHER_USERS = 1000  # ballast of users 9,000,000 and up: no real user has those ids
 FILL_VALUE = b"ballast;" * 40  # ~320 bytes: a small entry; its content is never read
 
 
@@ -32,20 +30,19 @@ def _fill_release():
     return override_settings(RESEE_CACHE={**settings.RESEE_CACHE, "RELEASE": FILL_RELEASE})
 
 
-def _ballast_key(index: int) -> str:
-    user = TARGET_USER if index % 10 == 0 else TARGET_USER + 1 + index % OTHER_USERS
+def _ballast_key(index: int, user: int) -> str:
+    user = user if index % 10 == 0 else 9_000_000 + index % OTHER_USERS
     return keys.entry_key(user, NAMESPACES[index % 3], {"page": index, "page_size": 20})
 
 
-def _probe() -> str:
-    """X-Cache of the target user's probe entry, read through the real read-through path."""
-    request = SimpleNamespace(user=SimpleNamespace(id=TARGET_USER), META={})
-    response = cached_json(request, CachedRead(TARGET_USER, "today", {"probe": 1}, lambda: {"probe": True}))
-    return response["X-Cache"]
+def invalidation(*, sizes: list[int], reps: int, user: int, token: str) -> dict:
+    """`user` (a seeded one, with its access `token`) is the one invalidated."""
+    results, detail, web = {}, {}, Client()
+    today = Client.environ(REAL_PATHS["today"], token)
 
+    def probe() -> str:
+        return web.call(today)[2].get("X-Cache")
 
-def invalidation(*, sizes: list[int], reps: int) -> dict:
-    results, detail = {}, {}
     with _fill_release():
         client = store.client()
         filled = 0
@@ -55,19 +52,19 @@ def invalidation(*, sizes: list[int], reps: int) -> dict:
                 while filled < size:
                     pipe = client.pipeline(transaction=False)
                     for index in range(filled, min(size, filled + 1000)):
-                        pipe.set(_ballast_key(index), FILL_VALUE, ex=600)
+                        pipe.set(_ballast_key(index, user), FILL_VALUE, ex=600)
                     pipe.execute()
                     filled = min(size, filled + 1000)
                 fill_seconds = time.perf_counter() - started
-                _probe()
-                if _probe() != "HIT":
+                probe()
+                if probe() != "HIT":
                     raise AssertionError("the probe entry was not cached before the invalidation")
                 samples = []
                 for _ in range(reps):
                     started_ns = time.perf_counter_ns()
-                    invalidate_on_commit(user_id=TARGET_USER, namespaces=NAMESPACES, reason="bench")
+                    invalidate_on_commit(user_id=user, namespaces=NAMESPACES, reason="bench")
                     samples.append((time.perf_counter_ns() - started_ns) / 1000)
-                if _probe() != "MISS":
+                if probe() != "MISS":
                     raise AssertionError(f"an entry survived the invalidation with {size} entries cached")
                 results[str(size)] = round(statistics.median(samples), 1)
                 detail[str(size)] = {

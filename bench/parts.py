@@ -76,7 +76,8 @@ def invalidation(run) -> None:
 
     args = run.args
     log(args, f"invalidation with {', '.join(f'{s:,}' for s in args.inv_sizes)} entries cached, {args.inv_reps} reps")
-    run.out.update(cachecost.invalidation(sizes=args.inv_sizes, reps=args.inv_reps))
+    user, token = next(iter(run.rotation.items()))
+    run.out.update(cachecost.invalidation(sizes=args.inv_sizes, reps=args.inv_reps, user=user, token=token))
 
 
 def outage(run) -> None:

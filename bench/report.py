@@ -148,10 +148,6 @@ def _us(value) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
-def _range(values: list) -> str:
-    return f"{values[0]:,.0f}-{values[1]:,.0f}"
-
-
 def markdown(results: dict) -> str:
     machine, config = results["machine"], results["config"]
     lines = [
@@ -225,11 +221,12 @@ def _server_lines(results: dict) -> list[str]:
         return []
     rows = []
     for name, row in http["servers"].items():
-        spread, ratio = row["spread"], http["over_baseline"][name]
+        ratio = http["over_baseline"][name]
+        ranges = ["{:,.0f}-{:,.0f}".format(*row["spread"][part]) for part in ("today_hit", "notfound", "workload")]
         rows.append(
-            f"{name} | {row['today_hit_rps']:,.0f} ({_range(spread['today_hit'])}) | "
-            f"{row['notfound_rps']:,.0f} ({_range(spread['notfound'])}) | "
-            f"{row['workload_rps']:,.0f} ({_range(spread['workload'])}) | {row['workload_p99_ms']:g} | "
+            f"{name} | {row['today_hit_rps']:,.0f} ({ranges[0]}) | "
+            f"{row['notfound_rps']:,.0f} ({ranges[1]}) | "
+            f"{row['workload_rps']:,.0f} ({ranges[2]}) | {row['workload_p99_ms']:g} | "
             f"{row['workload_hit_rate']:.1%} | {row['cpu_ms_per_request']:g} / "
             f"{row['today_hit_cpu_ms_per_request']:g} | "
             f"{ratio['today_hit']:.2f}x / {ratio['workload']:.2f}x | {row['server_errors']} / {row['socket_errors']}"
@@ -251,7 +248,8 @@ def _workload_lines(results: dict) -> list[str]:
     workload, meta = results.get("workload", {}), results.get("workload_meta", {})
     rows = [
         f"{mode} | {row['rps']:,.0f} | {row['hit_rate']:.1%} | {row['sql_queries_per_min']:,} | "
-        f"{row['sql_queries_per_request']} | {row['p50_ms']:g} / {row['p99_ms']:g} | {row['cpu_ms_per_request']} | "
+        f"{row['sql_queries_per_request']} | {row['p50_ms']:g} / {row['p99_ms']:g} | "
+        f"{row['cpu_ms_per_request']} / {row['wrk_cpu_ms_per_request']} | "
         f"{row['client_errors']} / {row['server_errors']} / {row['socket_errors']}"
         for mode, row in workload.items()
         if isinstance(row, dict)
@@ -259,8 +257,8 @@ def _workload_lines(results: dict) -> list[str]:
     if not rows:
         return []
     header = (
-        "mode | req/s | hit rate (X-Cache) | SQL/min | SQL/request | p50 / p99 ms | CPU ms per request | "
-        "4xx / 5xx / socket errors"
+        "mode | req/s | hit rate (X-Cache) | SQL/min | SQL/request | p50 / p99 ms | "
+        "CPU ms per request (server / wrk) | 4xx / 5xx / socket errors"
     )
     title = (
         f"### Workload over HTTP ({meta['server']}, {meta['workers']} workers, wrk -t2 -c{meta['connections']}, "

@@ -189,7 +189,6 @@ def setup_django(env: dict, database_url: str) -> None:
 
 def machine(run: Run) -> dict:
     import django
-    import rest_framework
 
     from bench.procs import cpu_model, nproc
 
@@ -202,7 +201,7 @@ def machine(run: Run) -> dict:
         redis_version += f"; servers on a private redis-server {run.private.version}"
     return {
         "nproc": nproc(), "cpu_model": cpu_model(), "load_average": [round(v, 2) for v in os.getloadavg()],
-        "python": platform.python_version(), "django": django.get_version(), "drf": rest_framework.VERSION,
+        "python": platform.python_version(), "django": django.get_version(),
         "redis_version": redis_version, "database_version": run.database.server_version(), "git": _git_commit(),
     }  # fmt: skip
 
