@@ -1,9 +1,8 @@
 """Per-request counters for the in-process bench: SQL queries (Django's CaptureQueriesContext) and
 Redis round trips by Redis database: one per packet a connection sends (a pipeline is sent in one
 go, whatever it holds, by redis-py's Pipeline, a cluster's, or the app's own exchange). Each
-packet is also kept, with its connection and how many commands it holds, for the limit
-(bench/views.py) to replay: the bench learns a hit's round trip by watching one, not from the
-app's key functions."""
+packet's commands are also kept, with its connection, for the limit (bench/views.py) to pack and
+send again: the bench learns a hit's round trip by watching one, not from the app's key functions."""
 
 from collections import Counter
 from contextlib import contextmanager
@@ -30,20 +29,20 @@ def install() -> None:
     def send_packed_command(self, command, check_health=True):
         if _tally is not None:
             _tally.round_trips[int(self.db or 0)] += 1
-            _tally.packets.append((self, command, _tally.pending or 1))
-            _tally.pending = 0
+            _tally.packets.append((self, _tally.pending))
+            _tally.pending = []
         return send(self, command, check_health)
 
     def send_command(self, *args, **kwargs):  # one command (packed and sent by send_packed_command)
         if _tally is not None:
             _tally.commands[int(self.db or 0)] += 1
-            _tally.pending = 1
+            _tally.pending = [args]
         return one(self, *args, **kwargs)
 
     def pack_commands(self, commands):
         if _tally is not None:
             _tally.commands[int(self.db or 0)] += len(commands)
-            _tally.pending = len(commands)
+            _tally.pending = list(commands)
         return pack_many(self, commands)
 
     for name, wrapper in (
@@ -67,8 +66,8 @@ class Tally:
         self.sql = 0
         self.round_trips: Counter = Counter()
         self.commands: Counter = Counter()
-        self.packets: list = []  # (connection, packed command, commands in it)
-        self.pending = 0
+        self.packets: list = []  # (connection, [command args, ...]) per packet sent
+        self.pending: list = []
 
 
 @contextmanager

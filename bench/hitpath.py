@@ -166,6 +166,8 @@ def _warm(client: Client, templates: dict, users: list[int]) -> dict:
                 status, body, headers = client.call(templates[("hit", endpoint, user)])
             _expect(status, headers, "hit", endpoint, x_cache="HIT")
             views.FLOOR_BODIES[(endpoint, user)] = body
+            if not all(commands for _, commands in tally.packets):
+                raise RuntimeError(f"hit path: a packet of the {endpoint} hit was sent with no command seen")
             views.LIMIT_TRIPS[(endpoint, user)] = tally.packets
             info[endpoint]["body_bytes"].append(len(body))
             if endpoint == "today":

@@ -5,8 +5,9 @@
   a hit serves) as an HttpResponse. Nothing a cached endpoint could skip: the cost any
   authenticated endpoint pays.
 - limit: a plain Django view behind no middleware (bench.hitpath's bare handler): it verifies the
-  same JWT, replays the very Redis round trip a real hit of that user sent (recorded by
-  bench.counting: revocation, throttle and lookup in one packet) and answers the stored body.
+  same JWT, sends the very Redis commands a real hit of that user sent, packed in one round trip
+  as it was (recorded by bench.counting: revocation, throttle and lookup), and answers the stored
+  body. It does not parse the entry: its layout is the cache's business.
   What no implementation of a strictly fresh, authenticated, rate-limited hit can go below.
 """
 
@@ -16,7 +17,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 # (endpoint, user id) -> the body the floor and the limit answer; filled by bench.hitpath.
 FLOOR_BODIES: dict[tuple[str, int], bytes] = {}
-# (endpoint, user id) -> [(connection, packed commands, count)]: a real hit's round trip(s).
+# (endpoint, user id) -> [(connection, [command args, ...])]: a real hit's round trip(s).
 LIMIT_TRIPS: dict[tuple[str, int], list] = {}
 
 
@@ -30,8 +31,8 @@ class FloorApi(APIView):
 def limit_view(request, endpoint: str):
     token = AccessToken(request.META["HTTP_AUTHORIZATION"][7:])  # signature, expiry, type
     user_id = int(token["user_id"])
-    for connection, packed, commands in LIMIT_TRIPS[(endpoint, user_id)]:
-        connection.send_packed_command(packed)
-        for _ in range(commands):
+    for connection, commands in LIMIT_TRIPS[(endpoint, user_id)]:
+        connection.send_packed_command(connection.pack_commands(commands))
+        for _ in commands:
             connection.read_response()
     return HttpResponse(FLOOR_BODIES[(endpoint, user_id)], content_type="application/json")
