@@ -66,9 +66,8 @@ class Database:
 
     @property
     def marker(self) -> str:
-        return (
-            f"{MARK} template users={self.users} contents={self.contents} day={self.seed_day} code={code_fingerprint()}"
-        )
+        sizes = f"users={self.users} contents={self.contents}"
+        return f"{MARK} template {sizes} day={self.seed_day} code={code_fingerprint()}"
 
     def url(self, which: str) -> str:
         if self.kind == "postgresql":
@@ -83,16 +82,8 @@ class Database:
     def _admin(self):
         import psycopg
 
-        parts = urlsplit(self.server_url)
-        return psycopg.connect(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 5432,
-            user=parts.username or "postgres",
-            password=parts.password,
-            dbname="postgres",
-            autocommit=True,
-            connect_timeout=5,
-        )
+        # Note: the server's own `postgres` database: the bench's may not exist yet, or be dropped.
+        return psycopg.connect(_with_db_name(self.server_url, "postgres"), autocommit=True, connect_timeout=5)
 
     def _comments(self, conn) -> dict[str, str]:
         rows = conn.execute("SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database").fetchall()
@@ -141,19 +132,12 @@ class Database:
 
     def _seed(self, env: dict, *, progress: bool) -> None:
         env = {**env, "DATABASE_URL": self.url("template"), "DJANGO_SETTINGS_MODULE": "resee.settings"}
+        quiet = {} if progress else {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
         for args in (
             ["migrate", "--noinput", "-v", "0"],
             ["seed_demo", "--users", str(self.users), "--contents", str(self.contents)],
         ):
-            subprocess.run(
-                [sys.executable, "manage.py", *args],
-                cwd=REPO,
-                env=env,
-                check=True,
-                stdout=None if progress else subprocess.DEVNULL,
-                stderr=None if progress else subprocess.PIPE,
-                timeout=1800,
-            )
+            subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, check=True, timeout=1800, **quiet)
 
     def fresh_run_copy(self) -> None:
         """(Re)create the run database as a copy of the template: every phase starts on the same rows."""

@@ -19,6 +19,7 @@ alike. Each request is timed from the WSGI call to the end of its body and `clos
 here names the app's internals: the bench sees a hit as a request, its SQL and its packets.
 """
 
+import contextlib
 import gc
 import io
 import random
@@ -193,7 +194,7 @@ def _count(client: Client, templates: dict, users: list[int], n: int, modes: tup
                 user = users[i % len(users)]
                 if mode == "miss":
                     _bump(user, endpoint)
-                with _cache_off() if mode == "uncached" else _null(), counting.counting() as tally:
+                with _cache_off() if mode == "uncached" else contextlib.nullcontext(), counting.counting() as tally:
                     status, _, headers = client.call(templates[(mode, endpoint, user)])
                 _expect(status, headers, mode, endpoint, x_cache=expected)
                 sql, round_trips, commands = sql + tally.sql, round_trips + tally.round_trips, commands + tally.commands
@@ -211,14 +212,6 @@ def _bump(user: int, endpoint: str) -> None:
     invalidate_on_commit(user_id=user, namespaces=(NAMESPACE_OF[endpoint],), reason="bench")
 
 
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
 def _timed_rounds(client: Client, templates: dict, users: list[int], plan: Plan, seed: int, modes) -> dict:
     rng = random.Random(seed)
     samples = {(mode, endpoint): [] for mode in modes for endpoint in ENDPOINTS}
@@ -230,7 +223,7 @@ def _timed_rounds(client: Client, templates: dict, users: list[int], plan: Plan,
             batch = [users[(cursor + i) % len(users)] for i in range(plan.batch)]
             gc.collect()
             out = samples[(mode, endpoint)]
-            with _cache_off() if mode == "uncached" else _null():
+            with _cache_off() if mode == "uncached" else contextlib.nullcontext():
                 for user in batch:
                     if mode == "miss":
                         _bump(user, endpoint)

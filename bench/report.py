@@ -144,10 +144,6 @@ def _table(header: str, rows: list[str]) -> list[str]:
     return [f"| {header} |", "|" + "---|" * (header.count(" | ") + 1), *(f"| {row} |" for row in rows)]
 
 
-def _us(value) -> str:
-    return "-" if value is None else f"{value:,.0f}"
-
-
 def markdown(results: dict) -> str:
     machine, config = results["machine"], results["config"]
     lines = [
@@ -181,7 +177,7 @@ def _hit_lines(results: dict) -> list[str]:
     rows = []
     for endpoint, row in hit.items():
         times = " | ".join(
-            f"{_us(row[f'{m}_us'])} / {_us(row[f'{m}_p99_us'])}" for m in ("limit", "floor", "hit", "uncached", "miss")
+            f"{row[f'{m}_us']:,.0f} / {row[f'{m}_p99_us']:,.0f}" for m in ("limit", "floor", "hit", "uncached", "miss")
         )
         rows.append(
             f"{endpoint} ({row.get('items', '-')} items) | {times} | {row['hit_over_limit']:.2f}x | "

@@ -105,16 +105,14 @@ class Server:
         """SQL statements, requests and cache results so far, every worker added up."""
         with urllib.request.urlopen(self.url("/metrics"), timeout=10) as response:
             families = text_string_to_metric_families(response.read().decode())
+        names = {"django_db_execute_total": "sql", "django_http_requests_total_by_method_total": "requests"}
         out = {"sql": 0.0, "requests": 0.0, "cache": {}}
-        for family in families:
-            for sample in family.samples:
-                if sample.name == "django_db_execute_total":
-                    out["sql"] += sample.value
-                elif sample.name == "django_http_requests_total_by_method_total":
-                    out["requests"] += sample.value
-                elif sample.name == "resee_cache_requests_total":
-                    result = sample.labels["result"]
-                    out["cache"][result] = out["cache"].get(result, 0) + sample.value
+        for sample in (sample for family in families for sample in family.samples):
+            if sample.name in names:
+                out[names[sample.name]] += sample.value
+            elif sample.name == "resee_cache_requests_total":
+                result = sample.labels["result"]
+                out["cache"][result] = out["cache"].get(result, 0) + sample.value
         return out
 
     def stop(self) -> None:
@@ -192,7 +190,9 @@ def compare(*, env: dict, users: list[dict], rotation: list[dict], rounds: int, 
             running[name] = Server(name, env, work_dir)
         for server in running.values():
             server.wait_ready()
-        wrk(running[BASELINE], write_requests(work_dir / "prefill.tsv", today_rows(users)), 1)
+        prefill = write_requests(work_dir / "prefill.tsv", today_rows(users))
+        for server in running.values():  # every worker warm (imports, connections) and every entry filled
+            wrk(server, prefill, 1)
         order = list(SERVERS)
         for turn in range(rounds):
             for name in order[turn % len(order) :] + order[: turn % len(order)]:
