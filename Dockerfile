@@ -8,8 +8,8 @@ COPY . .
 # WhiteNoise serves the admin and Swagger UI assets from the installed apps (WHITENOISE_USE_FINDERS
 # in resee/settings.py, STATIC_ROOT unset). The prometheus-client multiprocess directory exists and
 # belongs to that user even without the tmpfs docker-compose.yml mounts over it, because `migrate`
-# imports prometheus-client before gunicorn.conf.py would create it.
+# imports prometheus-client before resee/serve.py would create it.
 RUN useradd --create-home resee && install -d -o resee -g resee /tmp/prometheus-multiproc
 USER resee
 EXPOSE 8000
-CMD ["gunicorn", "resee.wsgi:application", "-c", "deploy/gunicorn.conf.py"]
+CMD ["python", "-m", "resee.serve"]

@@ -12,7 +12,7 @@ RUN_CORS_ORIGIN ?= http://localhost:5173
 # The web app's page a password reset mail links to (printed on the console under `make run`).
 PASSWORD_RESET_URL ?= http://$(HOST):$(PORT)/\#/reset/{uid}/{token}
 
-.PHONY: run worker test test-unit test-integration lint schema bench bench-quick clean
+.PHONY: run serve worker test test-unit test-integration lint schema bench bench-quick clean
 
 $(VENV)/.run-deps: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ run: $(VENV)/.run-deps var/secret_key
 	  $(PY) manage.py migrate --noinput && \
 	  $(PY) manage.py seed_demo && \
 	  exec $(PY) manage.py runserver $(HOST):$(PORT)'
+
+## serve: the production server (granian, 2 workers, resee/serve.py) on http://$(HOST):$(PORT),
+## DEBUG off, on DATABASE_URL / REDIS_URL when set, else SQLite and one fakeredis the workers share.
+serve: $(VENV)/.run-deps var/secret_key
+	SECRET_KEY=$${SECRET_KEY:-$$(cat var/secret_key)} HOST=$(HOST) PORT=$(PORT) sh -c '\
+	  $(PY) manage.py migrate --noinput && exec $(PY) -m resee.serve'
 
 ## worker: a Celery worker for deck imports, on CELERY_BROKER_URL (default: the local RabbitMQ,
 ## guest/guest) and REDIS_URL. Without REDIS_URL there is nothing to share with it: `make run`
@@ -77,10 +83,10 @@ schema: $(VENV)/.run-deps
 	mkdir -p var
 	DEBUG=1 $(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yml
 
-## bench-quick: the cache benchmark on small data (under a minute); bench: the full run (about
-## 6-8 minutes on 2 cores; the first run also seeds 500 users). Both use DATABASE_URL / REDIS_URL
-## when set (in databases and keys of their own), else SQLite + fakeredis, and say which. Table on
-## stdout, JSON in bench/results/latest.json. BENCH_ARGS passes options (python -m bench --help).
+## bench-quick: the benchmark on small data (a few minutes); bench: the full run (the first run also
+## seeds 500 users). Both use DATABASE_URL / REDIS_URL when set (in databases and keys of their own),
+## else SQLite + fakeredis, and say which; the load over HTTP needs Debian's wrk. Table on stdout,
+## JSON in bench/results/latest.json. BENCH_ARGS passes options (python -m bench --help).
 BENCH_ARGS ?=
 
 bench-quick: $(VENV)/.bench-deps

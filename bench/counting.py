@@ -1,6 +1,8 @@
 """Per-request counters for the in-process bench: SQL queries (Django's CaptureQueriesContext) and
 Redis round trips by Redis database: one per packet a connection sends (a pipeline is sent in one
-go, whatever it holds, by redis-py's Pipeline, a cluster's, or utils.redis_layer's own exchange)."""
+go, whatever it holds, by redis-py's Pipeline, a cluster's, or the app's own exchange). Each
+packet's commands are also kept, with its connection, for the limit (bench/views.py) to pack and
+send again: the bench learns a hit's round trip by watching one, not from the app's key functions."""
 
 from collections import Counter
 from contextlib import contextmanager
@@ -9,8 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from redis.connection import AbstractConnection
 
-_round_trips: Counter | None = None
-_commands: Counter | None = None
+_tally = None
 _originals: dict | None = None
 
 
@@ -26,18 +27,22 @@ def install() -> None:
     send, one, pack_many = _originals.values()
 
     def send_packed_command(self, command, check_health=True):
-        if _round_trips is not None:
-            _round_trips[int(self.db or 0)] += 1
+        if _tally is not None:
+            _tally.round_trips[int(self.db or 0)] += 1
+            _tally.packets.append((self, _tally.pending))
+            _tally.pending = []
         return send(self, command, check_health)
 
     def send_command(self, *args, **kwargs):  # one command (packed and sent by send_packed_command)
-        if _commands is not None:
-            _commands[int(self.db or 0)] += 1
+        if _tally is not None:
+            _tally.commands[int(self.db or 0)] += 1
+            _tally.pending = [args]
         return one(self, *args, **kwargs)
 
     def pack_commands(self, commands):
-        if _commands is not None:
-            _commands[int(self.db or 0)] += len(commands)
+        if _tally is not None:
+            _tally.commands[int(self.db or 0)] += len(commands)
+            _tally.pending = list(commands)
         return pack_many(self, commands)
 
     for name, wrapper in (
@@ -61,18 +66,19 @@ class Tally:
         self.sql = 0
         self.round_trips: Counter = Counter()
         self.commands: Counter = Counter()
+        self.packets: list = []  # (connection, [command args, ...]) per packet sent
+        self.pending: list = []
 
 
 @contextmanager
 def counting():
-    global _round_trips, _commands
+    global _tally
     install()
-    tally = Tally()
-    _round_trips, _commands = tally.round_trips, tally.commands
+    tally = _tally = Tally()
     try:
         with CaptureQueriesContext(connection) as queries:
             yield tally
     finally:
-        _round_trips = _commands = None
+        _tally = None
         uninstall()
     tally.sql = len(queries.captured_queries)

@@ -56,7 +56,6 @@ class Database:
     server_url: str = ""  # PostgreSQL: DATABASE_URL as given
     base_name: str = ""
 
-    # -- names ---------------------------------------------------------------------------------
     @property
     def template_name(self) -> str:
         return f"{self.base_name}_bench_tpl_u{self.users}_c{self.contents}"
@@ -67,9 +66,8 @@ class Database:
 
     @property
     def marker(self) -> str:
-        return (
-            f"{MARK} template users={self.users} contents={self.contents} day={self.seed_day} code={code_fingerprint()}"
-        )
+        sizes = f"users={self.users} contents={self.contents}"
+        return f"{MARK} template {sizes} day={self.seed_day} code={code_fingerprint()}"
 
     def url(self, which: str) -> str:
         if self.kind == "postgresql":
@@ -81,20 +79,11 @@ class Database:
             return self.work_dir / f"tpl_u{self.users}_c{self.contents}.sqlite3"
         return self.work_dir / f"run_{os.getpid()}.sqlite3"
 
-    # -- PostgreSQL administration ---------------------------------------------------------------
     def _admin(self):
         import psycopg
 
-        parts = urlsplit(self.server_url)
-        return psycopg.connect(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 5432,
-            user=parts.username or "postgres",
-            password=parts.password,
-            dbname="postgres",
-            autocommit=True,
-            connect_timeout=5,
-        )
+        # Note: the server's own `postgres` database: the bench's may not exist yet, or be dropped.
+        return psycopg.connect(_with_db_name(self.server_url, "postgres"), autocommit=True, connect_timeout=5)
 
     def _comments(self, conn) -> dict[str, str]:
         rows = conn.execute("SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database").fetchall()
@@ -116,7 +105,6 @@ class Database:
         with self._admin() as conn:
             return "PostgreSQL " + conn.execute("SHOW server_version").fetchone()[0].split()[0]
 
-    # -- lifecycle -------------------------------------------------------------------------------
     def prepare_template(self, env: dict, *, progress: bool) -> dict:
         """Seed the template unless a matching one exists. Returns {"seeded": bool, "seconds"}."""
         started = time.perf_counter()
@@ -144,19 +132,12 @@ class Database:
 
     def _seed(self, env: dict, *, progress: bool) -> None:
         env = {**env, "DATABASE_URL": self.url("template"), "DJANGO_SETTINGS_MODULE": "resee.settings"}
+        quiet = {} if progress else {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
         for args in (
             ["migrate", "--noinput", "-v", "0"],
             ["seed_demo", "--users", str(self.users), "--contents", str(self.contents)],
         ):
-            subprocess.run(
-                [sys.executable, "manage.py", *args],
-                cwd=REPO,
-                env=env,
-                check=True,
-                stdout=None if progress else subprocess.DEVNULL,
-                stderr=None if progress else subprocess.PIPE,
-                timeout=1800,
-            )
+            subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, check=True, timeout=1800, **quiet)
 
     def fresh_run_copy(self) -> None:
         """(Re)create the run database as a copy of the template: every phase starts on the same rows."""
@@ -197,17 +178,6 @@ class Database:
                 conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
             except PermissionError:
                 pass
-
-    # -- counters ------------------------------------------------------------------------------------
-    def xact_count(self) -> int | None:
-        """Transactions committed + rolled back in the run database (PostgreSQL's own count)."""
-        if self.kind != "postgresql":
-            return None
-        with self._admin() as conn:
-            row = conn.execute(
-                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s", (self.run_name,)
-            ).fetchone()
-        return int(row[0]) if row else None
 
 
 def database_for(*, users: int, contents: int, seed_day: str, work_dir: Path) -> Database:

@@ -5,20 +5,21 @@ socket is missing.
 Modes, per endpoint (today, stats, content page 1):
 
 - limit:    bench/views.limit_view behind a bare handler (no middleware, no DRF): the same JWT
-            check and the same Redis commands in one pipeline, answering the stored body: the
-            cost no implementation can go below;
+            check and a replay of the hit's own Redis round trip, answering the stored body:
+            the cost no implementation can go below;
 - floor:    bench/views.FloorApi, the same stack answering a precomputed body (the stack floor);
 - hit:      the real view, entry cached (X-Cache: HIT);
 - uncached: the real view with RESEE_CACHE["ENABLED"] off (X-Cache: BYPASS): SQL + serialisation;
-- peer:     drf-extensions cache_response around the same payload, its entry cached;
 - miss:     the real view right after the user's namespace was bumped (the bump is not timed):
             what a miss costs over `uncached` (MGET, compute, SET of the entry).
 
 Requests rotate over `rotation` users, so each user's throttle history stays as short as a real
 user's; modes are interleaved in rounds (shuffled order each round) so drift hits all of them
-alike. Each request is timed from the WSGI call to the end of its body and `close()`.
+alike. Each request is timed from the WSGI call to the end of its body and `close()`. Nothing
+here names the app's internals: the bench sees a hit as a request, its SQL and its packets.
 """
 
+import contextlib
 import gc
 import io
 import random
@@ -27,21 +28,18 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
-from types import SimpleNamespace
+from pathlib import Path
 
 from django.conf import settings
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
-from django.test import RequestFactory
 from django.test.utils import override_settings
-from django.urls import resolve
-from rest_framework.request import Request
 
 from bench import counting, views
-from bench.loadgen import percentile
+from bench.procs import percentile
 
 ENDPOINTS = ("today", "stats", "content")
-MODES = ("limit", "floor", "hit", "uncached", "peer", "miss")
+MODES = ("limit", "floor", "hit", "uncached", "miss")
 NAMESPACE_OF = {"today": "today", "stats": "stats", "content": "content"}
 REAL_PATHS = {"today": "/api/review/today/", "stats": "/api/analytics/stats/", "content": "/api/content/"}
 
@@ -51,7 +49,6 @@ class Plan:
     rounds: int
     batch: int
     count_requests: int  # requests per (endpoint, mode) in the counting pass
-    profile_requests: int
 
 
 def path_for(mode: str, endpoint: str) -> str:
@@ -84,28 +81,15 @@ class Client:
     @staticmethod
     def environ(path: str, token: str, query: str = "") -> dict:
         return {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": path,
-            "QUERY_STRING": query,
-            "SCRIPT_NAME": "",
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "8000",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_HOST": "127.0.0.1:8000",
-            "HTTP_ACCEPT": "application/json",
-            "HTTP_AUTHORIZATION": f"Bearer {token}",
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-        }
+            "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query, "SCRIPT_NAME": "",
+            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "127.0.0.1:8000", "HTTP_ACCEPT": "application/json",
+            "HTTP_AUTHORIZATION": f"Bearer {token}", "wsgi.version": (1, 0), "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
+        }  # fmt: skip
 
     def call(self, template: dict) -> tuple[int, bytes, dict]:
-        environ = template.copy()
-        environ["wsgi.input"] = io.BytesIO()
+        environ = {**template, "wsgi.input": io.BytesIO()}
         response = self.handlers[environ["PATH_INFO"].startswith("/bench/limit/")](environ, self._start_response)
         body = b"".join(response)
         response.close()
@@ -113,13 +97,8 @@ class Client:
 
     def timed(self, template: dict) -> int:
         """Nanoseconds for one request; the response is checked by the counting pass, not here."""
-        environ = template.copy()
-        environ["wsgi.input"] = io.BytesIO()
-        handler = self.handlers[environ["PATH_INFO"].startswith("/bench/limit/")]
         started = time.perf_counter_ns()
-        response = handler(environ, self._start_response)
-        b"".join(response)
-        response.close()
+        self.call(template)
         return time.perf_counter_ns() - started
 
 
@@ -138,7 +117,6 @@ RATIOS = {  # name: (numerator mode, denominator mode, digits)
     "hit_over_floor": ("hit", "floor", 3),
     "hit_over_limit": ("hit", "limit", 3),
     "uncached_over_hit": ("uncached", "hit", 2),
-    "peer_over_hit": ("peer", "hit", 3),
     "miss_over_uncached": ("miss", "uncached", 3),
 }
 
@@ -147,13 +125,11 @@ def measure(*, tokens: dict[int, str], plan: Plan, seed: int = 1, modes: tuple[s
     """tokens: user id -> access token, for the users to rotate over."""
     client = Client()
     users = sorted(tokens)
+    cells = [(mode, endpoint, user) for mode in modes for endpoint in ENDPOINTS for user in users]
     templates = {
-        (mode, endpoint, user): Client.environ(path_for(mode, endpoint), tokens[user])
-        for mode in modes
-        for endpoint in ENDPOINTS
-        for user in users
+        (mode, endpoint, user): Client.environ(path_for(mode, endpoint), tokens[user]) for mode, endpoint, user in cells
     }
-    info = _warm(client, templates, users, peer="peer" in modes)
+    info = _warm(client, templates, users)
     counts = _count(client, templates, users, plan.count_requests, modes)
     samples = _timed_rounds(client, templates, users, plan, seed, modes)
     results = {}
@@ -164,7 +140,6 @@ def measure(*, tokens: dict[int, str], plan: Plan, seed: int = 1, modes: tuple[s
             row[f"{mode}_us"] = round(statistics.median(us), 1)
             row[f"{mode}_p99_us"] = round(percentile(us, 99), 1)
             row[f"{mode}_samples"] = len(us)
-        for mode in modes:
             row[f"{mode}_sql_queries"] = counts[(mode, endpoint)]["sql"]
             row[f"{mode}_redis_round_trips"] = counts[(mode, endpoint)]["redis"]
         row["body_bytes"] = info[endpoint]["body_bytes"]
@@ -174,18 +149,13 @@ def measure(*, tokens: dict[int, str], plan: Plan, seed: int = 1, modes: tuple[s
             if over in modes and under in modes:
                 row[name] = round(row[f"{over}_us"] / row[f"{under}_us"], digits)
         results[endpoint] = row
-    return {
-        "rotation_users": len(users),
-        "rounds": plan.rounds,
-        "batch": plan.batch,
-        "peer_impl": views.PEER_IMPL,
-        "endpoints": results,
-    }
+    return {"rotation_users": len(users), "rounds": plan.rounds, "batch": plan.batch, "endpoints": results}
 
 
-def _warm(client: Client, templates: dict, users: list[int], *, peer: bool = True) -> dict:
-    """Fill the real cache (MISS, then HIT) and the peer's, and take each hit's body as the
-    floor's answer. Also loads every user's revocation hash, as any earlier request would have."""
+def _warm(client: Client, templates: dict, users: list[int]) -> dict:
+    """Fill the real cache (MISS, then HIT); take each hit's body as the floor's answer and its
+    round trip as the limit's. Also loads every user's revocation hash, as any earlier request
+    would have."""
     import orjson
 
     info = {endpoint: {"body_bytes": [], "items": []} for endpoint in ENDPOINTS}
@@ -193,39 +163,19 @@ def _warm(client: Client, templates: dict, users: list[int], *, peer: bool = Tru
         for user in users:
             status, _, headers = client.call(templates[("hit", endpoint, user)])
             _expect(status, headers, "hit", endpoint)
-            status, body, headers = client.call(templates[("hit", endpoint, user)])
+            with counting.counting() as tally:
+                status, body, headers = client.call(templates[("hit", endpoint, user)])
             _expect(status, headers, "hit", endpoint, x_cache="HIT")
             views.FLOOR_BODIES[(endpoint, user)] = body
-            views.LIMIT_KEYS[(endpoint, user)] = _limit_keys(endpoint, user)
+            if not all(commands for _, commands in tally.packets):
+                raise RuntimeError(f"hit path: a packet of the {endpoint} hit was sent with no command seen")
+            views.LIMIT_TRIPS[(endpoint, user)] = tally.packets
             info[endpoint]["body_bytes"].append(len(body))
             if endpoint == "today":
                 info[endpoint]["items"].append(len(orjson.loads(body)["results"]))
-            for _ in range(2 if peer else 0):
-                status, _, headers = client.call(templates[("peer", endpoint, user)])
-                _expect(status, headers, "peer", endpoint)
-    return {
-        endpoint: {
-            "body_bytes": round(statistics.median(values["body_bytes"])),
-            "items": round(statistics.median(values["items"])) if values["items"] else None,
-        }
-        for endpoint, values in info.items()
-    }
-
-
-def _limit_keys(endpoint: str, user: int) -> tuple[str, str, tuple[str, str]]:
-    """The keys a hit of `user` on `endpoint` asks Redis for, from the app's own key functions."""
-    from accounts import revocation
-    from utils import redis_layer
-    from utils.cache_utils import reads, store
-
-    path = REAL_PATHS[endpoint]
-    request = Request(RequestFactory().get(path, HTTP_HOST="127.0.0.1:8000"))
-    request.user = SimpleNamespace(id=user)
-    # Note: the entry a hit looks up, the shared one where the answer is taken out of it.
-    read = reads.looked_up(resolve(path).func.view_class().cached_read(request))
-    _, *lookup = store.lookup_command(user_id=user, namespace=read.namespace, params=read.params)
-    throttle = redis_layer.make_key(redis_layer.THROTTLE, f"{redis_layer.user_tag(user)}:throttle_user_{user}")
-    return revocation._hash_key(user), throttle, tuple(lookup)
+    median = statistics.median
+    return {name: {"body_bytes": round(median(v["body_bytes"])), "items": v["items"] and round(median(v["items"]))}
+            for name, v in info.items()}  # fmt: skip
 
 
 def _count(client: Client, templates: dict, users: list[int], n: int, modes: tuple[str, ...]) -> dict:
@@ -244,7 +194,7 @@ def _count(client: Client, templates: dict, users: list[int], n: int, modes: tup
                 user = users[i % len(users)]
                 if mode == "miss":
                     _bump(user, endpoint)
-                with _cache_off() if mode == "uncached" else _null(), counting.counting() as tally:
+                with _cache_off() if mode == "uncached" else contextlib.nullcontext(), counting.counting() as tally:
                     status, _, headers = client.call(templates[(mode, endpoint, user)])
                 _expect(status, headers, mode, endpoint, x_cache=expected)
                 sql, round_trips, commands = sql + tally.sql, round_trips + tally.round_trips, commands + tally.commands
@@ -262,14 +212,6 @@ def _bump(user: int, endpoint: str) -> None:
     invalidate_on_commit(user_id=user, namespaces=(NAMESPACE_OF[endpoint],), reason="bench")
 
 
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
 def _timed_rounds(client: Client, templates: dict, users: list[int], plan: Plan, seed: int, modes) -> dict:
     rng = random.Random(seed)
     samples = {(mode, endpoint): [] for mode in modes for endpoint in ENDPOINTS}
@@ -281,7 +223,7 @@ def _timed_rounds(client: Client, templates: dict, users: list[int], plan: Plan,
             batch = [users[(cursor + i) % len(users)] for i in range(plan.batch)]
             gc.collect()
             out = samples[(mode, endpoint)]
-            with _cache_off() if mode == "uncached" else _null():
+            with _cache_off() if mode == "uncached" else contextlib.nullcontext():
                 for user in batch:
                     if mode == "miss":
                         _bump(user, endpoint)
@@ -323,62 +265,28 @@ def profile_hit(*, tokens: dict[int, str], requests: int, endpoint: str) -> dict
     stats.sort_stats("tottime").print_stats(30)
     stats.sort_stats("cumulative").print_stats(45)
     out["cprofile"] = text.getvalue()
-    out["cprofile_top"] = _top_own_time(stats, requests)
     out["breakdown"] = _breakdown(stats, requests)
     return out
 
 
-# Where a hit's time goes (cumulative, per request, under cProfile: absolute values are inflated
-# by the profiler, the shares are what to read).
-BREAKDOWN = (
-    ("whole request", "bench/hitpath.py", "timed"),
-    ("middleware + Django handler", "django/core/handlers/wsgi.py", "__call__"),
-    ("DRF's dispatch (the read path's steps)", "rest_framework/views.py", "dispatch"),
-    ("  authentication and the round trip", "utils/cache_utils/read_path.py", "perform_authentication"),
-    ("    JWT check (verified once per process; expiry)", "accounts/authentication.py", "get_validated_token"),
-    ("    the round trip (one exchange)", "utils/redis_layer/batch.py", "exchange"),
-    ("    revocation verdict", "accounts/revocation.py", "is_revoked"),
-    ("  the verdict (entry, derived answer, response)", "utils/cache_utils/read_path.py", "answer"),
-    ("    entry decode", "utils/cache_utils/store.py", "entry_from"),
-    ("    _respond (headers)", "utils/cache_utils/read_path.py", "_respond"),
-    ("prometheus middleware", "django_prometheus/middleware.py", "process_response"),
-    ("response close (request_finished)", "django/http/response.py", "close"),
-)
-
-
 def _breakdown(stats, requests: int) -> list[dict]:
-    total = None
-    rows = []
-    for label, file_part, function in BREAKDOWN:
-        cumulative = sum(
-            entry[3]
-            for (filename, _, name), entry in stats.stats.items()
-            if name == function and filename.endswith(file_part)
-        )
-        # Note: recursive entries count once in cProfile's cumulative time, so sums stay sane.
-        us = cumulative / requests * 1e6
-        total = total or us
-        rows.append({"part": label, "us_per_request": round(us, 1), "share": round(us / total, 3) if total else None})
+    """Own time per request by where the code lives: the project by folder, libraries by package.
+    # Note: by place, not by function name, so the table survives a refactor of the read path."""
+    areas = Counter()
+    for (filename, _, _), entry in stats.stats.items():
+        areas[_area(filename)] += entry[2]
+    total = sum(areas.values())
+    rows = [{"part": "whole request", "us_per_request": round(total / requests * 1e6, 1), "share": 1.0}]
+    for area, seconds in areas.most_common(12):
+        us = round(seconds / requests * 1e6, 1)
+        rows.append({"part": area, "us_per_request": us, "share": round(seconds / total, 3)})
     return rows
 
 
-def _top_own_time(stats, requests: int, limit: int = 15) -> list[dict]:
-    rows = []
-    for (filename, line, name), (_, calls, own, cumulative, _) in stats.stats.items():
-        rows.append(
-            {
-                "function": f"{_short(filename)}:{line}({name})",
-                "calls_per_request": round(calls / requests, 2),
-                "own_us_per_request": round(own / requests * 1e6, 1),
-                "cumulative_us_per_request": round(cumulative / requests * 1e6, 1),
-            }
-        )
-    rows.sort(key=lambda row: row["own_us_per_request"], reverse=True)
-    return rows[:limit]
-
-
-def _short(filename: str) -> str:
-    for marker in ("site-packages/", f"{settings.BASE_DIR}/", "lib/python3"):
-        if marker in filename:
-            return filename.split(marker, 1)[1]
-    return filename
+def _area(filename: str) -> str:
+    path = Path(filename)
+    if "site-packages" in path.parts:
+        return path.parts[path.parts.index("site-packages") + 1].removesuffix(".py")
+    if path.is_relative_to(settings.BASE_DIR):
+        return "project: " + str(path.parent.relative_to(settings.BASE_DIR))
+    return "Python (stdlib, builtins)"

@@ -19,8 +19,7 @@ from django.conf import settings
 from django.test.utils import override_settings
 
 from bench.hitpath import ENDPOINTS, REAL_PATHS, Client
-from bench.loadgen import percentile
-from bench.workload import PrivateRedis
+from bench.procs import PrivateRedis, percentile
 
 FAULTS = ("paused", "blackholed", "killed")
 FIRST = 3  # requests that may wait on Redis: the breaker opens on the third failure
@@ -61,17 +60,12 @@ def _one(client: Client, server: PrivateRedis, fault: str, templates: list, refu
         if headers.get("X-Cache") == "HIT":
             break
         time.sleep(0.05)
+    recovered = round(time.monotonic() - mended, 2) if headers.get("X-Cache") == "HIT" else None
     return {
-        "first_statuses": first,
-        "reads": reads,
-        "ok": statuses[200],
-        "statuses": dict(statuses),
-        "p50_ms": round(statistics.median(samples), 2),
-        "p99_ms": round(percentile(samples, 99), 2),
-        "max_ms": round(max(samples), 2),
-        "revoked_status": revoked_status,
-        "recovery_seconds": round(time.monotonic() - mended, 2) if headers.get("X-Cache") == "HIT" else None,
-    }
+        "first_statuses": first, "reads": reads, "ok": statuses[200], "statuses": dict(statuses),
+        "p50_ms": round(statistics.median(samples), 2), "p99_ms": round(percentile(samples, 99), 2),
+        "max_ms": round(max(samples), 2), "revoked_status": revoked_status, "recovery_seconds": recovered,
+    }  # fmt: skip
 
 
 @contextmanager

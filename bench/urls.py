@@ -1,5 +1,5 @@
 """The bench's URLconf: every real route first (resolved exactly as in production), then the
-floor and peer views under /bench/."""
+floor and limit views under /bench/."""
 
 from django.urls import path
 
@@ -18,7 +18,4 @@ urlpatterns = [
     path("bench/floor/stats/", _floor("stats")),
     path("bench/floor/content/", _floor("content")),
     path("bench/limit/<str:endpoint>/", views.limit_view),
-    path("bench/peer/today/", views.peer_view(views.PeerTodayApi)),
-    path("bench/peer/stats/", views.peer_view(views.PeerStatsApi)),
-    path("bench/peer/content/", views.peer_view(views.PeerContentApi)),
 ]

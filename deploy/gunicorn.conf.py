@@ -1,5 +1,6 @@
-"""gunicorn settings for production (used by docker-compose.yml); every value can be overridden
-with the environment variable named beside it."""
+"""gunicorn as it served production before granian (resee/serve.py): the bench's baseline and the
+test servers' gunicorn (tests/servers.py). Every value can be overridden with the environment
+variable named beside it."""
 
 import os
 import tempfile

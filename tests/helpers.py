@@ -602,8 +602,11 @@ SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|(^|_)KEY$")
 
 
 def variables_the_app_reads() -> set[str]:
-    """The environment variables resee/settings.py reads, and the three others the app reads: PORT
-    and WEB_CONCURRENCY (deploy/gunicorn.conf.py), PROMETHEUS_MULTIPROC_DIR (prometheus-client)."""
-    source = (Path(settings.BASE_DIR) / "resee" / "settings.py").read_text()
-    read = set(re.findall(r'env_(?:str|bool|int|float|list)\(\s*"([A-Z_]+)"', source))
-    return read | {"PORT", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"}
+    """The environment variables resee/settings.py and resee/serve.py (the server: HOST, PORT,
+    WEB_*) read, and PROMETHEUS_MULTIPROC_DIR (prometheus-client)."""
+    read = set()
+    for module in ("settings.py", "serve.py"):
+        source = (Path(settings.BASE_DIR) / "resee" / module).read_text()
+        read |= set(re.findall(r'env_(?:str|bool|int|float|list)\(\s*"([A-Z_]+)"', source))
+        read |= set(re.findall(r'os\.environ\.get\(\s*"([A-Z_]+)"', source))
+    return read | {"PROMETHEUS_MULTIPROC_DIR"}

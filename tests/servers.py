@@ -42,6 +42,7 @@ INSTALL_HINTS = {
     "chromium": "Debian: apt-get install chromium",
     "prometheus": "Debian: apt-get install prometheus",
     "prometheus-redis-exporter": "Debian: apt-get install prometheus-redis-exporter",
+    "wrk": "Debian: apt-get install wrk",
 }
 
 
@@ -594,6 +595,21 @@ class GunicornServer(AppServer):
             if fields and fields[0].startswith("pid=") and len(fields) > 2 and fields[2] == path:
                 pids.append(int(fields[0].removeprefix("pid=").strip("<>")))  # %(p)s is "<pid>"
         return pids
+
+
+class GranianServer(AppServer):
+    """The production server as deployed (`python -m resee.serve`: granian, WSGI) on a free
+    loopback port."""
+
+    def __init__(self, workdir: Path, env: dict, *, workers: int = 2):
+        self.workers = workers
+        command = [sys.executable, "-m", "resee.serve"]
+        super().__init__(workdir, {**env, "WEB_CONCURRENCY": str(workers)}, command, name="granian")
+
+    def worker_pids(self) -> set[int]:
+        """The pids of the master's live children (its workers)."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return {int(pid) for pid in children.read_text().split()} if children.exists() else set()
 
 
 def require_rabbitmq() -> str:

@@ -185,13 +185,13 @@ def test_services_start_in_dependency_order_without_blocking_monitoring():
 # --- Ports ------------------------------------------------------------------------------------------
 
 
-def test_web_port_matches_what_gunicorn_binds():
+def test_web_port_matches_what_the_production_server_binds():
     web = SERVICES["web"]
     container_port = web["ports"][0].split(":")[-1]
     assert web["environment"]["PORT"] == container_port
-    assert (ROOT / "deploy" / "gunicorn.conf.py").is_file()
-    assert "deploy/gunicorn.conf.py" in web["command"]
-    assert "resee.wsgi:application" in web["command"]
+    assert web["command"].split("&&")[-1].strip(" \n\"").split() == ["exec", "python", "-m", "resee.serve"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.findall(r"^CMD (.+)$", dockerfile, re.MULTILINE)[-1] == '["python", "-m", "resee.serve"]'
 
 
 @pytest.mark.parametrize(("name", "port"), [("redis_exporter", 9121), ("prometheus", 9090), ("grafana", 3000)])
@@ -311,7 +311,7 @@ def test_the_image_the_web_service_builds_runs_as_a_user_that_owns_the_metrics_d
     assert "requirements.txt" in dockerfile
     user = re.findall(r"^USER (\S+)$", dockerfile, re.MULTILINE)[-1]
     assert user != "root"
-    # Without the tmpfs, `migrate` would fail on a missing directory before gunicorn makes it.
+    # Without the tmpfs, `migrate` would fail on a missing directory before resee.serve makes it.
     directory = SERVICES["web"]["environment"]["PROMETHEUS_MULTIPROC_DIR"]
     assert re.search(rf"install -d -o {user} -g {user} {directory}$", dockerfile, re.MULTILINE)
 

@@ -105,7 +105,7 @@ def test_images_are_pinned_and_match_the_compose_services():
     assert container("redis-exporter")["image"] == COMPOSE["redis_exporter"]["image"]
 
 
-def test_the_web_pods_serve_on_the_port_gunicorn_binds_and_are_ready_on_the_health_view():
+def test_the_web_pods_serve_on_the_port_the_production_server_binds_and_are_ready_on_the_health_view():
     web = container("web")
     [port] = web["ports"]
     assert int(env_value(web, "PORT")) == port["containerPort"] == int(COMPOSE["web"]["environment"]["PORT"])
@@ -114,7 +114,7 @@ def test_the_web_pods_serve_on_the_port_gunicorn_binds_and_are_ready_on_the_heal
     assert probe["port"] == port["name"]
     # Note: liveness must not be the health view, whose 503 during a database outage would restart pods.
     assert "httpGet" not in web["livenessProbe"]
-    assert web["command"][:2] == ["gunicorn", "resee.wsgi:application"] and "deploy/gunicorn.conf.py" in web["command"]
+    assert web["command"] == ["python", "-m", "resee.serve"]
 
 
 def test_the_worker_runs_the_compose_workers_celery_app():

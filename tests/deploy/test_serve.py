@@ -1,0 +1,117 @@
+"""The production server as deployed (`python -m resee.serve`: granian, 2 workers) on a free
+loopback port: /metrics adds up both workers, a dead worker's gauge drops out, SIGTERM lets a
+request in flight finish, and keep-alive connections are closed now and then so that clients
+spread over the workers again."""
+
+import http.client
+import os
+import signal
+import socket
+import time
+
+import pytest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from resee.serve import options
+from tests.servers import GranianServer, app_env
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+HEALTH = "/api/health/"
+
+
+def get_requests_total(samples_of) -> float:
+    """GET requests django-prometheus counted, in the given metric families."""
+    return sum(
+        sample.value
+        for family in samples_of
+        if family.name == "django_http_requests_total_by_method"
+        for sample in family.samples
+        if sample.name.endswith("_total") and sample.labels.get("method") == "GET"
+    )
+
+
+def per_worker(directory, pid: int) -> float:
+    return get_requests_total(MultiProcessCollector.merge([str(directory / f"counter_{pid}.db")]))
+
+
+def scraped(server: GranianServer) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    status, _, body = server.request("GET", "/metrics")
+    assert status == 200
+    return get_requests_total(text_string_to_metric_families(body.decode()))
+
+
+def test_the_deployed_settings_are_two_workers_recycled_and_stopped_gracefully(monkeypatch):
+    for name in ("WEB_CONCURRENCY", "WEB_THREADS", "WEB_WORKER_LIFETIME", "WEB_GRACEFUL_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)
+    settings = options()
+    assert settings["workers"] == 2 and settings["blocking_threads"] == 4
+    assert settings["workers_lifetime"] == 3600 and settings["workers_max_rss"] == 320
+    assert settings["respawn_failed_workers"] and settings["workers_kill_timeout"] == 20
+    assert settings["log_access"]
+
+
+def test_metrics_add_up_every_worker_and_drop_a_dead_workers_gauge(tmp_path):
+    directory = tmp_path / "metrics"
+    with GranianServer(tmp_path, app_env(PROMETHEUS_MULTIPROC_DIR=str(directory))) as server:
+        workers = server.worker_pids()
+        assert len(workers) == 2
+        made = 0
+        while not all((directory / f"counter_{pid}.db").exists() and per_worker(directory, pid) for pid in workers):
+            assert made < 400, f"one worker served all {made} requests:\n{server.log_tail()}"
+            for _ in range(20):
+                assert server.request("GET", HEALTH)[0] == 200
+            made += 20
+        total = scraped(server)
+        assert total == sum(per_worker(directory, pid) for pid in workers)  # the scrape counted itself first
+        assert total >= made
+
+        victim = min(workers)
+        assert list(directory.glob(f"gauge_live*_{victim}.db")), "the breaker gauge is written by every worker"
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while len(server.worker_pids()) < 2 or victim in server.worker_pids():
+            assert time.monotonic() < deadline, f"the dead worker was not replaced:\n{server.log_tail()}"
+            time.sleep(0.2)
+        assert scraped(server) >= total  # the dead worker's counts stay in the total
+        assert not list(directory.glob(f"gauge_live*_{victim}.db"))
+
+
+def test_sigterm_lets_a_request_in_flight_finish_then_exits(tmp_path):
+    with GranianServer(tmp_path, app_env()) as server:
+        body = b'{"username": "nobody", "password": "wrong"}'
+        with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
+            head = (
+                f"POST /api/auth/token/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            ).encode()
+            sock.sendall(head + body[:5])
+            time.sleep(0.5)
+            server.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            sock.sendall(body[5:])
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 401"), answer[:300]  # answered (bad credentials), not dropped
+        assert server.proc.wait(timeout=30) == 0, server.log_tail()
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
+
+
+def test_a_keep_alive_connection_is_closed_after_about_keepalive_requests(tmp_path):
+    with GranianServer(tmp_path, app_env(WEB_KEEPALIVE_REQUESTS="4"), workers=1) as server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        closed = 0
+        try:
+            for _ in range(200):
+                conn.request("GET", HEALTH)
+                response = conn.getresponse()
+                response.read()
+                assert response.status == 200
+                closed += response.getheader("Connection") == "close" and conn.sock is None
+        finally:
+            conn.close()
+    assert 20 <= closed <= 90  # 1 in 4 on average: 50
