@@ -1,7 +1,7 @@
 """Reads of schedules and history; `today_reviews_for` builds the payload of the hot endpoint."""
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 
 import orjson
@@ -9,6 +9,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from rest_framework.exceptions import NotFound
 
+from accounts.selectors import LearnerDay, learner_day
 from review.models import ReviewHistory, ReviewSchedule
 from utils import clock
 from utils.cache_utils import TODAY
@@ -153,26 +154,34 @@ def today_read(
 ) -> CachedRead:
     """One cached page of today's list: what its entry is keyed by, and how it is computed on a
     miss. It is cut out of the user's shared entry (today_shared_read) while that holds the whole
-    page: one entry, and one miss per write, for every page and filter a review screen asks."""
-    today = clock.local_today()
+    page: one entry, and one miss per write, for every page and filter a review screen asks.
+    Today is the learner's: the entry ends with it (`until`)."""
+    # Note: the day is asked on a miss, not here: a hit needs neither the settings nor the day
+    # (its entry ends with the day it was computed for; a change of the settings bumps it).
+    day = functools.cache(functools.partial(learner_day, user_id=user_id))
     query = {"category_slug": category_slug, "page": page, "page_size": page_size, "base_url": base_url}
 
     def compute() -> dict:
-        return today_reviews_for(user_id=user_id, today=today, **query)
+        return today_reviews_for(user_id=user_id, today=day().today, **query)
 
     # Note: next/previous are absolute URLs, so the URL the client used is part of the key.
-    own = CachedRead(user_id, TODAY, {**query, "date": today}, compute)
+    own = CachedRead(user_id, TODAY, query, compute, until=lambda: day().ends_at)
     if not category_slug and page * page_size > SHARED_MAX_CARDS:
         return own  # past what the shared entry can ever hold: its own entry is the one lookup
     page_of = functools.partial(_page_of, **query)
-    return own._replace(derived_from=Derivation(today_shared_read(user_id=user_id, today=today), page_of))
+    return own._replace(derived_from=Derivation(today_shared_read(user_id=user_id, day=day), page_of))
 
 
-def today_shared_read(*, user_id: int, today: date | None = None) -> CachedRead:
+def today_shared_read(*, user_id: int, day: Callable[[], LearnerDay] | None = None) -> CachedRead:
     """The user's shared today entry (today_shared_for), what the warm-up and a write refresh."""
-    today = today or clock.local_today()
-    compute = functools.partial(today_shared_for, user_id=user_id, today=today)
-    return CachedRead(user_id, TODAY, {"shared": True, "date": today}, compute)
+    day = day or functools.cache(functools.partial(learner_day, user_id=user_id))
+    return CachedRead(
+        user_id,
+        TODAY,
+        {"shared": True},
+        lambda: today_shared_for(user_id=user_id, today=day().today),
+        until=lambda: day().ends_at,
+    )
 
 
 def _page_of(shared: dict, *, category_slug: str | None, page: int, page_size: int, base_url: str) -> dict | None:

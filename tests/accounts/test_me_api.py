@@ -23,6 +23,10 @@ def test_me_answers_the_signed_in_users_account(alice):
         "username": "alice",
         "email": "alice@example.com",
         "date_joined": alice.user.date_joined.isoformat().replace("+00:00", "Z"),
+        "time_zone": "UTC",
+        "day_starts_at_hour": 4,
+        "new_cards_per_day": 20,
+        "reviews_per_day": 200,
     }
 
 

@@ -417,15 +417,15 @@ def test_two_categories_whose_slugs_differ_only_in_unicode_get_their_own_entries
         assert titles(fetch(alice, endpoint, {"category_slug": "cafe"}, cache=HIT)) == ["plain card"]
 
 
-# --- The local date is part of the key -----------------------------------------------------------
+# --- An entry ends with the learner's day ------------------------------------------------------
 
 
 @pytest.mark.parametrize("time_zone", ["UTC", "America/New_York", "Pacific/Auckland"])
-def test_todays_list_rolls_over_at_local_midnight_with_the_cards_due_on_the_new_day(alice, clock, time_zone):
-    """Off UTC, 23:59 and 00:01 local fall on one UTC date: only a local date in the key rolls over."""
+def test_todays_list_rolls_over_at_the_learners_rollover_with_the_cards_due_on_the_new_day(alice, clock, time_zone):
+    """The day starts at 04:00 of the zone by default: 03:59 is the day before, 04:01 the new one."""
     day = clock.now.date()
     with override_settings(TIME_ZONE=time_zone):
-        clock.now = local_moment(day, 23, 59)
+        clock.now = local_moment(day + timedelta(days=1), 3, 59)
         card = create_content(alice, "due tomorrow")
         api_complete(alice, card["id"], "remembered")  # first review: rung 0, due the next day
         create_content(alice, "due today")
@@ -433,7 +433,7 @@ def test_todays_list_rolls_over_at_local_midnight_with_the_cards_due_on_the_new_
         before = warm(alice, "today")
         assert titles(before) == ["due today"]
 
-        clock.now = local_moment(day + timedelta(days=1), 0, 1)
+        clock.now = local_moment(day + timedelta(days=1), 4, 1)
         after = fetch(alice, "today", cache=MISS)
 
         assert sorted(titles(after)) == ["due today", "due tomorrow"]
@@ -441,14 +441,14 @@ def test_todays_list_rolls_over_at_local_midnight_with_the_cards_due_on_the_new_
         assert fetch(alice, "today", cache=HIT).content == after.content
 
 
-def test_the_stats_roll_over_at_local_midnight(alice, clock):
+def test_the_stats_roll_over_at_the_learners_rollover(alice, clock):
     day = clock.now.date()
-    clock.now = local_moment(day, 23, 59)
+    clock.now = local_moment(day + timedelta(days=1), 3, 59)
     card = create_content(alice, "reviewed late")
     api_complete(alice, card["id"], "remembered")
     assert warm(alice, "stats").json()["reviews_today"] == 1
 
-    clock.now = local_moment(day + timedelta(days=1), 0, 1)
+    clock.now = local_moment(day + timedelta(days=1), 4, 1)
     after = fetch(alice, "stats", cache=MISS).json()
 
     assert after["reviews_today"] == 0

@@ -21,6 +21,9 @@
                            updated_at                          none: shown nowhere
     review.ReviewHistory   anything                            none: the stats read the counts
     analytics.DayTally     anything                            stats (today, per day, streak)
+    accounts.Learner       created, deleted, time_zone,        today, stats (the learner's day)
+                           day_starts_at_hour
+                           new_cards_per_day, reviews_per_day  today (the daily limits)
     (a deleted user: every answer; accounts.signals)
 
 A change the table does not name (another field, a save without `update_fields`) is taken as a
@@ -98,6 +101,17 @@ POLICY: dict[str, Rule] = {
     ),
     # Note: the stats read the counts, not the history: a history row shows in no cached answer.
     "review.ReviewHistory": Rule("user_id", {CREATED: set(), DELETED: set()}),
+    "accounts.Learner": Rule(
+        "user_id",
+        {
+            CREATED: {TODAY, STATS},
+            DELETED: {TODAY, STATS},
+            "time_zone": {TODAY, STATS},
+            "day_starts_at_hour": {TODAY, STATS},
+            "new_cards_per_day": {TODAY},
+            "reviews_per_day": {TODAY},
+        },
+    ),
     "analytics.DayTally": Rule(
         "user_id", {CREATED: {STATS}, DELETED: {STATS}, "reviews": {STATS}, "run_start": {STATS}}
     ),
