@@ -1,4 +1,4 @@
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -89,6 +89,12 @@ class Learner(models.Model):
 
     def day_of(self, moment: datetime) -> date:
         return clock.learner_date(moment, zone=self.zone, day_starts_at_hour=self.day_starts_at_hour)
+
+    def bounds_of(self, day: date) -> tuple[datetime, datetime]:
+        """The instants the learner's `day` starts and ends at."""
+        start = clock.day_start(day, zone=self.zone, day_starts_at_hour=self.day_starts_at_hour)
+        end = clock.day_start(day + timedelta(days=1), zone=self.zone, day_starts_at_hour=self.day_starts_at_hour)
+        return start, end
 
     def next_day_at(self, moment: datetime) -> datetime:
         return clock.next_rollover(moment, zone=self.zone, day_starts_at_hour=self.day_starts_at_hour)

@@ -1,6 +1,7 @@
 """Reads of schedules and history; `today_reviews_for` builds the payload of the hot endpoint."""
 
 import functools
+import operator
 from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 
@@ -9,7 +10,8 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from rest_framework.exceptions import NotFound
 
-from accounts.selectors import LearnerDay, learner_day
+from accounts.models import Learner
+from accounts.selectors import LearnerDay, learner_day, learner_of
 from review.models import ReviewHistory, ReviewSchedule
 from utils import clock
 from utils.cache_utils import TODAY
@@ -86,9 +88,50 @@ def _active(user_id: int) -> QuerySet[ReviewSchedule]:
     return ReviewSchedule.objects.filter(owner_id=user_id, is_active=True)
 
 
-def _due_rows(user_id: int, today: date, category_slug: str | None = None) -> QuerySet:
-    """Active cards due on or before `today` (overdue ones stay due), oldest-due first."""
+def _done_on(user_id: int, learner: Learner, today: date) -> tuple[int, int]:
+    """The reviews made on the learner's day `today`, and the cards among them it introduced (first
+    reviewed that day); a card introduced today and seen again counts once as new, then as reviews."""
+    start, end = learner.bounds_of(today)
+    history = ReviewHistory.objects.filter(user_id=user_id)
+    seen_before = history.filter(reviewed_at__lt=start).values("content_id")
+    counts = history.filter(reviewed_at__gte=start, reviewed_at__lt=end).aggregate(
+        made=Count("id"), introduced=Count("content_id", distinct=True, filter=~Q(content_id__in=seen_before))
+    )
+    return counts["made"] - counts["introduced"], counts["introduced"]
+
+
+def shown_today(*, user_id: int, today: date, learner: Learner) -> Q:
+    """The cards due `today` that the daily limits let through, as Anki's scheduler takes them:
+    review cards oldest-due first up to the review limit less the reviews made today; new cards
+    (never reviewed) oldest first up to the new-card limit less those introduced today, and none
+    once the review limit is reached."""
+    reviewed, introduced = _done_on(user_id, learner, today)
     due = _active(user_id).filter(next_review_date__lte=today)
+    old, new = Q(initial_review_completed=True), Q(initial_review_completed=False)
+    counts = due.aggregate(old=Count("id", filter=old), new=Count("id", filter=new))
+    review_room = max(0, learner.reviews_per_day - reviewed)
+    reviews = min(counts["old"], review_room)
+    news = min(counts["new"], max(0, learner.new_cards_per_day - introduced), review_room - reviews)
+    parts = [
+        _first(due.filter(old).order_by("next_review_date", "id"), reviews, counts["old"], old),
+        _first(due.filter(new).order_by("id"), news, counts["new"], new),
+    ]
+    return functools.reduce(operator.or_, [part for part in parts if part is not None], Q(pk__in=[]))
+
+
+def _first(cards: QuerySet, n: int, of: int, whole: Q) -> Q | None:
+    """The first `n` of `of` cards: all of them (`whole`, no subquery) when none are held back."""
+    if n <= 0:
+        return None
+    return whole if n >= of else Q(pk__in=cards.values("id")[:n])
+
+
+def _due_rows(user_id: int, today: date, category_slug: str | None = None, shown: Q | None = None) -> QuerySet:
+    """Active cards due on or before `today` (overdue ones stay due) that the limits let through,
+    oldest-due first."""
+    due = _active(user_id).filter(next_review_date__lte=today)
+    if shown is not None:
+        due = due.filter(shown)
     if category_slug:
         due = due.filter(content__category__slug=category_slug)
     return due.order_by("next_review_date", "id").values(*ROW_FIELDS)
@@ -105,16 +148,24 @@ def _today_page(
 
 
 def today_reviews_for(
-    *, user_id: int, today: date, category_slug: str | None = None, page: int = 1, page_size: int = 20, base_url: str
+    *,
+    user_id: int,
+    today: date,
+    category_slug: str | None = None,
+    page: int = 1,
+    page_size: int = 20,
+    base_url: str,
+    learner: Learner | None = None,
 ) -> dict:
-    """One page of the cards due on or before `today`; `count` is the number due (within the
-    filter), `total_count` the number of active cards."""
-    due = Q(next_review_date__lte=today)
+    """One page of the cards the learner sees on `today` (due on or before it, within the daily
+    limits); `count` is their number (within the filter), `total_count` the number of active cards."""
+    shown = shown_today(user_id=user_id, today=today, learner=learner or learner_of(user_id=user_id))
+    due = Q(next_review_date__lte=today) & shown
     if category_slug:
         due &= Q(content__category__slug=category_slug)
     counts = _active(user_id).aggregate(total=Count("id"), due=Count("id", filter=due))
     return _today_page(
-        _due_rows(user_id, today, category_slug),
+        _due_rows(user_id, today, category_slug, shown),
         count=counts["due"],
         total_count=counts["total"],
         page=page,
@@ -125,18 +176,20 @@ def today_reviews_for(
     )
 
 
-def today_shared_for(*, user_id: int, today: date) -> dict:
+def today_shared_for(*, user_id: int, today: date, learner: Learner | None = None) -> dict:
     """The shared entry of today's answers: the counts by category, and the oldest-due items, as
-    many as fit in SHARED_MAX_CARDS and SHARED_MAX_BYTES (measured as they are encoded)."""
+    many as fit in SHARED_MAX_CARDS and SHARED_MAX_BYTES (measured as they are encoded); within
+    the daily limits."""
+    shown = shown_today(user_id=user_id, today=today, learner=learner or learner_of(user_id=user_id))
     per_category = (
         _active(user_id)
         .values("content__category__slug")
-        .annotate(total=Count("id"), due=Count("id", filter=Q(next_review_date__lte=today)))
+        .annotate(total=Count("id"), due=Count("id", filter=Q(next_review_date__lte=today) & shown))
         .order_by()
     )
     counts = {row["content__category__slug"]: row for row in per_category}
     items, size = [], 0
-    for item in today_items(_due_rows(user_id, today)[:SHARED_MAX_CARDS]):
+    for item in today_items(_due_rows(user_id, today, shown=shown)[:SHARED_MAX_CARDS]):
         size += len(orjson.dumps(item)) + 1
         if size > SHARED_MAX_BYTES:
             break
@@ -162,7 +215,7 @@ def today_read(
     query = {"category_slug": category_slug, "page": page, "page_size": page_size, "base_url": base_url}
 
     def compute() -> dict:
-        return today_reviews_for(user_id=user_id, today=day().today, **query)
+        return today_reviews_for(user_id=user_id, today=day().today, learner=day().learner, **query)
 
     # Note: next/previous are absolute URLs, so the URL the client used is part of the key.
     own = CachedRead(user_id, TODAY, query, compute, until=lambda: day().ends_at)
@@ -179,7 +232,7 @@ def today_shared_read(*, user_id: int, day: Callable[[], LearnerDay] | None = No
         user_id,
         TODAY,
         {"shared": True},
-        lambda: today_shared_for(user_id=user_id, today=day().today),
+        lambda: today_shared_for(user_id=user_id, today=day().today, learner=day().learner),
         until=lambda: day().ends_at,
     )
 

@@ -71,6 +71,11 @@ def next_rollover(moment: datetime, *, zone: str, day_starts_at_hour: int) -> da
     change skips (02:00 in New York) reads, as zoneinfo's fold=0 does, with the offset before the
     change: the instant the clocks jump, which is when the wall clock first passes that hour."""
     day = learner_date(moment, zone=zone, day_starts_at_hour=day_starts_at_hour) + timedelta(days=1)
+    return day_start(day, zone=zone, day_starts_at_hour=day_starts_at_hour)
+
+
+def day_start(day: date, *, zone: str, day_starts_at_hour: int) -> datetime:
+    """The first instant of the learner's `day` (see `next_rollover` for an hour a change skips)."""
     return datetime.combine(day, wall_time(day_starts_at_hour), tzinfo=ZoneInfo(zone))
 
 

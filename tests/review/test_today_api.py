@@ -15,6 +15,7 @@ from tests.helpers import (
     make_card,
     make_category,
     schedule_of,
+    set_learner,
     today_list,
     utc,
 )
@@ -155,6 +156,7 @@ def test_the_list_is_paged_like_the_other_lists_with_links_a_pager_can_follow(al
 
 
 def test_twenty_cards_a_page_by_default_and_at_most_a_hundred(alice):
+    set_learner(alice, new_cards_per_day=101)  # all new cards: the default limit would hold back 81
     with committed():
         for i in range(101):
             content_create(owner_id=alice.user.id, title=f"card {i}")
