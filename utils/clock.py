@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as wall_time
 from zoneinfo import ZoneInfo
 
@@ -75,8 +75,10 @@ def next_rollover(moment: datetime, *, zone: str, day_starts_at_hour: int) -> da
 
 
 def day_start(day: date, *, zone: str, day_starts_at_hour: int) -> datetime:
-    """The first instant of the learner's `day` (see `next_rollover` for an hour a change skips)."""
-    return datetime.combine(day, wall_time(day_starts_at_hour), tzinfo=ZoneInfo(zone))
+    """The first instant of the learner's `day` (see `next_rollover` for an hour a change skips),
+    in UTC. # Note: a wall time in a gap compares unequal to every instant of another zone (PEP
+    495); in UTC it is an ordinary instant."""
+    return datetime.combine(day, wall_time(day_starts_at_hour), tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
 @contextmanager
