@@ -32,6 +32,7 @@ from tests.helpers import (
     create_content,
     fetch,
     seed,
+    set_learner,
     titles,
     uncached,
     warm,
@@ -273,6 +274,7 @@ def test_a_today_page_past_what_the_shared_entry_holds_has_its_own_entry(alice, 
 def test_no_stored_entry_is_over_a_megabyte_even_with_200_due_cards_of_20_kb(alice):
     """Bodies that do not compress much: a page of a hundred such cards is two megabytes, which is
     served but never stored; the first pages still come out of the shared entry."""
+    set_learner(alice, new_cards_per_day=200)  # all 200 new cards today, past the default limit
     rng = random.Random(27)
     with committed():
         for i in range(200):
