@@ -8,6 +8,7 @@ from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from rest_framework.exceptions import ValidationError
 
+from accounts.models import Learner
 from accounts.selectors import learner_of, learner_today
 from analytics.services import day_count, days_rebuild
 from content.models import Content
@@ -47,7 +48,8 @@ def review_complete(
             raise ValidationError({"content_id": ["This card is paused; resume it before reviewing."]})
         step = min(next_step(schedule=schedule, result=result), len(review_intervals()) - 1)
         schedule.interval_step = step
-        today = learner_of(user_id=user_id).day_of(now)
+        learner = learner_of(user_id=user_id)
+        today = learner.day_of(now)
         schedule.next_review_date = today + timedelta(days=review_intervals()[step])
         schedule.initial_review_completed = True
         schedule.reviews += 1
@@ -55,7 +57,7 @@ def review_complete(
         moved = ["interval_step", "next_review_date", "initial_review_completed", "reviews", "remembered", "updated_at"]
         with invalidates(ReviewSchedule, owner_id=user_id, change=moved, reason="schedule"):
             schedule.save(update_fields=moved)
-        _history_add(user_id, content_id, result, time_spent_seconds, now)
+        _history_add(user_id, content_id, result, time_spent_seconds, now, learner=learner)
     return schedule
 
 
@@ -71,13 +73,21 @@ def history_record(
         return _history_add(user_id, content_id, result, time_spent_seconds, reviewed_at)
 
 
-def _history_add(user_id: int, content_id: int, result: str, time_spent_seconds: int | None, at: datetime):
-    """The history row and the day's tally of one review (its card's counts are the caller's)."""
+def _history_add(
+    user_id: int,
+    content_id: int,
+    result: str,
+    time_spent_seconds: int | None,
+    at: datetime,
+    learner: Learner | None = None,
+):
+    """The history row and the tally of the learner's day of one review (its card's counts are the
+    caller's); `learner`: their settings, when the caller has them already."""
     with invalidates(ReviewHistory, owner_id=user_id, change=[CREATED], reason="history"):
         review = ReviewHistory.objects.create(
             user_id=user_id, content_id=content_id, result=result, time_spent_seconds=time_spent_seconds, reviewed_at=at
         )
-    day_count(user_id=user_id, day=learner_of(user_id=user_id).day_of(at))
+    day_count(user_id=user_id, day=(learner or learner_of(user_id=user_id)).day_of(at))
     return review
 
 
