@@ -1,4 +1,10 @@
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
 from django.db import models
+
+from utils import clock
+from utils.cache_utils.policy import PolicedQuerySet
 
 
 class RevokedToken(models.Model):
@@ -54,3 +60,41 @@ class ReleasedEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} of user {self.user_id} (kept by {self.kept_by_user_id})"
+
+
+class Learner(models.Model):
+    """A user's study settings: the learner's day (its zone and the hour it starts at) and the daily
+    limits. A row only once the user changes one (`accounts.selectors.learner_of` answers the
+    defaults without it).
+    # Note: beside Django's user, not on it: the user model is `auth.User`, and swapping it in a
+    # live project is a migration of its own; one row per user read on a miss or a write only."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="learner"
+    )
+    # Note: blank for the server's (settings.TIME_ZONE), which a learner who never chose one follows.
+    time_zone = models.CharField(max_length=64, blank=True, default="")
+    day_starts_at_hour = models.PositiveSmallIntegerField(default=4)
+    new_cards_per_day = models.PositiveIntegerField(default=20)
+    reviews_per_day = models.PositiveIntegerField(default=200)
+
+    objects = PolicedQuerySet.as_manager()  # bulk writes bump what utils.cache_utils.policy says
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} in {self.time_zone} from {self.day_starts_at_hour}h"
+
+    @property
+    def zone(self) -> str:
+        return self.time_zone or settings.TIME_ZONE
+
+    def day_of(self, moment: datetime) -> date:
+        return clock.learner_date(moment, zone=self.zone, day_starts_at_hour=self.day_starts_at_hour)
+
+    def bounds_of(self, day: date) -> tuple[datetime, datetime]:
+        """The instants the learner's `day` starts and ends at."""
+        start = clock.day_start(day, zone=self.zone, day_starts_at_hour=self.day_starts_at_hour)
+        end = clock.day_start(day + timedelta(days=1), zone=self.zone, day_starts_at_hour=self.day_starts_at_hour)
+        return start, end
+
+    def next_day_at(self, moment: datetime) -> datetime:
+        return clock.next_rollover(moment, zone=self.zone, day_starts_at_hour=self.day_starts_at_hour)

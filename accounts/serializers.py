@@ -1,3 +1,6 @@
+import functools
+from zoneinfo import available_timezones
+
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
@@ -46,15 +49,61 @@ class RegisterSerializer(AccountFieldsMixin, StrictFieldsMixin, serializers.Mode
 class AccountSerializer(AccountFieldsMixin, StrictFieldsMixin, serializers.ModelSerializer):
     """The signed-in user, as `GET/PATCH /api/auth/me/` shows and changes it.
 
-    # Note: the learner's settings join as fields here (a source on a related profile for those
-    # that are not the user's own columns); services.account_update saves what the PATCH named."""
+    The learner's settings are on `user.learner` (accounts.models.Learner, which the view attaches,
+    defaults and all); services.account_update saves what the PATCH named."""
 
     email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+    time_zone = serializers.CharField(
+        source="learner.zone",
+        required=False,
+        max_length=64,
+        help_text="The learner's IANA time zone; the server's until they choose one.",
+    )
+    day_starts_at_hour = serializers.IntegerField(
+        source="learner.day_starts_at_hour",
+        required=False,
+        min_value=0,
+        max_value=23,
+        help_text="The hour (in `time_zone`) the learner's day starts at: reviews before it count for the day before.",
+    )
+    new_cards_per_day = serializers.IntegerField(
+        source="learner.new_cards_per_day",
+        required=False,
+        min_value=0,
+        max_value=9999,
+        help_text="Cards never reviewed that today's list introduces per learner's day, oldest first.",
+    )
+    reviews_per_day = serializers.IntegerField(
+        source="learner.reviews_per_day",
+        required=False,
+        min_value=0,
+        max_value=9999,
+        help_text="Reviews per learner's day; once reached, today's list shows no more cards, new ones included.",
+    )
 
     class Meta:
         model = User
-        fields = ["id", "username", "email", "date_joined"]
+        fields = [
+            "id",
+            "username",
+            "email",
+            "date_joined",
+            "time_zone",
+            "day_starts_at_hour",
+            "new_cards_per_day",
+            "reviews_per_day",
+        ]
         read_only_fields = ["id", "date_joined"]
+
+    def validate_time_zone(self, value: str) -> str:
+        if value not in _time_zones():
+            raise serializers.ValidationError(f"'{value}' is not an IANA time zone (such as 'Europe/Paris').")
+        return value
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())  # Note: a walk of the zone files: once per process
 
 
 class PasswordConfirmSerializer(StrictSerializer):

@@ -1,8 +1,9 @@
 """Account writes: registration, the account's own changes, passwords, refresh-token rotation and
 logout.
 
-What they invalidate: no cached answer shows a user's username, email or password, so
-`account_update` and the password calls invalidate nothing; a deleted user's answers all go
+What they invalidate: no cached answer shows a user's username, email or password, so the
+password calls invalidate nothing, nor does `account_update` unless it changes the learner's
+settings (utils.cache_utils.policy says what those change); a deleted user's answers all go
 (accounts.signals, on every path a user can be deleted by)."""
 
 import logging
@@ -27,7 +28,9 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 
 from accounts import revocation
-from accounts.models import RevokedToken, RevokedUser
+from accounts.models import Learner, RevokedToken, RevokedUser
+from analytics.services import days_rebuild
+from utils.cache_utils.policy import CREATED, invalidates
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -52,16 +55,36 @@ def user_register(*, username: str, password: str, email: str = "") -> User:
 
 
 def account_update(*, user: User, changes: dict) -> User:
-    """Saves the named fields only (a PATCH's)."""
+    """Saves the named fields only (a PATCH's); `changes["learner"]`, those of `user.learner`."""
+    learner_changes = changes.pop("learner", {})
+    if "zone" in learner_changes:
+        learner_changes["time_zone"] = learner_changes.pop("zone")
     for name, value in changes.items():
         setattr(user, name, value)
     try:
         with transaction.atomic():
             user.save(update_fields=list(changes))
+            learner_update(learner=user.learner, changes=learner_changes)
     except IntegrityError:
         field = _taken_field(username=user.username, email=user.email, exclude_pk=user.pk)
         raise ValidationError({field: [f"A user with that {field} already exists."]}) from None
     return user
+
+
+def learner_update(*, learner: Learner, changes: dict) -> Learner:
+    """Saves the learner's settings (the row, on the first change). A new zone or hour moves the
+    learner's days: the past reviews are counted again into the days they now fall on."""
+    moved = [name for name, value in changes.items() if getattr(learner, name) != value]
+    if not moved:
+        return learner
+    for name in moved:
+        setattr(learner, name, changes[name])
+    created = learner._state.adding
+    with invalidates(Learner, owner_id=learner.user_id, change=[CREATED] if created else moved, reason="learner"):
+        learner.save(update_fields=None if created else moved)
+    if {"time_zone", "day_starts_at_hour"} & set(moved):
+        days_rebuild(user_id=learner.user_id)
+    return learner
 
 
 def password_validate(password: str, *, user: User, field: str) -> None:

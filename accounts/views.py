@@ -10,6 +10,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView
 
 from accounts import cookies, services
 from accounts.schema import BodyOnDeleteSchema
+from accounts.selectors import learner_of
 from accounts.serializers import (
     SESSION_COOKIE,
     AccountSerializer,
@@ -114,7 +115,9 @@ class MeApi(APIView):
         return "auth" if self.request.method == "DELETE" else None
 
     def _user(self):
-        return get_object_or_404(User, pk=self.request.user.id)
+        user = get_object_or_404(User, pk=self.request.user.id)
+        user.learner = learner_of(user_id=user.pk)
+        return user
 
     @extend_schema(responses={200: AccountSerializer, **GONE_404})
     def get(self, request):

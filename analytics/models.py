@@ -8,8 +8,9 @@ from utils.cache_utils.policy import PolicedQuerySet
 
 
 class DayTally(models.Model):
-    """A user's reviews on one day of settings.TIME_ZONE (the day is fixed when the review is made:
-    after changing TIME_ZONE, run `manage.py review_counts_rebuild`).
+    """A user's reviews on one learner's day (accounts.models.Learner: fixed when the review is
+    made, recounted when the learner changes zone or hour; after changing TIME_ZONE, run
+    `manage.py review_counts_rebuild`).
     Note: it records what the user did, so it outlives the cards reviewed: deleting a card does not
     break a streak or empty a past day of the activity chart."""
 

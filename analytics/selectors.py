@@ -2,13 +2,14 @@
 the last 30 (analytics.models), never a row per review, so a miss costs the same at 1,000 reviews
 and at 50,000: two queries."""
 
+import functools
 from datetime import date, timedelta
 
 from django.db.models import Count, Q, Sum
 
+from accounts.selectors import learner_day
 from analytics.models import DayTally
 from content.models import Content
-from utils import clock
 from utils.cache_utils import STATS
 from utils.cache_utils.reads import CachedRead
 
@@ -114,12 +115,12 @@ def stats_for(*, user_id: int, today: date) -> dict:
 
 
 def stats_read(*, user_id: int) -> CachedRead:
-    """The cached stats: what the entry is keyed by (the day: "today" moves at midnight), and how
-    it is computed on a miss."""
-    today = clock.local_today()
+    """The cached stats, in the learner's day: the entry ends with it (`until`)."""
+    day = functools.cache(functools.partial(learner_day, user_id=user_id))  # asked on a miss only
     return CachedRead(
         user_id=user_id,
         namespace=STATS,
-        params={"date": today},
-        compute=lambda: stats_for(user_id=user_id, today=today),
+        params={},
+        compute=lambda: stats_for(user_id=user_id, today=day().today),
+        until=lambda: day().ends_at,
     )

@@ -1,15 +1,17 @@
 """Writes of the day tallies: one review counted as it is made (inside the completion's
 transaction), and a recount from the history."""
 
-from datetime import date, timedelta
+from collections import Counter
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F
-from django.db.models.functions import TruncDate
-from django.utils import timezone
+from django.db.models import F
 
+from accounts.selectors import learner_of
 from analytics.models import DayTally
 from review.models import ReviewHistory
+from utils import clock
 from utils.cache_utils.policy import CREATED, DELETED, invalidates
 
 DAY = timedelta(days=1)
@@ -36,25 +38,23 @@ def day_count(*, user_id: int, day: date) -> None:
 
 
 def days_rebuild(*, user_id: int) -> None:
-    """Recount the user's days from their history (review.services.review_counts_rebuild)."""
+    """Recount the user's days from their history, in their learner's days
+    (review.services.review_counts_rebuild, and a change of the learner's zone or hour)."""
     with invalidates(DayTally, owner_id=user_id, change=[DELETED, CREATED], reason="tally"):
-        days_recount(user_id=user_id, history=ReviewHistory, days=DayTally)
+        days_recount(user_id=user_id, history=ReviewHistory, days=DayTally, day_of=learner_of(user_id=user_id).day_of)
 
 
-def days_recount(*, user_id: int, history, days) -> None:
+def days_recount(*, user_id: int, history, days, day_of: Callable[[datetime], date] = clock.local_date) -> None:
     """The day tallies out of the history, on the models given (the migration that creates them
-    passes its own)."""
-    per_day = (
-        history.objects.filter(user_id=user_id)
-        .annotate(day=TruncDate("reviewed_at", tzinfo=timezone.get_current_timezone()))
-        .values("day")
-        .annotate(reviews=Count("id"))
-        .order_by("day")
-    )
+    passes its own, and the days of settings.TIME_ZONE it had). # Note: the days are taken in
+    Python, not by the database: a learner's day starts at an hour of the wall clock of their zone,
+    which no portable SQL expression follows across a daylight-saving change."""
+    moments = history.objects.filter(user_id=user_id).values_list("reviewed_at", flat=True)
+    per_day = sorted(Counter(day_of(moment) for moment in moments.iterator(chunk_size=5000)).items())
     days.objects.filter(user_id=user_id).delete()
     tallies, start = [], None
-    for row in per_day:
-        if not tallies or tallies[-1].day != row["day"] - DAY:
-            start = row["day"]
-        tallies.append(days(user_id=user_id, run_start=start, **row))
+    for day, reviews in per_day:
+        if not tallies or tallies[-1].day != day - DAY:
+            start = day
+        tallies.append(days(user_id=user_id, run_start=start, day=day, reviews=reviews))
     days.objects.bulk_create(tallies, batch_size=1000)

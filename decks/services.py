@@ -8,11 +8,13 @@ import functools
 import io
 import logging
 from collections.abc import Iterable, Iterator
+from datetime import date
 
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 from rest_framework.exceptions import ValidationError
 
+from accounts.selectors import learner_today
 from content.models import Category, Content, content_hash
 from decks import jobs, readers
 from decks.models import ImportJob
@@ -142,7 +144,9 @@ def _import_batch(job: ImportJob, batch: list, categories: dict[str, int]) -> No
         )
         for digest, note in fresh.items()
     )
-    ReviewSchedule.objects.bulk_create(_schedule(card, note) for card, note in zip(cards, fresh.values(), strict=True))
+    today = learner_today(user_id=job.owner_id)
+    schedules = (_schedule(card, note, today) for card, note in zip(cards, fresh.values(), strict=True))
+    ReviewSchedule.objects.bulk_create(schedules)
     job.processed += len(batch)
     job.created += len(cards)
     job.skipped += len(batch) - len(cards)
@@ -187,9 +191,9 @@ def _category_id(owner_id: int, name: str | None, known: dict[str, int]) -> int 
     return known[name]
 
 
-def _schedule(card: Content, note: readers.Note) -> ReviewSchedule:
+def _schedule(card: Content, note: readers.Note, today: date) -> ReviewSchedule:
     """Where Anki had the card, on our nearest rung at or below its interval; else new, due today."""
-    schedule = ReviewSchedule(owner_id=card.owner_id, content=card, next_review_date=clock.local_today())
+    schedule = ReviewSchedule(owner_id=card.owner_id, content=card, next_review_date=today)
     if note.review is not None:
         schedule.interval_step = _rung(note.review.interval_days)
         schedule.next_review_date = note.review.due

@@ -1,7 +1,8 @@
 """Reads of schedules and history; `today_reviews_for` builds the payload of the hot endpoint."""
 
 import functools
-from collections.abc import Iterable
+import operator
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 
 import orjson
@@ -9,6 +10,8 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from rest_framework.exceptions import NotFound
 
+from accounts.models import Learner
+from accounts.selectors import LearnerDay, learner_day, learner_of
 from review.models import ReviewHistory, ReviewSchedule
 from utils import clock
 from utils.cache_utils import TODAY
@@ -85,9 +88,50 @@ def _active(user_id: int) -> QuerySet[ReviewSchedule]:
     return ReviewSchedule.objects.filter(owner_id=user_id, is_active=True)
 
 
-def _due_rows(user_id: int, today: date, category_slug: str | None = None) -> QuerySet:
-    """Active cards due on or before `today` (overdue ones stay due), oldest-due first."""
+def _done_on(user_id: int, learner: Learner, today: date) -> tuple[int, int]:
+    """The reviews made on the learner's day `today`, and the cards among them it introduced (first
+    reviewed that day); a card introduced today and seen again counts once as new, then as reviews."""
+    start, end = learner.bounds_of(today)
+    history = ReviewHistory.objects.filter(user_id=user_id)
+    seen_before = history.filter(reviewed_at__lt=start).values("content_id")
+    counts = history.filter(reviewed_at__gte=start, reviewed_at__lt=end).aggregate(
+        made=Count("id"), introduced=Count("content_id", distinct=True, filter=~Q(content_id__in=seen_before))
+    )
+    return counts["made"] - counts["introduced"], counts["introduced"]
+
+
+def shown_today(*, user_id: int, today: date, learner: Learner) -> Q:
+    """The cards due `today` that the daily limits let through, as Anki's scheduler takes them:
+    review cards oldest-due first up to the review limit less the reviews made today; new cards
+    (never reviewed) oldest first up to the new-card limit less those introduced today, and none
+    once the review limit is reached."""
+    reviewed, introduced = _done_on(user_id, learner, today)
     due = _active(user_id).filter(next_review_date__lte=today)
+    old, new = Q(initial_review_completed=True), Q(initial_review_completed=False)
+    counts = due.aggregate(old=Count("id", filter=old), new=Count("id", filter=new))
+    review_room = max(0, learner.reviews_per_day - reviewed)
+    reviews = min(counts["old"], review_room)
+    news = min(counts["new"], max(0, learner.new_cards_per_day - introduced), review_room - reviews)
+    parts = [
+        _first(due.filter(old).order_by("next_review_date", "id"), reviews, counts["old"], old),
+        _first(due.filter(new).order_by("id"), news, counts["new"], new),
+    ]
+    return functools.reduce(operator.or_, [part for part in parts if part is not None], Q(pk__in=[]))
+
+
+def _first(cards: QuerySet, n: int, of: int, whole: Q) -> Q | None:
+    """The first `n` of `of` cards: all of them (`whole`, no subquery) when none are held back."""
+    if n <= 0:
+        return None
+    return whole if n >= of else Q(pk__in=cards.values("id")[:n])
+
+
+def _due_rows(user_id: int, today: date, category_slug: str | None = None, shown: Q | None = None) -> QuerySet:
+    """Active cards due on or before `today` (overdue ones stay due) that the limits let through,
+    oldest-due first."""
+    due = _active(user_id).filter(next_review_date__lte=today)
+    if shown is not None:
+        due = due.filter(shown)
     if category_slug:
         due = due.filter(content__category__slug=category_slug)
     return due.order_by("next_review_date", "id").values(*ROW_FIELDS)
@@ -104,16 +148,24 @@ def _today_page(
 
 
 def today_reviews_for(
-    *, user_id: int, today: date, category_slug: str | None = None, page: int = 1, page_size: int = 20, base_url: str
+    *,
+    user_id: int,
+    today: date,
+    category_slug: str | None = None,
+    page: int = 1,
+    page_size: int = 20,
+    base_url: str,
+    learner: Learner | None = None,
 ) -> dict:
-    """One page of the cards due on or before `today`; `count` is the number due (within the
-    filter), `total_count` the number of active cards."""
-    due = Q(next_review_date__lte=today)
+    """One page of the cards the learner sees on `today` (due on or before it, within the daily
+    limits); `count` is their number (within the filter), `total_count` the number of active cards."""
+    shown = shown_today(user_id=user_id, today=today, learner=learner or learner_of(user_id=user_id))
+    due = Q(next_review_date__lte=today) & shown
     if category_slug:
         due &= Q(content__category__slug=category_slug)
     counts = _active(user_id).aggregate(total=Count("id"), due=Count("id", filter=due))
     return _today_page(
-        _due_rows(user_id, today, category_slug),
+        _due_rows(user_id, today, category_slug, shown),
         count=counts["due"],
         total_count=counts["total"],
         page=page,
@@ -124,18 +176,20 @@ def today_reviews_for(
     )
 
 
-def today_shared_for(*, user_id: int, today: date) -> dict:
+def today_shared_for(*, user_id: int, today: date, learner: Learner | None = None) -> dict:
     """The shared entry of today's answers: the counts by category, and the oldest-due items, as
-    many as fit in SHARED_MAX_CARDS and SHARED_MAX_BYTES (measured as they are encoded)."""
+    many as fit in SHARED_MAX_CARDS and SHARED_MAX_BYTES (measured as they are encoded); within
+    the daily limits."""
+    shown = shown_today(user_id=user_id, today=today, learner=learner or learner_of(user_id=user_id))
     per_category = (
         _active(user_id)
         .values("content__category__slug")
-        .annotate(total=Count("id"), due=Count("id", filter=Q(next_review_date__lte=today)))
+        .annotate(total=Count("id"), due=Count("id", filter=Q(next_review_date__lte=today) & shown))
         .order_by()
     )
     counts = {row["content__category__slug"]: row for row in per_category}
     items, size = [], 0
-    for item in today_items(_due_rows(user_id, today)[:SHARED_MAX_CARDS]):
+    for item in today_items(_due_rows(user_id, today, shown=shown)[:SHARED_MAX_CARDS]):
         size += len(orjson.dumps(item)) + 1
         if size > SHARED_MAX_BYTES:
             break
@@ -153,26 +207,34 @@ def today_read(
 ) -> CachedRead:
     """One cached page of today's list: what its entry is keyed by, and how it is computed on a
     miss. It is cut out of the user's shared entry (today_shared_read) while that holds the whole
-    page: one entry, and one miss per write, for every page and filter a review screen asks."""
-    today = clock.local_today()
+    page: one entry, and one miss per write, for every page and filter a review screen asks.
+    Today is the learner's: the entry ends with it (`until`)."""
+    # Note: the day is asked on a miss, not here: a hit needs neither the settings nor the day
+    # (its entry ends with the day it was computed for; a change of the settings bumps it).
+    day = functools.cache(functools.partial(learner_day, user_id=user_id))
     query = {"category_slug": category_slug, "page": page, "page_size": page_size, "base_url": base_url}
 
     def compute() -> dict:
-        return today_reviews_for(user_id=user_id, today=today, **query)
+        return today_reviews_for(user_id=user_id, today=day().today, learner=day().learner, **query)
 
     # Note: next/previous are absolute URLs, so the URL the client used is part of the key.
-    own = CachedRead(user_id, TODAY, {**query, "date": today}, compute)
+    own = CachedRead(user_id, TODAY, query, compute, until=lambda: day().ends_at)
     if not category_slug and page * page_size > SHARED_MAX_CARDS:
         return own  # past what the shared entry can ever hold: its own entry is the one lookup
     page_of = functools.partial(_page_of, **query)
-    return own._replace(derived_from=Derivation(today_shared_read(user_id=user_id, today=today), page_of))
+    return own._replace(derived_from=Derivation(today_shared_read(user_id=user_id, day=day), page_of))
 
 
-def today_shared_read(*, user_id: int, today: date | None = None) -> CachedRead:
+def today_shared_read(*, user_id: int, day: Callable[[], LearnerDay] | None = None) -> CachedRead:
     """The user's shared today entry (today_shared_for), what the warm-up and a write refresh."""
-    today = today or clock.local_today()
-    compute = functools.partial(today_shared_for, user_id=user_id, today=today)
-    return CachedRead(user_id, TODAY, {"shared": True, "date": today}, compute)
+    day = day or functools.cache(functools.partial(learner_day, user_id=user_id))
+    return CachedRead(
+        user_id,
+        TODAY,
+        {"shared": True},
+        lambda: today_shared_for(user_id=user_id, today=day().today, learner=day().learner),
+        until=lambda: day().ends_at,
+    )
 
 
 def _page_of(shared: dict, *, category_slug: str | None, page: int, page_size: int, base_url: str) -> dict | None:

@@ -61,4 +61,5 @@ class TodaySerializer(PageSerializer):
     """Documents the payload `today_reviews_for` builds; not used to render it."""
 
     results = TodayItemSerializer(many=True)
+    count = serializers.IntegerField(help_text="Cards the learner sees today (within the filter), after the limits.")
     total_count = serializers.IntegerField(help_text="Active cards, due or not.")

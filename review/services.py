@@ -8,6 +8,8 @@ from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from rest_framework.exceptions import ValidationError
 
+from accounts.models import Learner
+from accounts.selectors import learner_of, learner_today
 from analytics.services import day_count, days_rebuild
 from content.models import Content
 from review.models import ReviewHistory, ReviewSchedule
@@ -20,9 +22,8 @@ from utils.conf import review_intervals
 def schedule_create_for(*, content: Content, today: date | None = None) -> ReviewSchedule:
     """New content is due at once: its first review is today."""
     with invalidates(ReviewSchedule, owner_id=content.owner_id, change=[CREATED], reason="schedule"):
-        return ReviewSchedule.objects.create(
-            owner_id=content.owner_id, content=content, next_review_date=today or clock.local_today()
-        )
+        today = today or learner_today(user_id=content.owner_id)
+        return ReviewSchedule.objects.create(owner_id=content.owner_id, content=content, next_review_date=today)
 
 
 def next_step(*, schedule: ReviewSchedule, result: str) -> int:
@@ -47,14 +48,16 @@ def review_complete(
             raise ValidationError({"content_id": ["This card is paused; resume it before reviewing."]})
         step = min(next_step(schedule=schedule, result=result), len(review_intervals()) - 1)
         schedule.interval_step = step
-        schedule.next_review_date = clock.local_date(now) + timedelta(days=review_intervals()[step])
+        learner = learner_of(user_id=user_id)
+        today = learner.day_of(now)
+        schedule.next_review_date = today + timedelta(days=review_intervals()[step])
         schedule.initial_review_completed = True
         schedule.reviews += 1
         schedule.remembered += result == ReviewHistory.REMEMBERED
         moved = ["interval_step", "next_review_date", "initial_review_completed", "reviews", "remembered", "updated_at"]
         with invalidates(ReviewSchedule, owner_id=user_id, change=moved, reason="schedule"):
             schedule.save(update_fields=moved)
-        _history_add(user_id, content_id, result, time_spent_seconds, now)
+        _history_add(user_id, content_id, result, time_spent_seconds, now, learner=learner)
     return schedule
 
 
@@ -70,13 +73,21 @@ def history_record(
         return _history_add(user_id, content_id, result, time_spent_seconds, reviewed_at)
 
 
-def _history_add(user_id: int, content_id: int, result: str, time_spent_seconds: int | None, at: datetime):
-    """The history row and the day's tally of one review (its card's counts are the caller's)."""
+def _history_add(
+    user_id: int,
+    content_id: int,
+    result: str,
+    time_spent_seconds: int | None,
+    at: datetime,
+    learner: Learner | None = None,
+):
+    """The history row and the tally of the learner's day of one review (its card's counts are the
+    caller's); `learner`: their settings, when the caller has them already."""
     with invalidates(ReviewHistory, owner_id=user_id, change=[CREATED], reason="history"):
         review = ReviewHistory.objects.create(
             user_id=user_id, content_id=content_id, result=result, time_spent_seconds=time_spent_seconds, reviewed_at=at
         )
-    day_count(user_id=user_id, day=clock.local_date(at))
+    day_count(user_id=user_id, day=(learner or learner_of(user_id=user_id)).day_of(at))
     return review
 
 

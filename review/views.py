@@ -25,6 +25,10 @@ from utils.strict import NoFields, validated
     get=extend_schema(
         parameters=[CategoryFilterSerializer, PageParamsSerializer],
         responses={200: TodaySerializer, 404: OpenApiResponse(ErrorSerializer, "A page past the end.")},
+        description="The cards due on or before the learner's day (`time_zone`, `day_starts_at_hour` on "
+        "/api/auth/me/), within the daily limits as Anki applies them: review cards up to `reviews_per_day` "
+        "less today's reviews; new cards, oldest first, up to `new_cards_per_day` less those introduced "
+        "today, and none once the review limit is reached.",
     )
 )
 class TodayApi(CachedReadMixin, APIView):

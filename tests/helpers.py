@@ -125,6 +125,14 @@ def schedule_of(content: Content) -> ReviewSchedule:
     return ReviewSchedule.objects.get(content=content)
 
 
+def set_learner(who, **settings) -> None:
+    """The learner's settings changed as a PATCH of /api/auth/me/ changes them."""
+    from accounts.selectors import learner_of
+    from accounts.services import learner_update
+
+    learner_update(learner=learner_of(user_id=_user_id(who)), changes=settings)
+
+
 def make_history(who, content: Content, result: str = "remembered", *, at: datetime = NOW, seconds=None):
     """A review made at `at`, recorded as a completion records it (history and tallies)."""
     return history_record(

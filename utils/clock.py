@@ -13,7 +13,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as wall_time
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
@@ -55,6 +57,28 @@ def local_date(moment: datetime) -> date:
 
 def local_today() -> date:
     return local_date(now())
+
+
+def learner_date(moment: datetime, *, zone: str, day_starts_at_hour: int) -> date:
+    """The learner's day at `moment`: the date of the wall clock of `zone`, less the rollover hours
+    (Anki's "next day starts at"). # Note: an aware datetime less a timedelta moves its wall clock,
+    not its instant, so a day that a daylight-saving change shortens still turns at the hour."""
+    return (moment.astimezone(ZoneInfo(zone)) - timedelta(hours=day_starts_at_hour)).date()
+
+
+def next_rollover(moment: datetime, *, zone: str, day_starts_at_hour: int) -> datetime:
+    """The first instant after `moment` of the learner's next day. # Note: an hour the spring
+    change skips (02:00 in New York) reads, as zoneinfo's fold=0 does, with the offset before the
+    change: the instant the clocks jump, which is when the wall clock first passes that hour."""
+    day = learner_date(moment, zone=zone, day_starts_at_hour=day_starts_at_hour) + timedelta(days=1)
+    return day_start(day, zone=zone, day_starts_at_hour=day_starts_at_hour)
+
+
+def day_start(day: date, *, zone: str, day_starts_at_hour: int) -> datetime:
+    """The first instant of the learner's `day` (see `next_rollover` for an hour a change skips),
+    in UTC. # Note: a wall time in a gap compares unequal to every instant of another zone (PEP
+    495); in UTC it is an ordinary instant."""
+    return datetime.combine(day, wall_time(day_starts_at_hour), tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
 @contextmanager

@@ -23,6 +23,10 @@ def test_me_answers_the_signed_in_users_account(alice):
         "username": "alice",
         "email": "alice@example.com",
         "date_joined": alice.user.date_joined.isoformat().replace("+00:00", "Z"),
+        "time_zone": "UTC",
+        "day_starts_at_hour": 4,
+        "new_cards_per_day": 20,
+        "reviews_per_day": 200,
     }
 
 
@@ -104,3 +108,37 @@ def test_delete_without_the_password_is_400_naming_it(alice):
 def test_delete_without_a_token_is_401(anon, alice):
     assert_json_401(anon.delete(URL, {"password": DEFAULT_PASSWORD}))
     assert User.objects.filter(pk=alice.user.pk).exists()
+
+
+def test_patch_sets_the_learners_day_and_limits_and_answers_them(alice):
+    changes = {"time_zone": "Pacific/Kiritimati", "day_starts_at_hour": 2}
+    changes |= {"new_cards_per_day": 5, "reviews_per_day": 50}
+
+    response = alice.patch(URL, changes)
+
+    assert response.status_code == 200, response.content
+    assert {name: response.json()[name] for name in changes} == changes
+    assert {name: alice.get(URL).json()[name] for name in changes} == changes
+
+
+def test_an_unknown_time_zone_is_a_400_naming_it(alice):
+    response = alice.patch(URL, {"time_zone": "Mars/Olympus_Mons"})
+
+    assert_rejected(response, "time_zone")
+    assert "Mars/Olympus_Mons" in response.json()["time_zone"][0]
+    assert alice.get(URL).json()["time_zone"] == "UTC"
+
+
+@pytest.mark.parametrize(
+    "field, value", [("day_starts_at_hour", 24), ("day_starts_at_hour", -1), ("new_cards_per_day", -1)]
+)
+def test_a_setting_out_of_range_is_a_400_naming_it(alice, field, value):
+    assert_rejected(alice.patch(URL, {field: value}), field)
+
+
+def test_changing_the_zone_bumps_today_and_stats_and_a_limit_today_only(alice, bump_calls):
+    alice.patch(URL, {"time_zone": "Asia/Seoul"})
+    alice.patch(URL, {"reviews_per_day": 10})
+    alice.patch(URL, {"reviews_per_day": 10})  # no change: nothing to bump
+
+    assert [set(namespaces) for _, namespaces in bump_calls] == [{TODAY, STATS}, {TODAY}]

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from analytics.selectors import current_streak, stats_for
 from review.services import review_counts_rebuild
-from tests.helpers import TODAY, days, make_card, make_history, utc
+from tests.helpers import TODAY, days, make_card, make_history, set_learner, utc
 
 
 def review_on(user, card, day: date, hour: int = 12):
@@ -58,6 +58,7 @@ def test_the_streak_ignores_other_users_reviews(make_user):
 def test_the_streak_uses_local_days(make_user, time_zone, streaks_on_13_14_15):
     user = make_user("carol")
     card = make_card(user)
+    set_learner(user, day_starts_at_hour=0)  # days from midnight, to see the zone's alone
     with override_settings(TIME_ZONE=time_zone):
         # 22:30 and 01:30 UTC: the same evening (13 May) in New York, two different days in UTC.
         make_history(user, card, at=utc(2024, 5, 13, 22, 30))
@@ -71,6 +72,7 @@ def test_the_streak_uses_local_days(make_user, time_zone, streaks_on_13_14_15):
 def test_a_rebuild_recounts_the_days_in_the_time_zone_now_configured(make_user):
     user = make_user("carol")
     card = make_card(user)
+    set_learner(user, day_starts_at_hour=0)
     make_history(user, card, at=utc(2024, 5, 13, 22, 30))
     make_history(user, card, at=utc(2024, 5, 14, 1, 30))
     assert stats_for(user_id=user.id, today=date(2024, 5, 14))["current_streak_days"] == 2

@@ -5,7 +5,18 @@ from datetime import date
 import pytest
 from django.test import override_settings
 
-from tests.helpers import NOW, TODAY, complete, days, make_card, make_category, make_history, schedule_of, utc
+from tests.helpers import (
+    NOW,
+    TODAY,
+    complete,
+    days,
+    make_card,
+    make_category,
+    make_history,
+    schedule_of,
+    set_learner,
+    utc,
+)
 
 URL = "/api/analytics/stats/"
 
@@ -147,6 +158,7 @@ def test_stats_only_count_the_requesters_own_data(alice, bob):
 
 
 def test_reviews_per_day_covers_the_last_30_days_oldest_first_with_zeros(alice):
+    set_learner(alice, day_starts_at_hour=0)  # days from midnight: the hours below are around it
     card = make_card(alice)
     for days_ago, hour in [(0, 0), (0, 11), (1, 23), (1, 0), (1, 12), (29, 0), (30, 23), (45, 12)]:
         make_history(alice, card, at=utc(*(TODAY - days(days_ago)).timetuple()[:3], hour, 30))
@@ -193,6 +205,7 @@ def test_the_streak_survives_until_the_day_without_a_review_is_over(alice):
 def test_days_are_counted_in_the_configured_time_zone(
     alice, clock, time_zone, today, reviews_today, streak, last_two_days
 ):
+    set_learner(alice, day_starts_at_hour=0)  # days from midnight, to see the zone's alone
     card = make_card(alice)
     clock.now = utc(2024, 5, 15, 3, 0)
     with override_settings(TIME_ZONE=time_zone):

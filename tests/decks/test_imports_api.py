@@ -3,7 +3,7 @@ embedded default of `make run`); the Celery worker's own tests are in test_worke
 thread has its own database connection, so these tests commit (transactional_db)."""
 
 import io
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.test import override_settings
@@ -19,6 +19,7 @@ from tests.helpers import (
     anki2_package,
     anki_package,
     fetch,
+    set_learner,
     start_import,
     titles,
     uncached,
@@ -278,3 +279,13 @@ def test_in_process_the_job_still_runs_in_the_background_and_reports_part_way(al
     progress = imported(alice, rows, states=seen)
     assert (progress["state"], progress["created"]) == ("succeeded", 3000)
     assert [entry for entry in seen if entry[0] == "running" and 0 < entry[1] < 3000]
+
+
+def test_an_imported_new_card_is_due_on_the_learners_day_not_the_servers(alice):
+    # 20:00 UTC on 15 May is 10:00 on 16 May at UTC+14: the learner's day is a date ahead of UTC.
+    set_learner(alice, time_zone="Pacific/Kiritimati")
+    with clock.use(now=lambda: datetime(2024, 5, 15, 20, 0, tzinfo=UTC)):
+        progress = imported(alice, "front,back\nuno,one\n")
+
+    assert progress["state"] == "succeeded", progress
+    assert ReviewSchedule.objects.get(owner=alice.user).next_review_date == date(2024, 5, 16)

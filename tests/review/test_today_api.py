@@ -15,6 +15,7 @@ from tests.helpers import (
     make_card,
     make_category,
     schedule_of,
+    set_learner,
     today_list,
     utc,
 )
@@ -155,6 +156,7 @@ def test_the_list_is_paged_like_the_other_lists_with_links_a_pager_can_follow(al
 
 
 def test_twenty_cards_a_page_by_default_and_at_most_a_hundred(alice):
+    set_learner(alice, new_cards_per_day=101)  # all new cards: the default limit would hold back 81
     with committed():
         for i in range(101):
             content_create(owner_id=alice.user.id, title=f"card {i}")
@@ -199,15 +201,17 @@ def test_an_invalid_category_slug_is_rejected(alice, slug):
 @pytest.mark.parametrize(
     "time_zone, moment, due_dates",
     [
-        # 02:00 UTC on 15 May is still the evening of 14 May in New York.
-        ("UTC", utc(2024, 5, 15, 2, 0), {date(2024, 5, 14), date(2024, 5, 15)}),
+        # The learner's day starts at 04:00 by default: 02:00 UTC on 15 May is still 14 May in UTC.
+        ("UTC", utc(2024, 5, 15, 2, 0), {date(2024, 5, 14)}),
+        ("UTC", utc(2024, 5, 15, 4, 0), {date(2024, 5, 14), date(2024, 5, 15)}),
+        # 02:00 UTC on 15 May is the evening of 14 May in New York.
         ("America/New_York", utc(2024, 5, 15, 2, 0), {date(2024, 5, 14)}),
-        # 14:00 UTC on 15 May is already 16 May in Auckland.
-        ("UTC", utc(2024, 5, 15, 14, 0), {date(2024, 5, 14), date(2024, 5, 15)}),
-        ("Pacific/Auckland", utc(2024, 5, 15, 14, 0), {date(2024, 5, 14), date(2024, 5, 15), date(2024, 5, 16)}),
+        # 17:00 UTC on 15 May is 05:00 on 16 May in Auckland, past the rollover.
+        ("Pacific/Auckland", utc(2024, 5, 15, 17, 0), {date(2024, 5, 14), date(2024, 5, 15), date(2024, 5, 16)}),
+        ("Pacific/Auckland", utc(2024, 5, 15, 14, 0), {date(2024, 5, 14), date(2024, 5, 15)}),
     ],
 )
-def test_what_is_due_follows_the_local_date_of_the_configured_time_zone(alice, clock, time_zone, moment, due_dates):
+def test_a_learner_who_set_no_zone_has_days_of_the_configured_time_zone(alice, clock, time_zone, moment, due_dates):
     cards = {due: make_card(alice, due.isoformat(), due=due) for due in [date(2024, 5, n) for n in (14, 15, 16)]}
     clock.now = moment
 

@@ -32,6 +32,7 @@ from tests.helpers import (
     create_content,
     fetch,
     seed,
+    set_learner,
     titles,
     uncached,
     warm,
@@ -273,6 +274,7 @@ def test_a_today_page_past_what_the_shared_entry_holds_has_its_own_entry(alice, 
 def test_no_stored_entry_is_over_a_megabyte_even_with_200_due_cards_of_20_kb(alice):
     """Bodies that do not compress much: a page of a hundred such cards is two megabytes, which is
     served but never stored; the first pages still come out of the shared entry."""
+    set_learner(alice, new_cards_per_day=200)  # all 200 new cards today, past the default limit
     rng = random.Random(27)
     with committed():
         for i in range(200):
@@ -417,15 +419,15 @@ def test_two_categories_whose_slugs_differ_only_in_unicode_get_their_own_entries
         assert titles(fetch(alice, endpoint, {"category_slug": "cafe"}, cache=HIT)) == ["plain card"]
 
 
-# --- The local date is part of the key -----------------------------------------------------------
+# --- An entry ends with the learner's day ------------------------------------------------------
 
 
 @pytest.mark.parametrize("time_zone", ["UTC", "America/New_York", "Pacific/Auckland"])
-def test_todays_list_rolls_over_at_local_midnight_with_the_cards_due_on_the_new_day(alice, clock, time_zone):
-    """Off UTC, 23:59 and 00:01 local fall on one UTC date: only a local date in the key rolls over."""
+def test_todays_list_rolls_over_at_the_learners_rollover_with_the_cards_due_on_the_new_day(alice, clock, time_zone):
+    """The day starts at 04:00 of the zone by default: 03:59 is the day before, 04:01 the new one."""
     day = clock.now.date()
     with override_settings(TIME_ZONE=time_zone):
-        clock.now = local_moment(day, 23, 59)
+        clock.now = local_moment(day + timedelta(days=1), 3, 59)
         card = create_content(alice, "due tomorrow")
         api_complete(alice, card["id"], "remembered")  # first review: rung 0, due the next day
         create_content(alice, "due today")
@@ -433,7 +435,7 @@ def test_todays_list_rolls_over_at_local_midnight_with_the_cards_due_on_the_new_
         before = warm(alice, "today")
         assert titles(before) == ["due today"]
 
-        clock.now = local_moment(day + timedelta(days=1), 0, 1)
+        clock.now = local_moment(day + timedelta(days=1), 4, 1)
         after = fetch(alice, "today", cache=MISS)
 
         assert sorted(titles(after)) == ["due today", "due tomorrow"]
@@ -441,14 +443,14 @@ def test_todays_list_rolls_over_at_local_midnight_with_the_cards_due_on_the_new_
         assert fetch(alice, "today", cache=HIT).content == after.content
 
 
-def test_the_stats_roll_over_at_local_midnight(alice, clock):
+def test_the_stats_roll_over_at_the_learners_rollover(alice, clock):
     day = clock.now.date()
-    clock.now = local_moment(day, 23, 59)
+    clock.now = local_moment(day + timedelta(days=1), 3, 59)
     card = create_content(alice, "reviewed late")
     api_complete(alice, card["id"], "remembered")
     assert warm(alice, "stats").json()["reviews_today"] == 1
 
-    clock.now = local_moment(day + timedelta(days=1), 0, 1)
+    clock.now = local_moment(day + timedelta(days=1), 4, 1)
     after = fetch(alice, "stats", cache=MISS).json()
 
     assert after["reviews_today"] == 0

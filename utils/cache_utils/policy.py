@@ -21,7 +21,19 @@
                            updated_at                          none: shown nowhere
     review.ReviewHistory   anything                            none: the stats read the counts
     analytics.DayTally     anything                            stats (today, per day, streak)
+    accounts.Learner       created, deleted, time_zone,        today, stats (the learner's day)
+                           day_starts_at_hour
+                           new_cards_per_day, reviews_per_day  today (the daily limits)
     (a deleted user: every answer; accounts.signals)
+
+Which moments change which cached answers with no write at all: the second table. An answer that
+changes with the clock carries the next such moment, computed with it (CachedRead.until); its
+entry is never served past it, fresh, stale or from an L1 (utils.cache_utils.store).
+
+    clock event                      answers it changes
+    the learner's day turns          today (what is due; the daily limits start again),
+    (their zone, their rollover)     stats (today's reviews, the 30 days, the streak)
+    (none)                           content: only writes change it
 
 A change the table does not name (another field, a save without `update_fields`) is taken as a
 change of everything the model's rows show: unknown means everything, never nothing.
@@ -98,10 +110,30 @@ POLICY: dict[str, Rule] = {
     ),
     # Note: the stats read the counts, not the history: a history row shows in no cached answer.
     "review.ReviewHistory": Rule("user_id", {CREATED: set(), DELETED: set()}),
+    "accounts.Learner": Rule(
+        "user_id",
+        {
+            CREATED: {TODAY, STATS},
+            DELETED: {TODAY, STATS},
+            "time_zone": {TODAY, STATS},
+            "day_starts_at_hour": {TODAY, STATS},
+            "new_cards_per_day": {TODAY},
+            "reviews_per_day": {TODAY},
+        },
+    ),
     "analytics.DayTally": Rule(
         "user_id", {CREATED: {STATS}, DELETED: {STATS}, "reviews": {STATS}, "run_start": {STATS}}
     ),
 }
+
+
+LEARNER_DAY = "learner's day"
+CLOCK_EVENTS: dict[str, set[str]] = {LEARNER_DAY: {TODAY, STATS}}
+
+
+def changes_with_clock(namespace: str) -> set[str]:
+    """The clock events that change the answers of `namespace` (an empty set: writes only)."""
+    return {event for event, namespaces in CLOCK_EVENTS.items() if namespace in namespaces}
 
 
 def namespaces_for(model: type[models.Model], *, change: Iterable[str]) -> set[str]:

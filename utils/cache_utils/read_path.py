@@ -32,6 +32,7 @@ at start-up, a cached view whose classes override what it replaces.
 import functools
 import inspect
 import logging
+import math
 import time
 import zlib
 from typing import NamedTuple
@@ -267,7 +268,8 @@ def _read_through(read: CachedRead, looked: object, inflate: bool) -> Served:
             if cache_settings.L1_ENABLED:
                 _keep_local(read, entry)
             return Served(HIT, entry.body, entry.etag, entry.compressed)
-        version, stale = entry.version, entry
+        # Note: an entry past the moment its answer changes with the clock is no stale answer.
+        version, stale = entry.version, entry if entry.holds() else None
     return _recompute(read, version, stale, now)
 
 
@@ -359,6 +361,7 @@ def fill(read: CachedRead, version: str) -> tuple[bytes, store.Entry | None]:
             version=version,
             body=body,
             compute_seconds=seconds,
+            until=read.until() if read.until is not None else math.inf,
         )
     except RedisUnavailable:
         return body, None

@@ -12,13 +12,16 @@ class CachedRead(NamedTuple):
     """One user's answer of one cached endpoint: `params` must hold everything besides the user
     that changes it, `compute` builds it from the database. `derived_from`: a shared entry the
     answer can usually be taken out of (one entry serving many variants); this read's own entry
-    is used only when it cannot."""
+    is used only when it cannot. `until`, asked after `compute`: the moment (epoch seconds of
+    `clock.now()`) the answer computed changes with the clock alone (utils.cache_utils.policy,
+    CLOCK_EVENTS); None when only writes change it."""
 
     user_id: int
     namespace: str
     params: dict
     compute: Callable[[], Any]
     derived_from: "Derivation | None" = None
+    until: Callable[[], float] | None = None
 
 
 class Derivation(NamedTuple):

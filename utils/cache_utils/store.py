@@ -1,7 +1,10 @@
 """Entries in Redis: the rendered body behind a one-line JSON header.
 
     {"v": <namespace token>, "c": <created at>, "x": <expires at>, "d": <compute seconds>,
-     "e": <etag>, "z": <1 if the body is zlib-compressed>}\\n<body>
+     "e": <etag>, "z": <1 if the body is zlib-compressed>, "u": <until>}\\n<body>
+
+`until`: the moment the answer changes with the clock alone (a learner's day turning), when it
+has one; past it the entry is never served, fresh, stale or from an L1.
 
 The body is stored and served as bytes: a hit parses only the header. Nothing is pickled. Redis
 keeps an entry for its TTL plus the stale-while-revalidate window, so an expired entry can still be
@@ -43,9 +46,16 @@ class Entry:
     body: bytes  # as stored, zlib-compressed, when `compressed` (decode(..., inflate=False))
     expires_at: float = math.inf
     compressed: bool = False
+    until: float = math.inf  # epoch seconds of `clock.now()`, not of `clock.timestamp()`
 
     def is_fresh(self, now: float) -> bool:
-        return now < self.expires_at
+        return now < self.expires_at and self.holds()
+
+    def holds(self) -> bool:
+        """Whether the clock has not reached the moment the answer changes with it alone.
+        # Note: asked of `clock.now()`, the clock days are cut by, so that a learner's day turns
+        # whichever clock a test moves; in production both are the same clock."""
+        return self.until == math.inf or clock.now().timestamp() < self.until
 
     def due_early(self, now: float) -> bool:
         """Whether a reader at `now` should recompute this entry before it expires (XFetch)."""
@@ -93,6 +103,8 @@ def encode(entry: Entry) -> bytes:
     header = {"v": entry.version, "c": entry.created_at, "d": entry.compute_seconds, "e": entry.etag}
     if entry.expires_at != math.inf:
         header["x"] = entry.expires_at
+    if entry.until != math.inf:
+        header["u"] = entry.until
     body = entry.body
     if len(body) >= cache_settings.COMPRESS_MIN_BYTES:
         # Note: level 1 is ~5x faster than the default for most of the gain on repetitive JSON.
@@ -114,6 +126,7 @@ def decode(raw: bytes, *, inflate: bool = True) -> Entry:
         body=zlib.decompress(body) if compressed and inflate else body,
         expires_at=meta.get("x", math.inf),
         compressed=compressed and not inflate,
+        until=meta.get("u", math.inf),
     )
 
 
@@ -151,24 +164,36 @@ def claim_version(*, user_id: int, namespace: str) -> str:
 
 
 def store(
-    *, user_id: int, namespace: str, params: dict, version: str, body: bytes, compute_seconds: float
+    *,
+    user_id: int,
+    namespace: str,
+    params: dict,
+    version: str,
+    body: bytes,
+    compute_seconds: float,
+    until: float = math.inf,
 ) -> Entry | None:
-    """The entry, stored; None, and nothing stored, when it is over MAX_ENTRY_BYTES (compressed)."""
+    """The entry, stored; None, and nothing stored, when it is over MAX_ENTRY_BYTES (compressed).
+    `until` (epoch seconds of `clock.now()`): the moment the answer changes with the clock alone,
+    which caps its freshness, its stale window and its life in Redis."""
     now, ttl = clock.timestamp(), ttl_for(namespace)
+    left = until - clock.now().timestamp()  # Note: infinite without a cap
     entry = Entry(
         version=version,
         created_at=now,
         compute_seconds=compute_seconds,
         etag=etag_for(body),
         body=body,
-        expires_at=now + ttl,
+        expires_at=now + min(ttl, left),
+        until=until,
     )
     encoded = encode(entry)
     if len(encoded) > cache_settings.MAX_ENTRY_BYTES:
         OVERSIZE.labels(endpoint=namespace).inc()
         logger.info("cache: a %s answer of %d bytes is served but not stored", namespace, len(encoded))
         return None
-    client().set(keys.entry_key(user_id, namespace, params), encoded, ex=ttl + cache_settings.STALE_SECONDS)
+    kept = ttl + cache_settings.STALE_SECONDS if left == math.inf else min(ttl + cache_settings.STALE_SECONDS, left)
+    client().set(keys.entry_key(user_id, namespace, params), encoded, ex=max(1, math.ceil(kept)))
     return entry
 
 

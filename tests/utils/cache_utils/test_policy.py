@@ -16,7 +16,8 @@ from review.services import review_complete, schedule_set_active
 from tests.helpers import ENDPOINTS, HIT, committed, fetch, seed, uncached, warm
 from utils import clock
 from utils.cache_utils.conf import CONTENT, STATS, TODAY
-from utils.cache_utils.policy import CREATED, DELETED, POLICY, namespaces_for
+from utils.cache_utils.policy import CREATED, DELETED, POLICY, changes_with_clock, namespaces_for
+from utils.cache_utils.reads import refresh_reads_for
 
 MODELS = (Content, Category, ReviewSchedule, ReviewHistory, DayTally)
 
@@ -179,3 +180,14 @@ def test_an_admin_style_save_without_update_fields_bumps_everything_its_model_sh
     with committed():
         content.save()
     assert bump_calls == [(alice.user.id, tuple(sorted({CONTENT, STATS, TODAY})))]
+
+
+def test_an_answer_carries_its_end_exactly_when_the_clock_table_says_the_clock_changes_it(alice):
+    reads = refresh_reads_for(alice.user.id)
+    assert {read.namespace for read in reads} == {CONTENT, STATS, TODAY}
+
+    for read in reads:
+        assert (read.until is not None) == bool(changes_with_clock(read.namespace)), read.namespace
+        if read.until is not None:
+            read.compute()
+            assert read.until() > clock.now().timestamp()
