@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from content.services import content_create
-from tests.helpers import DEFAULT_PASSWORD
+from tests.helpers import DEFAULT_PASSWORD, set_learner
 from tests.servers import ARTIFACTS, RunServer, app_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -294,6 +294,9 @@ def test_a_learner_changes_the_password_resets_it_from_the_mail_and_deletes_the_
 
 @pytest.fixture
 def learner_with_cards(learner):
+    # Note: more than a page of new cards, all due today: the default new-card limit (20) would
+    # hold five of them back for tomorrow.
+    set_learner(learner, new_cards_per_day=25)
     for n in range(25):
         content_create(owner_id=learner.id, title=f"card {n:02}", body=f"back {n:02}")
     return learner
