@@ -63,9 +63,9 @@ class ReleasedEmail(models.Model):
 
 
 class Learner(models.Model):
-    """A user's study settings: the learner's day (its zone and the hour it starts at) and the daily
-    limits. A row only once the user changes one (`accounts.selectors.learner_of` answers the
-    defaults without it).
+    """A user's study settings: the learner's day (its zone and the hour it starts at), the daily
+    limits, and the scheduler (the ladder, or FSRS with the retention the learner wants). A row
+    only once the user changes one (`accounts.selectors.learner_of` answers the defaults without it).
     # Note: beside Django's user, not on it: the user model is `auth.User`, and swapping it in a
     # live project is a migration of its own; one row per user read on a miss or a write only."""
 
@@ -77,6 +77,9 @@ class Learner(models.Model):
     day_starts_at_hour = models.PositiveSmallIntegerField(default=4)
     new_cards_per_day = models.PositiveIntegerField(default=20)
     reviews_per_day = models.PositiveIntegerField(default=200)
+    LADDER, FSRS = "ladder", "fsrs"
+    scheduler = models.CharField(max_length=8, choices=[(LADDER, LADDER), (FSRS, FSRS)], default=LADDER)
+    desired_retention = models.FloatField(default=0.9)  # FSRS's target recall probability, 0.70-0.99
 
     objects = PolicedQuerySet.as_manager()  # bulk writes bump what utils.cache_utils.policy says
 

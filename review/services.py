@@ -4,7 +4,7 @@
 from datetime import date, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from rest_framework.exceptions import ValidationError
 
@@ -12,7 +12,7 @@ from accounts.models import Learner
 from accounts.selectors import learner_of, learner_today
 from analytics.services import day_count, days_rebuild
 from content.models import Content
-from review.models import ReviewHistory, ReviewSchedule
+from review.models import Grade, ReviewHistory, ReviewSchedule, State
 from review.selectors import schedule_get_for
 from utils import clock
 from utils.cache_utils.policy import CREATED, invalidates
@@ -27,38 +27,76 @@ def schedule_create_for(*, content: Content, today: date | None = None) -> Revie
 
 
 def next_step(*, schedule: ReviewSchedule, result: str) -> int:
-    """remembered climbs one rung (the first review lands on rung 0), partial stays, forgot
-    falls back to rung 0; the top rung is kept once reached."""
-    if result == ReviewHistory.FORGOT or not schedule.initial_review_completed:
+    """The ladder: good climbs one rung and easy two (the first review lands on rung 0), hard
+    stays, again falls back to rung 0; the top rung is kept once reached."""
+    grade = ReviewHistory.GRADE_OF[result]
+    if grade == Grade.AGAIN or not schedule.initial_review_completed:
         return 0
-    if result == ReviewHistory.PARTIAL:
+    if grade == Grade.HARD:
         return schedule.interval_step
-    return min(schedule.interval_step + 1, len(review_intervals()) - 1)
+    climb = 2 if grade == Grade.EASY else 1
+    return min(schedule.interval_step + climb, len(review_intervals()) - 1)
+
+
+def ladder_answer(schedule: ReviewSchedule, *, result: str, today: date) -> None:
+    """The ladder's move: the next rung's interval in days from the learner's `today`."""
+    step = min(next_step(schedule=schedule, result=result), len(review_intervals()) - 1)
+    schedule.interval_step = step
+    schedule.next_review_date = today + timedelta(days=review_intervals()[step])
+    schedule.state = State.REVIEW
+
+
+def count_answer(schedule: ReviewSchedule, *, grade: int) -> None:
+    """The card's counts of one more answer: a lapse is an again on a card already learned."""
+    schedule.lapses += grade == Grade.AGAIN and schedule.initial_review_completed
+    schedule.reviews += 1
+    schedule.remembered += grade >= Grade.GOOD
+    schedule.recalled += grade >= Grade.HARD
+    schedule.initial_review_completed = True
 
 
 def review_complete(
     *, user_id: int, content_id: int, result: str, time_spent_seconds: int | None = None, now: datetime | None = None
 ) -> ReviewSchedule:
+    """One answer (`result`: a grade, or one of the three older words) to the card: its schedule
+    moves as the learner's scheduler says, its counts and the day's tally grow, and the history
+    keeps the row as it was before, for an undo."""
     now = now or clock.now()
+    grade = ReviewHistory.GRADE_OF[result]
     with transaction.atomic():
         # Note: the row lock serialises concurrent completions of one card, so each one moves the
         # schedule from the state the previous one left, and none is lost.
         schedule = schedule_get_for(user_id=user_id, content_id=content_id, for_update=True)
         if not schedule.is_active:
             raise ValidationError({"content_id": ["This card is paused; resume it before reviewing."]})
-        step = min(next_step(schedule=schedule, result=result), len(review_intervals()) - 1)
-        schedule.interval_step = step
         learner = learner_of(user_id=user_id)
-        today = learner.day_of(now)
-        schedule.next_review_date = today + timedelta(days=review_intervals()[step])
-        schedule.initial_review_completed = True
-        schedule.reviews += 1
-        schedule.remembered += result == ReviewHistory.REMEMBERED
-        moved = ["interval_step", "next_review_date", "initial_review_completed", "reviews", "remembered", "updated_at"]
+        prior = schedule_snapshot(schedule)
+        ladder_answer(schedule, result=result, today=learner.day_of(now))
+        count_answer(schedule, grade=grade)
+        schedule.last_review_at = now
+        moved = [*ReviewSchedule.SCHEDULING_FIELDS, "updated_at"]
         with invalidates(ReviewSchedule, owner_id=user_id, change=moved, reason="schedule"):
             schedule.save(update_fields=moved)
-        _history_add(user_id, content_id, result, time_spent_seconds, now, learner=learner)
+        review = ReviewHistory(
+            user_id=user_id,
+            content_id=content_id,
+            result=result,
+            time_spent_seconds=time_spent_seconds,
+            reviewed_at=now,
+            scheduler="ladder",
+            prior=prior,
+        )
+        _history_add(review, learner=learner)
     return schedule
+
+
+def schedule_snapshot(schedule: ReviewSchedule) -> dict:
+    """The schedule's scheduling fields as JSON (a history row's `prior`)."""
+    return {name: _json_value(getattr(schedule, name)) for name in ReviewSchedule.SCHEDULING_FIELDS}
+
+
+def _json_value(value):
+    return value.isoformat() if isinstance(value, date | datetime) else value
 
 
 def history_record(
@@ -66,28 +104,31 @@ def history_record(
 ) -> ReviewHistory:
     """A review made elsewhere (an import, a past review): counted like a completion's, leaving
     the card's place on the ladder alone."""
+    grade = ReviewHistory.GRADE_OF[result]
     with transaction.atomic():
-        counts = {"reviews": F("reviews") + 1, "remembered": F("remembered") + int(result == ReviewHistory.REMEMBERED)}
+        counts = {
+            "reviews": F("reviews") + 1,
+            "remembered": F("remembered") + int(grade >= Grade.GOOD),
+            "recalled": F("recalled") + int(grade >= Grade.HARD),
+        }
         with invalidates(ReviewSchedule, owner_id=user_id, change=counts, reason="schedule"):
             ReviewSchedule.objects.filter(content_id=content_id, owner_id=user_id).update(**counts)
-        return _history_add(user_id, content_id, result, time_spent_seconds, reviewed_at)
+        review = ReviewHistory(
+            user_id=user_id,
+            content_id=content_id,
+            result=result,
+            time_spent_seconds=time_spent_seconds,
+            reviewed_at=reviewed_at,
+        )
+        return _history_add(review)
 
 
-def _history_add(
-    user_id: int,
-    content_id: int,
-    result: str,
-    time_spent_seconds: int | None,
-    at: datetime,
-    learner: Learner | None = None,
-):
+def _history_add(review: ReviewHistory, learner: Learner | None = None) -> ReviewHistory:
     """The history row and the tally of the learner's day of one review (its card's counts are the
     caller's); `learner`: their settings, when the caller has them already."""
-    with invalidates(ReviewHistory, owner_id=user_id, change=[CREATED], reason="history"):
-        review = ReviewHistory.objects.create(
-            user_id=user_id, content_id=content_id, result=result, time_spent_seconds=time_spent_seconds, reviewed_at=at
-        )
-    day_count(user_id=user_id, day=(learner or learner_of(user_id=user_id)).day_of(at))
+    with invalidates(ReviewHistory, owner_id=review.user_id, change=[CREATED], reason="history"):
+        review.save(force_insert=True)
+    day_count(user_id=review.user_id, day=(learner or learner_of(user_id=review.user_id)).day_of(review.reviewed_at))
     return review
 
 
@@ -102,17 +143,26 @@ def review_counts_rebuild(*, user_id: int) -> None:
 
 
 def _schedule_counts_rebuild(user_id: int) -> None:
-    with invalidates(ReviewSchedule, owner_id=user_id, change=["reviews", "remembered"], reason="schedule"):
-        ReviewSchedule.objects.filter(owner_id=user_id).update(**schedule_counts(ReviewHistory))
+    counts = ["reviews", "remembered", "recalled", "lapses"]
+    with invalidates(ReviewSchedule, owner_id=user_id, change=counts, reason="schedule"):
+        ReviewSchedule.objects.filter(owner_id=user_id).update(**schedule_counts())
 
 
-def schedule_counts(history) -> dict:
-    """`update()` values setting each schedule's counts from the `history` model's rows of its card
-    (the migration that adds the counts passes its own model)."""
+def schedule_counts(history=ReviewHistory) -> dict:
+    """`update()` values setting each schedule's counts from the history rows of its card; a lapse
+    is an again after the card's first review."""
     rows = history.objects.filter(content_id=OuterRef("content_id")).order_by().values("content_id")
     count = rows.annotate(n=Count("id")).values("n")
-    remembered = rows.filter(result=ReviewHistory.REMEMBERED).annotate(n=Count("id")).values("n")
-    return {"reviews": Coalesce(Subquery(count), 0), "remembered": Coalesce(Subquery(remembered), 0)}
+    remembered = rows.filter(grade__gte=Grade.GOOD).annotate(n=Count("id")).values("n")
+    recalled = rows.filter(grade__gte=Grade.HARD).annotate(n=Count("id")).values("n")
+    first = history.objects.filter(content_id=OuterRef(OuterRef("content_id"))).order_by("reviewed_at", "id")
+    lapses = rows.filter(~Q(id=Subquery(first.values("id")[:1])), grade=Grade.AGAIN).annotate(n=Count("id"))
+    return {
+        "lapses": Coalesce(Subquery(lapses.values("n")), 0),
+        "reviews": Coalesce(Subquery(count), 0),
+        "remembered": Coalesce(Subquery(remembered), 0),
+        "recalled": Coalesce(Subquery(recalled), 0),
+    }
 
 
 def schedule_set_active(*, schedule: ReviewSchedule, is_active: bool) -> ReviewSchedule:

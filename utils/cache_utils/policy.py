@@ -15,15 +15,19 @@
                            name, slug                          content, today, stats
     review.ReviewSchedule  created, next_review_date,          today, stats (the summary's due,
                            is_active, initial_review_completed overdue and new)
-                           interval_step                       today
+                           interval_step, state, step,         today (where the card stands,
+                           stability, difficulty, due_at,      what each grade would do, when a
+                           last_review_at                      learning card comes due)
                            deleted                             today, stats (its counts)
-                           reviews, remembered                 stats (totals, rates by category)
+                           reviews, remembered, recalled,      stats (totals, rates, leeches)
+                           lapses
                            updated_at                          none: shown nowhere
     review.ReviewHistory   anything                            none: the stats read the counts
     analytics.DayTally     anything                            stats (today, per day, streak)
     accounts.Learner       created, deleted, time_zone,        today, stats (the learner's day)
                            day_starts_at_hour
                            new_cards_per_day, reviews_per_day  today (the daily limits)
+                           scheduler, desired_retention        today (what each grade would do)
     (a deleted user: every answer; accounts.signals)
 
 Which moments change which cached answers with no write at all: the second table. An answer that
@@ -101,10 +105,18 @@ POLICY: dict[str, Rule] = {
             DELETED: {TODAY, STATS},
             "next_review_date": {TODAY, STATS},
             "interval_step": {TODAY},
+            "state": {TODAY},
+            "step": {TODAY},
+            "stability": {TODAY},
+            "difficulty": {TODAY},
+            "due_at": {TODAY},
+            "last_review_at": {TODAY},
             "is_active": {TODAY, STATS},
             "initial_review_completed": {TODAY, STATS},
             "reviews": {STATS},
             "remembered": {STATS},
+            "recalled": {STATS},
+            "lapses": {STATS},
             "updated_at": set(),
         },
     ),
@@ -119,6 +131,8 @@ POLICY: dict[str, Rule] = {
             "day_starts_at_hour": {TODAY, STATS},
             "new_cards_per_day": {TODAY},
             "reviews_per_day": {TODAY},
+            "scheduler": {TODAY},
+            "desired_retention": {TODAY},
         },
     ),
     "analytics.DayTally": Rule(
