@@ -12,13 +12,17 @@ from analytics.models import DayTally
 from content.models import Content
 from utils.cache_utils import STATS
 from utils.cache_utils.reads import CachedRead
+from utils.conf import leech_lapses
 
 HISTORY_DAYS = 30
+COUNTS = ("reviews", "remembered", "recalled")  # summed over the cards of each category
 
 
-def _success_rate(remembered: int, total: int) -> float | None:
-    """Share of reviews answered `remembered`, in percent; None when there is nothing to rate."""
-    return round(100 * remembered / total, 1) if total else None
+def _percent(part: int, total: int) -> float | None:
+    """`part` of `total` reviews in percent, one decimal; None when there is nothing to rate. The
+    success rate's part is the reviews answered good or easy; the retention's, those passed (hard,
+    good or easy), as FSRS counts a recall."""
+    return round(100 * part / total, 1) if total else None
 
 
 def _streak(runs: dict[date, date], today: date) -> int:
@@ -36,8 +40,8 @@ def current_streak(*, user_id: int, today: date) -> int:
 
 
 def _per_category(user_id: int, today: date) -> list[dict]:
-    """Cards, reviews and the remembered among them, per category of the cards the user has; and
-    the active cards due (overdue ones included), overdue and never reviewed."""
+    """Cards, reviews and the remembered and recalled among them, and leeches, per category of the
+    cards the user has; and the active cards due (overdue ones included), overdue and never reviewed."""
     active = Q(schedule__is_active=True)
     rows = (
         Content.objects.filter(owner_id=user_id)
@@ -46,59 +50,67 @@ def _per_category(user_id: int, today: date) -> list[dict]:
             cards=Count("id"),
             reviews=Sum("schedule__reviews"),
             remembered=Sum("schedule__remembered"),
+            recalled=Sum("schedule__recalled"),
+            leeches=Count("id", filter=Q(schedule__lapses__gte=leech_lapses())),
             due=Count("id", filter=active & Q(schedule__next_review_date__lte=today)),
             overdue=Count("id", filter=active & Q(schedule__next_review_date__lt=today)),
             new=Count("id", filter=active & Q(schedule__initial_review_completed=False)),
         )
         .order_by("category__name", "category_id")
     )
-    return [{**row, "reviews": row["reviews"] or 0, "remembered": row["remembered"] or 0} for row in rows]
+    return [{**row, **{name: row[name] or 0 for name in COUNTS}} for row in rows]
 
 
-def _summary(
-    categories: list[dict], *, recent_reviews: int, today_reviews: int, success_rate: float | None, streak: int
-) -> dict:
-    """What a home screen shows, in one part of the answer."""
+def _summary(categories: list[dict], *, recent_reviews: int, today_reviews: int, rates: dict, streak: int) -> dict:
+    """What a home screen shows, in one part of the answer; `rates`: the success rate and retention."""
     return {
         "due": sum(row["due"] for row in categories),
         "overdue": sum(row["overdue"] for row in categories),
         "new": sum(row["new"] for row in categories),
         "reviews_today": today_reviews,
         "reviews_last_30_days": recent_reviews,
-        "success_rate": success_rate,
+        **rates,
         "current_streak_days": streak,
+        "leeches": sum(row["leeches"] for row in categories),
+    }
+
+
+def _rates(row: dict) -> dict:
+    """The success rate and the retention of a row of counts (`reviews`, `remembered`, `recalled`)."""
+    return {
+        "success_rate": _percent(row["remembered"], row["reviews"]),
+        "retention": _percent(row["recalled"], row["reviews"]),
     }
 
 
 def stats_for(*, user_id: int, today: date) -> dict:
     categories = _per_category(user_id, today)
-    reviews = sum(row["reviews"] for row in categories)
-    remembered = sum(row["remembered"] for row in categories)
+    totals = {name: sum(row[name] for row in categories) for name in COUNTS}
+    rates = _rates(totals)
     first_day = today - timedelta(days=HISTORY_DAYS - 1)
     days = DayTally.objects.filter(user_id=user_id, day__range=(first_day, today))
     recent = list(days.values_list("day", "reviews", "run_start"))
     by_day = {day: reviews for day, reviews, _ in recent}
-    success_rate = _success_rate(remembered, reviews)
     streak = _streak({day: start for day, _, start in recent}, today)
     return {
         "summary": _summary(
             categories,
             recent_reviews=sum(by_day.values()),
             today_reviews=by_day.get(today, 0),
-            success_rate=success_rate,
+            rates=rates,
             streak=streak,
         ),
         "total_contents": sum(row["cards"] for row in categories),
-        "total_reviews": reviews,
+        "total_reviews": totals["reviews"],
         "reviews_today": by_day.get(today, 0),
-        "success_rate": success_rate,
+        **rates,
         "success_rate_by_category": [
             {
                 "category_id": row["category_id"],
                 "slug": row["category__slug"],
                 "name": row["category__name"],
                 "reviews": row["reviews"],
-                "success_rate": _success_rate(row["remembered"], row["reviews"]),
+                **_rates(row),
             }
             for row in categories
             if row["reviews"]

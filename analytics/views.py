@@ -8,6 +8,12 @@ from utils.cache_utils.reads import CachedRead
 from utils.params import validated_query
 from utils.strict import NoFields
 
+SUCCESS_RATE = "Percent of reviews answered good or easy (`remembered`), one decimal; null with no reviews."
+RETENTION = (
+    "Percent of reviews passed, hard included (`partial`), as FSRS counts a recall and as its desired "
+    "retention means it; one decimal, null with no reviews."
+)
+
 SummarySchema = inline_serializer(
     "StatsSummary",
     {
@@ -16,9 +22,28 @@ SummarySchema = inline_serializer(
         "new": serializers.IntegerField(help_text="Active cards never reviewed."),
         "reviews_today": serializers.IntegerField(),
         "reviews_last_30_days": serializers.IntegerField(),
-        "success_rate": serializers.FloatField(allow_null=True),
+        "success_rate": serializers.FloatField(allow_null=True, help_text=SUCCESS_RATE),
+        "retention": serializers.FloatField(allow_null=True, help_text=RETENTION),
         "current_streak_days": serializers.IntegerField(),
+        "leeches": serializers.IntegerField(
+            help_text="Cards answered `again` once learned `LEECH_LAPSES` times or more (default 8), "
+            "paused ones included: GET /api/review/leeches/ lists them."
+        ),
     },
+)
+
+CategoryRatesSchema = inline_serializer(
+    "StatsCategoryRates",
+    {
+        "category_id": serializers.IntegerField(allow_null=True, help_text="Null for uncategorised cards."),
+        "slug": serializers.CharField(allow_null=True),
+        "name": serializers.CharField(allow_null=True),
+        "reviews": serializers.IntegerField(),
+        "success_rate": serializers.FloatField(help_text=SUCCESS_RATE),
+        "retention": serializers.FloatField(help_text=RETENTION),
+    },
+    many=True,
+    help_text="Categories with reviews only.",
 )
 
 StatsSchema = inline_serializer(
@@ -28,8 +53,9 @@ StatsSchema = inline_serializer(
         "total_contents": serializers.IntegerField(),
         "total_reviews": serializers.IntegerField(),
         "reviews_today": serializers.IntegerField(),
-        "success_rate": serializers.FloatField(allow_null=True),
-        "success_rate_by_category": serializers.ListField(child=serializers.DictField()),
+        "success_rate": serializers.FloatField(allow_null=True, help_text=SUCCESS_RATE),
+        "retention": serializers.FloatField(allow_null=True, help_text=RETENTION),
+        "success_rate_by_category": CategoryRatesSchema,
         "current_streak_days": serializers.IntegerField(),
         "reviews_per_day": serializers.ListField(child=serializers.DictField()),
     },

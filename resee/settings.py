@@ -328,6 +328,7 @@ if TESTING:
 RESEE = {
     "REVIEW_INTERVAL_DAYS": env_list("REVIEW_INTERVAL_DAYS", ["1", "3", "7", "14", "30", "60", "120", "180"]),
     "MAX_PAGE_SIZE": 100,
+    "LEECH_LAPSES": env_int("LEECH_LAPSES", 8, minimum=1),
     # Imports (decks.services): the upload, the unpacked Anki collection, the notes of one file.
     "IMPORT_MAX_UPLOAD_BYTES": env_int("IMPORT_MAX_UPLOAD_MB", 20, minimum=1) * 2**20,
     "IMPORT_MAX_COLLECTION_BYTES": env_int("IMPORT_MAX_COLLECTION_MB", 100, minimum=1) * 2**20,

@@ -4,6 +4,7 @@ from django.db.models import Case, Value, When
 
 from content.models import Content
 from utils.cache_utils.policy import PolicedQuerySet
+from utils.conf import leech_lapses
 
 
 class Grade(models.IntegerChoices):
@@ -79,6 +80,11 @@ class ReviewSchedule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.content_id} due {self.next_review_date}"
+
+    @property
+    def is_leech(self) -> bool:
+        """Forgotten once learned at least `RESEE["LEECH_LAPSES"]` times (Anki's leech)."""
+        return self.lapses >= leech_lapses()
 
 
 class ReviewHistory(models.Model):

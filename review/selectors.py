@@ -16,6 +16,7 @@ from review.models import ReviewHistory, ReviewSchedule
 from utils import clock
 from utils.cache_utils import TODAY
 from utils.cache_utils.reads import CachedRead, Derivation
+from utils.conf import leech_lapses
 from utils.pagination import page_payload
 
 
@@ -32,6 +33,14 @@ def schedule_by_id_for(*, user_id: int, schedule_id: int) -> ReviewSchedule:
 
 def schedule_list_for(*, user_id: int) -> QuerySet[ReviewSchedule]:
     return ReviewSchedule.objects.filter(owner_id=user_id).select_related("content").order_by("next_review_date", "id")
+
+
+def leech_list_for(*, user_id: int) -> QuerySet[ReviewSchedule]:
+    """The user's leeches (`ReviewSchedule.is_leech`), paused ones included, most lapses first.
+    # Note: read uncached, with no index of its own: a screen opened now and then, over one
+    # user's cards, which the owner index narrows to."""
+    leeches = schedule_list_for(user_id=user_id).filter(lapses__gte=leech_lapses())
+    return leeches.order_by("-lapses", "next_review_date", "id")
 
 
 def history_list_for(*, user_id: int) -> QuerySet[ReviewHistory]:

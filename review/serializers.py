@@ -16,6 +16,13 @@ class ReviewCompleteSerializer(StrictSerializer):
 class ScheduleSerializer(serializers.ModelSerializer):
     content_id = serializers.IntegerField(read_only=True)
     title = serializers.CharField(source="content.title", read_only=True)
+    reviews = serializers.IntegerField(read_only=True, help_text="The card's reviews so far.")
+    lapses = serializers.IntegerField(
+        read_only=True, help_text="Times the card was answered `again` once learned (its first review is not one)."
+    )
+    leech = serializers.BooleanField(
+        source="is_leech", read_only=True, help_text="Lapses at or above the leech threshold (default 8)."
+    )
 
     class Meta:
         model = ReviewSchedule
@@ -27,6 +34,9 @@ class ScheduleSerializer(serializers.ModelSerializer):
             "next_review_date",
             "is_active",
             "initial_review_completed",
+            "reviews",
+            "lapses",
+            "leech",
             "updated_at",
         ]
         read_only_fields = fields

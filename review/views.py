@@ -78,6 +78,19 @@ class ScheduleDetailApi(GenericAPIView):
         return Response(ScheduleSerializer(schedule).data)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        description="Leeches: the cards answered `again` once learned at least `LEECH_LAPSES` times (default 8), "
+        "paused ones included, most lapses first; the cards worth rewriting rather than drilling."
+    )
+)
+class LeechListApi(ListAPIView):
+    serializer_class = ScheduleSerializer
+
+    def get_queryset(self):
+        return selectors.leech_list_for(user_id=self.request.user.id)
+
+
 class HistoryListApi(ListAPIView):
     serializer_class = HistorySerializer
 

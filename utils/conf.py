@@ -20,6 +20,9 @@ DEFAULTS: dict[str, Any] = {
     # Note: the draft and Stripe keep a key 24 hours; a phone retries within minutes.
     "IDEMPOTENCY_KEY_HOURS": 24,
     "IDEMPOTENCY_WAIT_SECONDS": 5,
+    # Note: Anki's default leech threshold: a card forgotten this often once learned costs more
+    # reviews than it is worth, and wants rewriting rather than more drilling.
+    "LEECH_LAPSES": 8,
 }
 
 
@@ -36,3 +39,11 @@ def review_intervals() -> list[int]:
     if not days or days[0] < 1 or any(b <= a for a, b in itertools.pairwise(days)):
         raise ImproperlyConfigured(f"RESEE['REVIEW_INTERVAL_DAYS']={days} must be positive and strictly increasing.")
     return days
+
+
+def leech_lapses() -> int:
+    """The lapses that make a card a leech (`RESEE["LEECH_LAPSES"]`), a positive integer."""
+    raw = resee_setting("LEECH_LAPSES")
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        raise ImproperlyConfigured(f"RESEE['LEECH_LAPSES']={raw!r} must be a positive integer.")
+    return raw

@@ -3,19 +3,24 @@
 from datetime import date
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from tests.helpers import (
     NOW,
     TODAY,
+    api_complete,
     complete,
     days,
+    fetch,
     make_card,
     make_category,
     make_history,
     schedule_of,
     set_learner,
+    uncached,
     utc,
+    warm,
 )
 
 URL = "/api/analytics/stats/"
@@ -46,12 +51,15 @@ def test_a_user_without_reviews_gets_empty_stats(alice):
             "reviews_today": 0,
             "reviews_last_30_days": 0,
             "success_rate": None,
+            "retention": None,
             "current_streak_days": 0,
+            "leeches": 0,
         },
         "total_contents": 1,
         "total_reviews": 0,
         "reviews_today": 0,
         "success_rate": None,
+        "retention": None,
         "success_rate_by_category": [],
         "current_streak_days": 0,
         "reviews_per_day": [{"date": (TODAY - days(29 - i)).isoformat(), "reviews": 0} for i in range(30)],
@@ -76,7 +84,9 @@ def test_the_summary_tells_what_a_home_screen_shows(alice):
         "reviews_today": 1,
         "reviews_last_30_days": 2,
         "success_rate": 66.7,
+        "retention": 66.7,
         "current_streak_days": 2,
+        "leeches": 0,
     }
 
 
@@ -135,12 +145,102 @@ def test_success_rates_are_given_per_category_with_uncategorised_content_apart(a
     body = stats(alice)
 
     assert by_category(body) == {
-        "vocab": {"category_id": vocab.id, "slug": "vocab", "name": "Vocabulary", "reviews": 3, "success_rate": 66.7},
-        "grammar": {"category_id": grammar.id, "slug": "grammar", "name": "Grammar", "reviews": 1, "success_rate": 0.0},
-        None: {"category_id": None, "slug": None, "name": None, "reviews": 2, "success_rate": 100.0},
+        "vocab": {
+            "category_id": vocab.id,
+            "slug": "vocab",
+            "name": "Vocabulary",
+            "reviews": 3,
+            "success_rate": 66.7,
+            "retention": 66.7,
+        },
+        "grammar": {
+            "category_id": grammar.id,
+            "slug": "grammar",
+            "name": "Grammar",
+            "reviews": 1,
+            "success_rate": 0.0,
+            "retention": 100.0,
+        },
+        None: {"category_id": None, "slug": None, "name": None, "reviews": 2, "success_rate": 100.0, "retention": 100.0},
     }
     assert len(body["success_rate_by_category"]) == 3
     assert body["success_rate"] == 66.7
+
+
+def test_retention_counts_hard_as_a_pass_where_the_success_rate_does_not(alice):
+    card = make_card(alice)
+    for result in ["again", "hard", "good", "easy"]:
+        api_complete(alice, card.id, result)
+
+    body = stats(alice)
+
+    assert (body["success_rate"], body["retention"]) == (50.0, 75.0)
+    assert (body["summary"]["success_rate"], body["summary"]["retention"]) == (50.0, 75.0)
+
+
+@pytest.mark.parametrize(
+    "results, retention",
+    [
+        (["hard"], 100.0),
+        (["partial"], 100.0),
+        (["again"], 0.0),
+        (["forgot", "partial", "remembered"], 66.7),
+        (["again", "again", "hard"], 33.3),
+    ],
+)
+def test_retention_is_the_share_of_reviews_passed_in_percent_older_words_included(alice, results, retention):
+    card = make_card(alice)
+    for result in results:
+        make_history(alice, card, result)
+
+    assert stats(alice)["retention"] == retention
+
+
+def test_retention_is_given_per_category_beside_the_success_rate(alice):
+    vocab, grammar = make_category(alice, "Vocabulary", "vocab"), make_category(alice, "Grammar", "grammar")
+    for result in ["hard", "hard", "good", "again"]:
+        api_complete(alice, make_card(alice, category=vocab).id, result)
+    for result in ["easy", "again"]:
+        api_complete(alice, make_card(alice, category=grammar).id, result)
+
+    rates = {slug: (row["success_rate"], row["retention"]) for slug, row in by_category(stats(alice)).items()}
+
+    assert rates == {"vocab": (25.0, 75.0), "grammar": (50.0, 50.0)}
+
+
+def test_the_summary_counts_the_leeches(alice):
+    leech, almost = make_card(alice, "leech"), make_card(alice, "almost")
+    for card, lapses in [(leech, 8), (almost, 7)]:
+        api_complete(alice, card.id, "good")  # learned: from now on an again is a lapse
+        for _ in range(lapses):
+            api_complete(alice, card.id, "again")
+
+    assert stats(alice)["summary"]["leeches"] == 1
+
+
+def test_the_leech_threshold_is_a_setting(alice):
+    card = make_card(alice)
+    api_complete(alice, card.id, "good")
+    api_complete(alice, card.id, "again")
+
+    with override_settings(RESEE={**settings.RESEE, "LEECH_LAPSES": 1}):
+        assert stats(alice)["summary"]["leeches"] == 1
+
+
+def test_answers_bump_the_cached_retention_and_leeches(alice):
+    card = make_card(alice)
+    api_complete(alice, card.id, "good")
+    for _ in range(7):
+        api_complete(alice, card.id, "again")
+    before = warm(alice, "stats").json()
+
+    api_complete(alice, card.id, "hard")
+    api_complete(alice, card.id, "again")
+
+    after = fetch(alice, "stats").json()
+    assert after == uncached(alice, "stats").json()
+    assert (before["retention"], after["retention"]) == (12.5, 20.0)
+    assert (before["summary"]["leeches"], after["summary"]["leeches"]) == (0, 1)
 
 
 def test_stats_only_count_the_requesters_own_data(alice, bob):

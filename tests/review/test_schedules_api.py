@@ -45,6 +45,9 @@ def test_a_list_item_describes_the_schedule(alice):
         "next_review_date": (TODAY + days(3)).isoformat(),
         "is_active": True,
         "initial_review_completed": True,
+        "reviews": 0,
+        "lapses": 0,
+        "leech": False,
     }
     assert "updated_at" in item
 
