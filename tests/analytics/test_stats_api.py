@@ -161,7 +161,14 @@ def test_success_rates_are_given_per_category_with_uncategorised_content_apart(a
             "success_rate": 0.0,
             "retention": 100.0,
         },
-        None: {"category_id": None, "slug": None, "name": None, "reviews": 2, "success_rate": 100.0, "retention": 100.0},
+        None: {
+            "category_id": None,
+            "slug": None,
+            "name": None,
+            "reviews": 2,
+            "success_rate": 100.0,
+            "retention": 100.0,
+        },
     }
     assert len(body["success_rate_by_category"]) == 3
     assert body["success_rate"] == 66.7

@@ -12,6 +12,7 @@ from tests.helpers import make_card, schedule_of
         ("get", "/api/review/schedules/{schedule}/"),
         ("patch", "/api/review/schedules/{schedule}/"),
         ("get", "/api/review/history/"),
+        ("get", "/api/review/leeches/"),
         ("get", "/api/analytics/stats/"),
     ],
 )
