@@ -38,6 +38,9 @@ def test_completing_a_card_answers_with_its_new_schedule(alice):
         "next_review_date",
         "is_active",
         "initial_review_completed",
+        "reviews",
+        "lapses",
+        "leech",
         "updated_at",
     }
     assert {key: value for key, value in body.items() if key != "updated_at"} == {
@@ -48,6 +51,9 @@ def test_completing_a_card_answers_with_its_new_schedule(alice):
         "next_review_date": (TODAY + days(1)).isoformat(),
         "is_active": True,
         "initial_review_completed": True,
+        "reviews": 1,
+        "lapses": 0,
+        "leech": False,
     }
 
 
