@@ -4,7 +4,7 @@
 from datetime import date, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Case, Count, F, OuterRef, Q, Subquery, When
 from django.db.models.functions import Coalesce
 from rest_framework.exceptions import ValidationError
 
@@ -103,10 +103,13 @@ def history_record(
     *, user_id: int, content_id: int, result: str, time_spent_seconds: int | None, reviewed_at: datetime
 ) -> ReviewHistory:
     """A review made elsewhere (an import, a past review): counted like a completion's, leaving
-    the card's place on the ladder alone."""
+    the card's place on the ladder alone; an again is a lapse once the card has a review before
+    it, as the recount from the history has it (schedule_counts)."""
     grade = ReviewHistory.GRADE_OF[result]
     with transaction.atomic():
+        lapse = F("lapses") + Case(When(reviews__gt=0, then=1), default=0)
         counts = {
+            "lapses": lapse if grade == Grade.AGAIN else F("lapses"),
             "reviews": F("reviews") + 1,
             "remembered": F("remembered") + int(grade >= Grade.GOOD),
             "recalled": F("recalled") + int(grade >= Grade.HARD),

@@ -6,7 +6,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from review.models import Grade, ReviewHistory, ReviewSchedule, State
-from review.services import review_complete
+from review.services import review_complete, review_counts_rebuild
 from tests.helpers import NOW, TODAY, days, history_of, make_card, make_history, schedule_of
 from utils.conf import review_intervals
 
@@ -112,3 +112,15 @@ def test_the_migration_to_four_grades_counts_passes_and_lapses_already_in_the_hi
         # Note: back to the latest schema (later migrations included), which the tests after this one are written for.
         executor.loader.build_graph()
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_reviews_recorded_from_elsewhere_count_lapses_as_the_recount_from_the_history_does(make_user):
+    user = make_user("carol")
+    card = make_card(user)
+    for n, word in enumerate(("again", "good", "again", "hard", "again")):
+        make_history(user, card, word, at=NOW - days(5 - n))
+    counted = schedule_of(card).lapses
+
+    review_counts_rebuild(user_id=user.id)
+
+    assert counted == schedule_of(card).lapses == 2
