@@ -67,7 +67,8 @@ ROW_FIELDS = (
 
 # Cards on their learning or relearning steps: due at a moment (`due_at`), not on a day. A row in
 # those states without a moment falls back to its day.
-STEPPING = Q(state__in=(State.LEARNING, State.RELEARNING), due_at__isnull=False)
+STEPPING_STATES = (State.LEARNING, State.RELEARNING)
+STEPPING = Q(state__in=STEPPING_STATES, due_at__isnull=False)
 
 
 def today_items(rows: Iterable[dict]) -> list[dict]:
@@ -102,13 +103,15 @@ def _iso_z(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment is not None else None
 
 
-def due_at_moment(*, today: date, now: datetime) -> Q:
+def due_at_moment(*, today: date, now: datetime, through: str = "") -> Q:
     """The cards due at `now`, on the learner's `today`: a stepping card once its moment has
-    passed, any other once its day has come.
+    passed, any other once its day has come. `through`: the path from the model queried to the
+    schedule ("schedule__" from a card).
     # Note: written as the day's range less the stepping cards still to come, which is the same
     # set (a stepping card's day is the learner's day of its moment): the hot query stays one
     # index range scan on (owner, is_active, next_review_date)."""
-    return Q(next_review_date__lte=today) & ~(STEPPING & Q(due_at__gt=now))
+    to_come = {f"{through}state__in": STEPPING_STATES, f"{through}due_at__gt": now}
+    return Q(**{f"{through}next_review_date__lte": today}) & ~Q(**to_come)
 
 
 def _active(user_id: int) -> QuerySet[ReviewSchedule]:
@@ -125,7 +128,7 @@ def _done_on(user_id: int, learner: Learner, today: date) -> tuple[int, int]:
     seen_before = history.filter(reviewed_at__lt=start).values("content_id")
     counts = history.filter(reviewed_at__gte=start, reviewed_at__lt=end).aggregate(
         made=Count("id"),
-        steps=Count("id", filter=Q(prior__state__in=[State.LEARNING, State.RELEARNING])),
+        steps=Count("id", filter=Q(prior__state__in=STEPPING_STATES)),
         introduced=Count("content_id", distinct=True, filter=~Q(content_id__in=seen_before)),
     )
     return counts["made"] - counts["steps"] - counts["introduced"], counts["introduced"]
@@ -183,9 +186,9 @@ def next_step_due(*, user_id: int, after: datetime) -> datetime | None:
     return stepping.aggregate(first=Min("due_at"))["first"]
 
 
-def _today_ends_at(user_id: int, day: Callable[[], LearnerDay]) -> float:
-    """When a today answer computed at `day().now` changes with the clock alone: the learner's
-    rollover, or before it the next moment a stepping card comes due (CLOCK_EVENTS)."""
+def today_ends_at(*, user_id: int, day: Callable[[], LearnerDay]) -> float:
+    """When an answer of the learner's today computed at `day().now` changes with the clock alone:
+    their rollover, or before it the next moment a stepping card comes due (CLOCK_EVENTS)."""
     moment = next_step_due(user_id=user_id, after=day().now)
     return min(day().ends_at, moment.timestamp()) if moment is not None else day().ends_at
 
@@ -277,7 +280,7 @@ def today_read(
         return today_reviews_for(user_id=user_id, today=day().today, now=day().now, learner=day().learner, **query)
 
     # Note: next/previous are absolute URLs, so the URL the client used is part of the key.
-    own = CachedRead(user_id, TODAY, query, compute, until=functools.partial(_today_ends_at, user_id, day))
+    own = CachedRead(user_id, TODAY, query, compute, until=functools.partial(today_ends_at, user_id=user_id, day=day))
     if not category_slug and page * page_size > SHARED_MAX_CARDS:
         return own  # past what the shared entry can ever hold: its own entry is the one lookup
     page_of = functools.partial(_page_of, **query)
@@ -292,7 +295,7 @@ def today_shared_read(*, user_id: int, day: Callable[[], LearnerDay] | None = No
         TODAY,
         {"shared": True},
         lambda: today_shared_for(user_id=user_id, today=day().today, now=day().now, learner=day().learner),
-        until=functools.partial(_today_ends_at, user_id, day),
+        until=functools.partial(today_ends_at, user_id=user_id, day=day),
     )
 
 

@@ -27,6 +27,7 @@ from tests.helpers import (
 )
 from utils import clock
 from utils.cache_utils import keys, l1, singleflight, store
+from utils.cache_utils.conf import STATS as STATS_NAMESPACE
 from utils.cache_utils.conf import TODAY as TODAY_NAMESPACE
 
 MINUTE = timedelta(minutes=1)
@@ -70,6 +71,19 @@ def test_a_learning_card_due_in_a_minute_joins_the_cached_list_once_due_with_no_
     assert token_of(alice.user.id, TODAY_NAMESPACE) == token  # the entry ended: nothing bumped it
     assert after.json() == uncached(alice, "today").json()
     assert fetch(alice, "today", cache=HIT).content == after.content
+
+
+def test_the_cached_stats_count_a_learning_card_as_due_once_its_moment_has_passed_with_no_write(alice, moment):
+    stepping(alice, "step", due_at=NOW + MINUTE)
+    assert warm(alice, "stats").json()["summary"]["due"] == 0
+    token = token_of(alice.user.id, STATS_NAMESPACE)
+
+    moment.advance(minutes=1)
+    after = fetch(alice, "stats", cache=MISS)
+
+    assert after.json()["summary"]["due"] == 1
+    assert token_of(alice.user.id, STATS_NAMESPACE) == token
+    assert after.json() == uncached(alice, "stats").json()
 
 
 def test_a_page_past_the_shared_entry_ends_at_the_moment_too(alice, moment):
