@@ -180,16 +180,18 @@ def _due_rows(
     return due.order_by(STEPPING_FIRST.asc(nulls_last=True), "next_review_date", "id").values(*ROW_FIELDS)
 
 
-def next_step_due(*, user_id: int, after: datetime) -> datetime | None:
-    """The first moment after `after` that one of the user's active stepping cards comes due."""
-    stepping = _active(user_id).filter(STEPPING, due_at__gt=after)
+def next_step_due(*, user_id: int, today: date, after: datetime) -> datetime | None:
+    """The first moment after `after` that one of the user's active stepping cards comes due on
+    the learner's `today` (one of a later day comes due after the rollover, which ends it anyway).
+    # Note: bounded by the day as the today query is, so it is the same index range scan."""
+    stepping = _active(user_id).filter(STEPPING, next_review_date__lte=today, due_at__gt=after)
     return stepping.aggregate(first=Min("due_at"))["first"]
 
 
 def today_ends_at(*, user_id: int, day: Callable[[], LearnerDay]) -> float:
     """When an answer of the learner's today computed at `day().now` changes with the clock alone:
     their rollover, or before it the next moment a stepping card comes due (CLOCK_EVENTS)."""
-    moment = next_step_due(user_id=user_id, after=day().now)
+    moment = next_step_due(user_id=user_id, today=day().today, after=day().now)
     return min(day().ends_at, moment.timestamp()) if moment is not None else day().ends_at
 
 
