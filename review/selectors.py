@@ -131,7 +131,9 @@ def _done_on(user_id: int, learner: Learner, today: date) -> tuple[int, int]:
         steps=Count("id", filter=Q(prior__state__in=STEPPING_STATES)),
         introduced=Count("content_id", distinct=True, filter=~Q(content_id__in=seen_before)),
     )
-    return counts["made"] - counts["steps"] - counts["introduced"], counts["introduced"]
+    # Note: not below zero when a card introduced today was answered on its steps only (a card
+    # imported onto its steps has no first answer).
+    return max(0, counts["made"] - counts["steps"] - counts["introduced"]), counts["introduced"]
 
 
 def shown_today(*, user_id: int, today: date, now: datetime, learner: Learner) -> Q:

@@ -139,3 +139,20 @@ def test_the_category_counts_take_a_learning_card_once_it_is_due(alice, clock):
     body = today_list(alice, category_slug="words").json()
     assert (body["count"], [item["title"] for item in body["results"]]) == (1, ["step"])
     assert today_list(alice).json()["count"] == 2
+
+
+def test_a_card_answered_today_on_its_steps_only_gives_no_extra_review_room(alice):
+    set_learner(alice, reviews_per_day=1)
+    card = stepping(alice, "imported onto its steps", due_at=NOW + timedelta(hours=1))
+    for hours in (2, 1):
+        ReviewHistory.objects.create(
+            user_id=alice.user.id,
+            content=card,
+            result="good",
+            reviewed_at=NOW - timedelta(hours=hours),
+            prior={"state": int(State.LEARNING)},
+        )
+    reviewed_before(alice, "first review")
+    reviewed_before(alice, "second review")
+
+    assert shown(alice) == ["first review"]
