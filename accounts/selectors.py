@@ -1,6 +1,6 @@
 """Reads of accounts: the learner's settings, which a miss and a write of the learner's day ask."""
 
-from datetime import date
+from datetime import date, datetime
 from typing import NamedTuple
 
 from accounts.models import Learner
@@ -17,15 +17,15 @@ def learner_today(*, user_id: int) -> date:
 
 
 class LearnerDay(NamedTuple):
-    """The learner's settings, their day at one moment, and when that day ends (epoch seconds of
-    `clock.now()`): a cached answer of the day lives no longer."""
+    """The learner's settings, their day at one moment (`now`), and when that day ends (epoch
+    seconds of `clock.now()`): a cached answer of the day lives no longer."""
 
     learner: Learner
     today: date
     ends_at: float
+    now: datetime
 
 
 def learner_day(*, user_id: int) -> LearnerDay:
     learner, moment = learner_of(user_id=user_id), clock.now()
-    return LearnerDay(learner, learner.day_of(moment), learner.next_day_at(moment).timestamp())
-
+    return LearnerDay(learner, learner.day_of(moment), learner.next_day_at(moment).timestamp(), moment)

@@ -1,15 +1,17 @@
 """A user's stats, read from the review counts: each card's (on its schedule) and a row per day of
 the last 30 (analytics.models), never a row per review, so a miss costs the same at 1,000 reviews
-and at 50,000: two queries."""
+and at 50,000: two queries, and one for when the answer ends (review.selectors.today_ends_at)."""
 
 import functools
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Q, Sum
 
 from accounts.selectors import learner_day
 from analytics.models import DayTally
 from content.models import Content
+from review.selectors import due_at_moment, today_ends_at
+from utils import clock
 from utils.cache_utils import STATS
 from utils.cache_utils.reads import CachedRead
 from utils.conf import leech_lapses
@@ -39,9 +41,10 @@ def current_streak(*, user_id: int, today: date) -> int:
     return _streak(dict(runs.values_list("day", "run_start")), today)
 
 
-def _per_category(user_id: int, today: date) -> list[dict]:
+def _per_category(user_id: int, today: date, now: datetime) -> list[dict]:
     """Cards, reviews and the remembered and recalled among them, and leeches, per category of the
-    cards the user has; and the active cards due (overdue ones included), overdue and never reviewed."""
+    cards the user has; and the active cards due at `now` (overdue ones included; a card on its
+    learning steps once its moment has passed, as today's list takes it), overdue and never reviewed."""
     active = Q(schedule__is_active=True)
     rows = (
         Content.objects.filter(owner_id=user_id)
@@ -52,7 +55,7 @@ def _per_category(user_id: int, today: date) -> list[dict]:
             remembered=Sum("schedule__remembered"),
             recalled=Sum("schedule__recalled"),
             leeches=Count("id", filter=Q(schedule__lapses__gte=leech_lapses())),
-            due=Count("id", filter=active & Q(schedule__next_review_date__lte=today)),
+            due=Count("id", filter=active & due_at_moment(today=today, now=now, through="schedule__")),
             overdue=Count("id", filter=active & Q(schedule__next_review_date__lt=today)),
             new=Count("id", filter=active & Q(schedule__initial_review_completed=False)),
         )
@@ -83,8 +86,9 @@ def _rates(row: dict) -> dict:
     }
 
 
-def stats_for(*, user_id: int, today: date) -> dict:
-    categories = _per_category(user_id, today)
+def stats_for(*, user_id: int, today: date, now: datetime | None = None) -> dict:
+    """The stats at `now` (the clock's by default) on the learner's `today`."""
+    categories = _per_category(user_id, today, now or clock.now())
     totals = {name: sum(row[name] for row in categories) for name in COUNTS}
     rates = _rates(totals)
     first_day = today - timedelta(days=HISTORY_DAYS - 1)
@@ -127,12 +131,13 @@ def stats_for(*, user_id: int, today: date) -> dict:
 
 
 def stats_read(*, user_id: int) -> CachedRead:
-    """The cached stats, in the learner's day: the entry ends with it (`until`)."""
+    """The cached stats, in the learner's day: the entry ends with it, or when a card on its
+    learning steps comes due before (`until`: the summary's `due` counts it from then)."""
     day = functools.cache(functools.partial(learner_day, user_id=user_id))  # asked on a miss only
     return CachedRead(
         user_id=user_id,
         namespace=STATS,
         params={},
-        compute=lambda: stats_for(user_id=user_id, today=day().today),
-        until=lambda: day().ends_at,
+        compute=lambda: stats_for(user_id=user_id, today=day().today, now=day().now),
+        until=functools.partial(today_ends_at, user_id=user_id, day=day),
     )

@@ -1,18 +1,24 @@
-"""Reads of schedules and history; `today_reviews_for` builds the payload of the hot endpoint."""
+"""Reads of schedules and history; `today_reviews_for` builds the payload of the hot endpoint.
+
+A card is due in two ways. On its learning or relearning steps (FSRS: a new or forgotten card
+comes back after minutes) it is due at a moment, `due_at`, and shown once that moment has passed;
+any other card is due on a day, `next_review_date`, and shown from the learner's day it falls on
+(overdue ones stay due). A cached today answer therefore ends at the first of the learner's
+rollover and the next moment a stepping card comes due (`today_read`'s `until`)."""
 
 import functools
 import operator
 from collections.abc import Callable, Iterable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import orjson
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Case, Count, DateTimeField, Max, Min, Q, QuerySet, Value, When
 from django.shortcuts import get_object_or_404
 from rest_framework.exceptions import NotFound
 
 from accounts.models import Learner
 from accounts.selectors import LearnerDay, learner_day, learner_of
-from review.models import ReviewHistory, ReviewSchedule
+from review.models import ReviewHistory, ReviewSchedule, State
 from utils import clock
 from utils.cache_utils import TODAY
 from utils.cache_utils.reads import CachedRead, Derivation
@@ -64,7 +70,14 @@ ROW_FIELDS = (
     "interval_step",
     "next_review_date",
     "initial_review_completed",
+    "state",
+    "due_at",
 )
+
+# Cards on their learning or relearning steps: due at a moment (`due_at`), not on a day. A row in
+# those states without a moment falls back to its day.
+STEPPING_STATES = (State.LEARNING, State.RELEARNING)
+STEPPING = Q(state__in=STEPPING_STATES, due_at__isnull=False)
 
 
 def today_items(rows: Iterable[dict]) -> list[dict]:
@@ -88,9 +101,26 @@ def today_items(rows: Iterable[dict]) -> list[dict]:
             "interval_step": row["interval_step"],
             "next_review_date": row["next_review_date"].isoformat(),
             "initial_review_completed": row["initial_review_completed"],
+            "state": State(row["state"]).label,
+            "due_at": _iso_z(row["due_at"]),
         }
         for row in rows
     ]
+
+
+def _iso_z(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+def due_at_moment(*, today: date, now: datetime, through: str = "") -> Q:
+    """The cards due at `now`, on the learner's `today`: a stepping card once its moment has
+    passed, any other once its day has come. `through`: the path from the model queried to the
+    schedule ("schedule__" from a card).
+    # Note: written as the day's range less the stepping cards still to come, which is the same
+    # set (a stepping card's day is the learner's day of its moment): the hot query stays one
+    # index range scan on (owner, is_active, next_review_date)."""
+    to_come = {f"{through}state__in": STEPPING_STATES, f"{through}due_at__gt": now}
+    return Q(**{f"{through}next_review_date__lte": today}) & ~Q(**to_come)
 
 
 def _active(user_id: int) -> QuerySet[ReviewSchedule]:
@@ -99,33 +129,41 @@ def _active(user_id: int) -> QuerySet[ReviewSchedule]:
 
 def _done_on(user_id: int, learner: Learner, today: date) -> tuple[int, int]:
     """The reviews made on the learner's day `today`, and the cards among them it introduced (first
-    reviewed that day); a card introduced today and seen again counts once as new, then as reviews."""
+    reviewed that day); a card introduced today and seen again counts once as new, then as reviews.
+    # Note: an answer to a card on its learning or relearning steps is no review, as Anki's daily
+    # counts have it: the steps of a card introduced or forgotten today use up no review room."""
     start, end = learner.bounds_of(today)
     history = ReviewHistory.objects.filter(user_id=user_id)
     seen_before = history.filter(reviewed_at__lt=start).values("content_id")
     counts = history.filter(reviewed_at__gte=start, reviewed_at__lt=end).aggregate(
-        made=Count("id"), introduced=Count("content_id", distinct=True, filter=~Q(content_id__in=seen_before))
+        made=Count("id"),
+        steps=Count("id", filter=Q(prior__state__in=STEPPING_STATES)),
+        introduced=Count("content_id", distinct=True, filter=~Q(content_id__in=seen_before)),
     )
-    return counts["made"] - counts["introduced"], counts["introduced"]
+    # Note: not below zero when a card introduced today was answered on its steps only (a card
+    # imported onto its steps has no first answer).
+    return max(0, counts["made"] - counts["steps"] - counts["introduced"]), counts["introduced"]
 
 
-def shown_today(*, user_id: int, today: date, learner: Learner) -> Q:
-    """The cards due `today` that the daily limits let through, as Anki's scheduler takes them:
-    review cards oldest-due first up to the review limit less the reviews made today; new cards
-    (never reviewed) oldest first up to the new-card limit less those introduced today, and none
-    once the review limit is reached."""
+def shown_today(*, user_id: int, today: date, now: datetime, learner: Learner) -> Q:
+    """The cards due at `now` on the learner's `today` that the daily limits let through, as
+    Anki's scheduler (v3) takes them: every stepping card whose moment has passed, never held
+    back and using up no room of either limit; review cards oldest-due first up to the review
+    limit less the reviews made today; new cards (never reviewed) oldest first up to the new-card
+    limit less those introduced today, and none once the review limit is reached."""
     reviewed, introduced = _done_on(user_id, learner, today)
-    due = _active(user_id).filter(next_review_date__lte=today)
-    old, new = Q(initial_review_completed=True), Q(initial_review_completed=False)
+    due = _active(user_id).filter(due_at_moment(today=today, now=now))
+    old, new = ~STEPPING & Q(initial_review_completed=True), ~STEPPING & Q(initial_review_completed=False)
     counts = due.aggregate(old=Count("id", filter=old), new=Count("id", filter=new))
     review_room = max(0, learner.reviews_per_day - reviewed)
     reviews = min(counts["old"], review_room)
     news = min(counts["new"], max(0, learner.new_cards_per_day - introduced), review_room - reviews)
     parts = [
+        STEPPING,
         _first(due.filter(old).order_by("next_review_date", "id"), reviews, counts["old"], old),
         _first(due.filter(new).order_by("id"), news, counts["new"], new),
     ]
-    return functools.reduce(operator.or_, [part for part in parts if part is not None], Q(pk__in=[]))
+    return functools.reduce(operator.or_, [part for part in parts if part is not None])
 
 
 def _first(cards: QuerySet, n: int, of: int, whole: Q) -> Q | None:
@@ -135,15 +173,37 @@ def _first(cards: QuerySet, n: int, of: int, whole: Q) -> Q | None:
     return whole if n >= of else Q(pk__in=cards.values("id")[:n])
 
 
-def _due_rows(user_id: int, today: date, category_slug: str | None = None, shown: Q | None = None) -> QuerySet:
-    """Active cards due on or before `today` (overdue ones stay due) that the limits let through,
-    oldest-due first."""
-    due = _active(user_id).filter(next_review_date__lte=today)
+# Note: due stepping cards come first, by their moment, as Anki shows due learning cards before
+# reviews and new cards: a step answered late would drift further from its interval.
+STEPPING_FIRST = Case(When(STEPPING, then="due_at"), default=Value(None), output_field=DateTimeField())
+
+
+def _due_rows(
+    user_id: int, today: date, now: datetime, category_slug: str | None = None, shown: Q | None = None
+) -> QuerySet:
+    """Active cards due at `now` on `today` (overdue ones stay due) that the limits let through:
+    the due stepping cards by their moment, then the others oldest-due first."""
+    due = _active(user_id).filter(due_at_moment(today=today, now=now))
     if shown is not None:
         due = due.filter(shown)
     if category_slug:
         due = due.filter(content__category__slug=category_slug)
-    return due.order_by("next_review_date", "id").values(*ROW_FIELDS)
+    return due.order_by(STEPPING_FIRST.asc(nulls_last=True), "next_review_date", "id").values(*ROW_FIELDS)
+
+
+def next_step_due(*, user_id: int, today: date, after: datetime) -> datetime | None:
+    """The first moment after `after` that one of the user's active stepping cards comes due on
+    the learner's `today` (one of a later day comes due after the rollover, which ends it anyway).
+    # Note: bounded by the day as the today query is, so it is the same index range scan."""
+    stepping = _active(user_id).filter(STEPPING, next_review_date__lte=today, due_at__gt=after)
+    return stepping.aggregate(first=Min("due_at"))["first"]
+
+
+def today_ends_at(*, user_id: int, day: Callable[[], LearnerDay]) -> float:
+    """When an answer of the learner's today computed at `day().now` changes with the clock alone:
+    their rollover, or before it the next moment a stepping card comes due (CLOCK_EVENTS)."""
+    moment = next_step_due(user_id=user_id, today=day().today, after=day().now)
+    return min(day().ends_at, moment.timestamp()) if moment is not None else day().ends_at
 
 
 def _today_page(
@@ -160,21 +220,24 @@ def today_reviews_for(
     *,
     user_id: int,
     today: date,
+    now: datetime | None = None,
     category_slug: str | None = None,
     page: int = 1,
     page_size: int = 20,
     base_url: str,
     learner: Learner | None = None,
 ) -> dict:
-    """One page of the cards the learner sees on `today` (due on or before it, within the daily
-    limits); `count` is their number (within the filter), `total_count` the number of active cards."""
-    shown = shown_today(user_id=user_id, today=today, learner=learner or learner_of(user_id=user_id))
-    due = Q(next_review_date__lte=today) & shown
+    """One page of the cards the learner sees at `now` (the clock's by default) on `today`: due,
+    within the daily limits; `count` is their number (within the filter), `total_count` the number
+    of active cards."""
+    now = now or clock.now()
+    shown = shown_today(user_id=user_id, today=today, now=now, learner=learner or learner_of(user_id=user_id))
+    due = due_at_moment(today=today, now=now) & shown
     if category_slug:
         due &= Q(content__category__slug=category_slug)
     counts = _active(user_id).aggregate(total=Count("id"), due=Count("id", filter=due))
     return _today_page(
-        _due_rows(user_id, today, category_slug, shown),
+        _due_rows(user_id, today, now, category_slug, shown),
         count=counts["due"],
         total_count=counts["total"],
         page=page,
@@ -185,20 +248,22 @@ def today_reviews_for(
     )
 
 
-def today_shared_for(*, user_id: int, today: date, learner: Learner | None = None) -> dict:
-    """The shared entry of today's answers: the counts by category, and the oldest-due items, as
-    many as fit in SHARED_MAX_CARDS and SHARED_MAX_BYTES (measured as they are encoded); within
-    the daily limits."""
-    shown = shown_today(user_id=user_id, today=today, learner=learner or learner_of(user_id=user_id))
+def today_shared_for(*, user_id: int, today: date, now: datetime | None = None, learner: Learner | None = None) -> dict:
+    """The shared entry of today's answers at `now` (the clock's by default): the counts by
+    category, and the first items in the list's order, as many as fit in SHARED_MAX_CARDS and
+    SHARED_MAX_BYTES (measured as they are encoded); within the daily limits."""
+    now = now or clock.now()
+    shown = shown_today(user_id=user_id, today=today, now=now, learner=learner or learner_of(user_id=user_id))
+    due = due_at_moment(today=today, now=now) & shown
     per_category = (
         _active(user_id)
         .values("content__category__slug")
-        .annotate(total=Count("id"), due=Count("id", filter=Q(next_review_date__lte=today) & shown))
+        .annotate(total=Count("id"), due=Count("id", filter=due))
         .order_by()
     )
     counts = {row["content__category__slug"]: row for row in per_category}
     items, size = [], 0
-    for item in today_items(_due_rows(user_id, today, shown=shown)[:SHARED_MAX_CARDS]):
+    for item in today_items(_due_rows(user_id, today, now, shown=shown)[:SHARED_MAX_CARDS]):
         size += len(orjson.dumps(item)) + 1
         if size > SHARED_MAX_BYTES:
             break
@@ -217,17 +282,18 @@ def today_read(
     """One cached page of today's list: what its entry is keyed by, and how it is computed on a
     miss. It is cut out of the user's shared entry (today_shared_read) while that holds the whole
     page: one entry, and one miss per write, for every page and filter a review screen asks.
-    Today is the learner's: the entry ends with it (`until`)."""
+    Today is the learner's: the entry ends with it, or when a stepping card comes due before
+    (`until`, asked after the compute, of the moment the compute took)."""
     # Note: the day is asked on a miss, not here: a hit needs neither the settings nor the day
     # (its entry ends with the day it was computed for; a change of the settings bumps it).
     day = functools.cache(functools.partial(learner_day, user_id=user_id))
     query = {"category_slug": category_slug, "page": page, "page_size": page_size, "base_url": base_url}
 
     def compute() -> dict:
-        return today_reviews_for(user_id=user_id, today=day().today, learner=day().learner, **query)
+        return today_reviews_for(user_id=user_id, today=day().today, now=day().now, learner=day().learner, **query)
 
     # Note: next/previous are absolute URLs, so the URL the client used is part of the key.
-    own = CachedRead(user_id, TODAY, query, compute, until=lambda: day().ends_at)
+    own = CachedRead(user_id, TODAY, query, compute, until=functools.partial(today_ends_at, user_id=user_id, day=day))
     if not category_slug and page * page_size > SHARED_MAX_CARDS:
         return own  # past what the shared entry can ever hold: its own entry is the one lookup
     page_of = functools.partial(_page_of, **query)
@@ -241,8 +307,8 @@ def today_shared_read(*, user_id: int, day: Callable[[], LearnerDay] | None = No
         user_id,
         TODAY,
         {"shared": True},
-        lambda: today_shared_for(user_id=user_id, today=day().today, learner=day().learner),
-        until=lambda: day().ends_at,
+        lambda: today_shared_for(user_id=user_id, today=day().today, now=day().now, learner=day().learner),
+        until=functools.partial(today_ends_at, user_id=user_id, day=day),
     )
 
 

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from content.serializers import CategorySerializer
-from review.models import ReviewHistory, ReviewSchedule
+from review.models import ReviewHistory, ReviewSchedule, State
 from utils.fields import id_field
 from utils.pagination import PageSerializer
 from utils.strict import StrictSerializer
@@ -65,6 +65,15 @@ class TodayItemSerializer(serializers.Serializer):
     interval_step = serializers.IntegerField()
     next_review_date = serializers.DateField()
     initial_review_completed = serializers.BooleanField()
+    state = serializers.ChoiceField(
+        choices=State.labels,
+        help_text="new: never reviewed; learning, relearning: on its steps, due at `due_at`; review: due on its day.",
+    )
+    due_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="The moment (ISO 8601, UTC) the card is due, for a card due within a day (its learning or "
+        "relearning steps); null for a card due on a day (`next_review_date`).",
+    )
 
 
 class TodaySerializer(PageSerializer):

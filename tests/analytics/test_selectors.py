@@ -1,6 +1,6 @@
 """analytics.selectors called directly, with an explicit `today`."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection
@@ -8,8 +8,9 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from analytics.selectors import current_streak, stats_for
+from review.models import ReviewSchedule, State
 from review.services import review_counts_rebuild
-from tests.helpers import TODAY, days, make_card, make_history, set_learner, utc
+from tests.helpers import NOW, TODAY, days, make_card, make_history, set_learner, utc
 
 
 def review_on(user, card, day: date, hour: int = 12):
@@ -114,3 +115,14 @@ def test_the_stats_read_as_many_queries_for_a_year_of_history_as_for_a_day(make_
         queries.append(len(captured))
 
     assert queries[0] == queries[1] <= 3
+
+
+def test_the_summary_counts_a_card_on_its_learning_steps_as_due_once_its_moment_has_passed(make_user):
+    user = make_user("carol")
+    card = make_card(user, due=TODAY, initial=True)
+    ReviewSchedule.objects.filter(content=card).update(state=State.LEARNING, due_at=NOW + timedelta(minutes=1))
+
+    before = stats_for(user_id=user.id, today=TODAY, now=NOW)["summary"]
+    after = stats_for(user_id=user.id, today=TODAY, now=NOW + timedelta(minutes=1))["summary"]
+
+    assert (before["due"], after["due"]) == (0, 1)

@@ -46,6 +46,8 @@ def test_a_new_card_is_due_on_the_day_it_is_created(alice):
                 "interval_step": 0,
                 "next_review_date": TODAY.isoformat(),
                 "initial_review_completed": False,
+                "state": "new",
+                "due_at": None,
             }
         ],
         "total_count": 1,

@@ -15,9 +15,10 @@
                            name, slug                          content, today, stats
     review.ReviewSchedule  created, next_review_date,          today, stats (the summary's due,
                            is_active, initial_review_completed overdue and new)
-                           interval_step, state, step,         today (where the card stands,
-                           stability, difficulty, due_at,      what each grade would do, when a
-                           last_review_at                      learning card comes due)
+                           state, due_at                       today, stats (whether a card on its
+                                                               learning steps is due, and when)
+                           interval_step, step, stability,     today (where the card stands,
+                           difficulty, last_review_at          what each grade would do)
                            deleted                             today, stats (its counts)
                            reviews, remembered, recalled,      stats (totals, rates, leeches)
                            lapses
@@ -37,6 +38,9 @@ entry is never served past it, fresh, stale or from an L1 (utils.cache_utils.sto
     clock event                      answers it changes
     the learner's day turns          today (what is due; the daily limits start again),
     (their zone, their rollover)     stats (today's reviews, the 30 days, the streak)
+    a card on its learning or        today (the card joins the list), stats (the
+    relearning steps comes due       summary's due): the first `due_at` after the moment
+    (its `due_at`)                   the answer was computed at, among the active cards
     (none)                           content: only writes change it
 
 A change the table does not name (another field, a save without `update_fields`) is taken as a
@@ -105,11 +109,11 @@ POLICY: dict[str, Rule] = {
             DELETED: {TODAY, STATS},
             "next_review_date": {TODAY, STATS},
             "interval_step": {TODAY},
-            "state": {TODAY},
+            "state": {TODAY, STATS},
             "step": {TODAY},
             "stability": {TODAY},
             "difficulty": {TODAY},
-            "due_at": {TODAY},
+            "due_at": {TODAY, STATS},
             "last_review_at": {TODAY},
             "is_active": {TODAY, STATS},
             "initial_review_completed": {TODAY, STATS},
@@ -141,8 +145,8 @@ POLICY: dict[str, Rule] = {
 }
 
 
-LEARNER_DAY = "learner's day"
-CLOCK_EVENTS: dict[str, set[str]] = {LEARNER_DAY: {TODAY, STATS}}
+LEARNER_DAY, STEP_DUE = "learner's day", "learning step due"
+CLOCK_EVENTS: dict[str, set[str]] = {LEARNER_DAY: {TODAY, STATS}, STEP_DUE: {TODAY, STATS}}
 
 
 def changes_with_clock(namespace: str) -> set[str]:
