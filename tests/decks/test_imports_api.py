@@ -69,7 +69,7 @@ def test_a_csv_import_answers_202_and_its_cards_show_at_once_in_the_cached_lists
 def test_the_status_answer_has_the_documented_fields(alice):
     progress = imported(alice, CSV)
     assert set(progress) == {
-        *("id", "state", "processed", "total", "created", "skipped"),
+        *("id", "state", "processed", "total", "created", "skipped", "reviews", "reviews_skipped"),
         *("media", "errors", "message", "updated_at"),
     }
     assert progress["message"].startswith("Imported 3 cards")
