@@ -507,9 +507,13 @@ class AnkiReview:
     type: int = 1
     ms: int = 8000
 
-    def row(self, number: int) -> tuple:
-        # Note: Anki's ids are the moment in ms, made unique by adding one; `number` does that here.
-        return (int(self.at.timestamp() * 1000) + number, self.cid, self.ease, self.type, self.ms)
+    def row(self, taken: set[int]) -> tuple:
+        """The row; its id the moment in ms, made unique (among those `taken`) by adding one, as Anki does."""
+        moment = int(self.at.timestamp() * 1000)
+        while moment in taken:
+            moment += 1
+        taken.add(moment)
+        return (moment, self.cid, self.ease, self.type, self.ms)
 
 
 def anki_collection(
@@ -541,7 +545,8 @@ def anki_collection(
         )
         if revlog:
             db.execute("CREATE TABLE revlog (id integer PRIMARY KEY, cid, usn, ease, ivl, lastIvl, factor, time, type)")
-            rows = [review.row(number) for number, review in enumerate(revlog)]
+            taken = set()
+            rows = [review.row(taken) for review in revlog]
             db.executemany("INSERT INTO revlog (id, cid, ease, type, time) VALUES (?, ?, ?, ?, ?)", rows)
         db.commit()
     return path.read_bytes()

@@ -195,14 +195,13 @@ def test_the_first_cards_review_log_comes_as_answers_without_its_manual_reschedu
         AnkiReview(cid=1, at=at + timedelta(days=2), ease=0, type=4),  # set due date
         AnkiReview(cid=1, at=at + timedelta(days=3), ease=3, type=5),  # rescheduled
         AnkiReview(cid=1, at=at + timedelta(days=4), ease=2, type=3, ms=99 * 86_400_000),  # filtered deck, endless
-        AnkiReview(cid=2, at=at, ease=3),  # the note's other card
+        AnkiReview(cid=2, at=at + timedelta(hours=1), ease=3),  # the note's other card
     ]
     note = read(anki2_package(tmp_path, {1: "a\x1fb"}, cards, revlog=log))[0]
-    ms = timedelta(milliseconds=1)  # the helper keeps the log's ids unique as Anki does, a millisecond apart
     assert note.history == (
         Answer(at=at, ease=1, seconds=12),
-        Answer(at=at + timedelta(days=1) + ms, ease=4, seconds=None),
-        Answer(at=at + timedelta(days=4) + 4 * ms, ease=2, seconds=86_400),
+        Answer(at=at + timedelta(days=1), ease=4, seconds=None),
+        Answer(at=at + timedelta(days=4), ease=2, seconds=86_400),
     )
     assert note.manual == 2
 
