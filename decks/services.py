@@ -265,8 +265,8 @@ def _finish(job: ImportJob, state: str, message: str) -> None:
     """The end of a job: its state, why, and the file dropped; then the progress says so. The
     owner's day tallies are counted again from the history if the job brought any (whatever
     batches committed, however the job ended)."""
+    if job.reviews:
+        days_rebuild(user_id=job.owner_id)  # Note: before the job says it is finished
     ImportJob.objects.filter(pk=job.pk).update(state=state, message=message[:500], upload=None, updated_at=clock.now())
     job.refresh_from_db(fields=[*PROGRESS_FIELDS, "updated_at"])
-    if job.reviews:
-        days_rebuild(user_id=job.owner_id)
     progress_publish(job)

@@ -152,7 +152,7 @@ def _card_columns(card: Card, *, day_zero) -> tuple:
     reps, lapses, review = len(card.history), card.lapses, card.review
     if review is None:
         return 0, 0, 0, 0, 0, reps, lapses, ""
-    if review.due_at is not None:
+    if review.due_at is not None and review.state != CARD_TYPE_REVIEW:
         queue, due = QUEUE_LEARNING, int(review.due_at.timestamp())
     else:
         queue = CARD_TYPE_REVIEW if review.state == CARD_TYPE_REVIEW else QUEUE_DAY_LEARNING
