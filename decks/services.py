@@ -23,7 +23,7 @@ from decks import jobs, readers
 from decks.models import ImportJob
 from decks.progress import progress_publish
 from review.models import Grade, ReviewHistory, ReviewSchedule
-from review.services import schedule_counts
+from review.services import count_answer
 from utils import clock
 from utils.cache_utils.policy import CREATED, invalidates
 from utils.conf import resee_setting, review_intervals
@@ -168,7 +168,7 @@ def _import_batch(job: ImportJob, batch: list, categories: dict[str, int]) -> No
 
 
 def _history_add(created: list[tuple[Content, readers.Note]]) -> int:
-    """The history of the cards just created, as the package has it, and their counts from it.
+    """The history of the cards just created, as the package has it (their schedules counted it).
     # Note: in the transaction that creates the cards, and only theirs: a batch tried again, or a
     job resumed, writes no answer twice; a card the owner had already gets none."""
     answers = [
@@ -183,10 +183,7 @@ def _history_add(created: list[tuple[Content, readers.Note]]) -> int:
         for card, note in created
         for answer in note.history
     ]
-    if answers:
-        ReviewHistory.objects.bulk_create(answers, batch_size=HISTORY_BATCH)
-        reviewed = [card.pk for card, note in created if note.history]
-        ReviewSchedule.objects.filter(content_id__in=reviewed).update(**schedule_counts())
+    ReviewHistory.objects.bulk_create(answers, batch_size=HISTORY_BATCH)
     return len(answers)
 
 
@@ -229,9 +226,14 @@ def _category_id(owner_id: int, name: str | None, known: dict[str, int]) -> int 
 
 def _schedule(card: Content, note: readers.Note, learner: Learner, today: date) -> ReviewSchedule:
     """Where Anki had the card, on our nearest rung at or below its interval, with its memory
-    state; else new, due `today` (the learner's)."""
+    state; else new, due `today` (the learner's). Answered (its history), though Anki may have
+    reset it to new."""
     last = note.history[-1].at if note.history else None
     schedule = ReviewSchedule(owner_id=card.owner_id, content=card, next_review_date=today, last_review_at=last)
+    # Note: the counts of the card's history, answer by answer as completions count them: the card
+    # is new, so its history is exactly these answers (a recount from the rows gives the same).
+    for answer in note.history:
+        count_answer(schedule, grade=answer.ease)
     review = note.review
     if review is not None:
         schedule.interval_step = _rung(review.interval_days)
@@ -241,8 +243,6 @@ def _schedule(card: Content, note: readers.Note, learner: Learner, today: date) 
         schedule.stability, schedule.difficulty = review.stability, review.difficulty
         schedule.initial_review_completed = True
         schedule.is_active = not review.suspended
-    elif note.history:
-        schedule.initial_review_completed = True  # Note: answered, though Anki has it new again (reset)
     return schedule
 
 
