@@ -154,7 +154,8 @@ def revlog(run) -> None:
     path = args.work_dir / "revlog.apkg"
     writers.write_apkg((writers.Card(f"card {n}", "", None, None, h) for n, h in enumerate(history)), path=str(path))
     user = get_user_model().objects.create_user(username=f"revlog-{time.time_ns()}")
-    job = ImportJob.objects.create(owner=user, filename=path.name, format="apkg", upload=path.read_bytes())
+    job = ImportJob.objects.create(owner=user, filename=path.name, format="apkg", upload=path.read_bytes(),
+                                   total=len(history))  # fmt: skip
     began = time.perf_counter()
     services.import_run(job_id=str(job.pk))
     seconds, job = time.perf_counter() - began, ImportJob.objects.get(pk=job.pk)

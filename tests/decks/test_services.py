@@ -146,7 +146,18 @@ def counts_and_days(user) -> tuple[list, list]:
 
 
 def test_an_anki_import_gives_each_created_card_its_answers_with_grade_moment_and_seconds(make_user, tmp_path):
-    user = make_user()
+    assert_imported_history(make_user(), tmp_path)
+
+
+@pytest.mark.integration
+def test_on_postgresql_the_history_goes_in_by_copy_with_the_same_rows(make_user, tmp_path):
+    from django.db import connection
+
+    assert connection.vendor == "postgresql"
+    assert_imported_history(make_user(), tmp_path)
+
+
+def assert_imported_history(user, tmp_path) -> None:
     services.import_run(job_id=str(anki_job(user, tmp_path).pk))
 
     third = ReviewHistory.objects.filter(content__title="note 3").order_by("reviewed_at")
