@@ -4,10 +4,13 @@
 - invalidation: what a write costs the cache, against the entries cached;
 - outage: reads while the bench's own Redis is paused, blackholed or killed;
 - http: the app servers side by side over HTTP (bench.served.compare);
-- workload: the deployed server, cache off then on (bench.served.workload).
+- workload: the deployed server, cache off then on (bench.served.workload);
+- revlog: the import job of an Anki package with its review log, end to end, in reviews per second.
 """
 
 import os
+import time
+from datetime import UTC, datetime, timedelta
 
 from bench import run as bench_run
 from bench.run import log
@@ -38,7 +41,7 @@ def measure(run, seeding: dict) -> None:
         log(args, f"warning: the machine is busy (load average {os.getloadavg()}); figures will be inflated")
     run.phase("setup")
     for name, part in (("hit", hit), ("profile", profile), ("invalidation", invalidation),
-                       ("outage", outage), ("http", http), ("workload", workload)):  # fmt: skip
+                       ("outage", outage), ("http", http), ("workload", workload), ("revlog", revlog)):  # fmt: skip
         if name not in args.skip:
             part(run)
             run.phase(name)
@@ -135,6 +138,29 @@ def workload(run) -> None:
         ratio = on["sql_queries_per_request"] / off["sql_queries_per_request"]
         modes["sql_reduction_per_request"] = round(1 - ratio, 4)
         modes["rps_gain"] = round(on["rps"] / off["rps"], 3)
+
+
+def revlog(run) -> None:
+    from django.contrib.auth import get_user_model
+
+    from decks import services, writers
+    from decks.models import ImportJob
+    from decks.readers import Answer
+
+    args, start = run.args, datetime(2024, 1, 1, tzinfo=UTC)
+    log(args, f"import of an Anki package of {args.revlog_reviews:,} reviews (its file written by our export)")
+    history = [tuple(Answer(start + timedelta(days=i, seconds=n), 1 + (n + i) % 4, 8) for i in range(10))
+               for n in range(args.revlog_reviews // 10)]  # fmt: skip
+    path = args.work_dir / "revlog.apkg"
+    writers.write_apkg((writers.Card(f"card {n}", "", None, None, h) for n, h in enumerate(history)), path=str(path))
+    user = get_user_model().objects.create_user(username=f"revlog-{time.time_ns()}")
+    job = ImportJob.objects.create(owner=user, filename=path.name, format="apkg", upload=path.read_bytes(),
+                                   total=len(history))  # fmt: skip
+    began = time.perf_counter()
+    services.import_run(job_id=str(job.pk))
+    seconds, job = time.perf_counter() - began, ImportJob.objects.get(pk=job.pk)
+    run.out["revlog_import"] = {"state": job.state, "cards": job.created, "reviews": job.reviews,
+                                "seconds": round(seconds, 2), "per_second": round(job.reviews / seconds)}  # fmt: skip
 
 
 def _cannot_serve(run, key: str) -> str | None:

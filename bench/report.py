@@ -278,6 +278,9 @@ def _cost_lines(results: dict) -> list[str]:
         ]
         title = "### Invalidation of one user (3 namespaces, one pipeline)"
         lines += ["", title, "", *_table("entries cached | median us | p10 / p90 / p99 us | reps", rows)]
+    if imp := results.get("revlog_import"):
+        row = f"{imp['state']} | {imp['cards']:,} | {imp['reviews']:,} | {imp['seconds']:g} | {imp['per_second']:,}"
+        lines += ["", "### Anki import with history", "", *_table("job | cards | reviews | s | reviews/s", [row])]
     return lines
 
 

@@ -27,17 +27,17 @@ from bench import dbs
 
 REPO = Path(__file__).resolve().parent.parent
 NAMESPACE_FAMILY = "resee-bench"
-PARTS = ("hit", "profile", "invalidation", "outage", "http", "workload")
+PARTS = ("hit", "profile", "invalidation", "outage", "http", "workload", "revlog")
 SIZES = {  # users, contents, rotation, rounds, batch, count, profile, inv_sizes, inv_reps,
     # outage_reads (each fault waits out a breaker cool-down; the tests have their own: 0 in tiny),
-    # http_rounds, http_seconds, warmup, duration
-    "tiny": (3, 5, 3, 2, 10, 3, 200, "100,1000", 20, 0, 1, 1, 0.5, 1.5),
-    "quick": (40, 100, 40, 4, 25, 10, 200, "1000,10000,100000", 60, 100, 3, 3, 2, 6),
-    "full": (500, 100, 100, 15, 100, 50, 2000, "1000,10000,100000", 300, 300, 3, 10, 15, 60),
+    # http_rounds, http_seconds, warmup, duration, revlog_reviews
+    "tiny": (3, 5, 3, 2, 10, 3, 200, "100,1000", 20, 0, 1, 1, 0.5, 1.5, 500),
+    "quick": (40, 100, 40, 4, 25, 10, 200, "1000,10000,100000", 60, 100, 3, 3, 2, 6, 100_000),
+    "full": (500, 100, 100, 15, 100, 50, 2000, "1000,10000,100000", 300, 300, 3, 10, 15, 60, 100_000),
 }
 SIZED = (
     "users", "contents", "rotation", "rounds", "batch", "count", "profile", "inv_sizes", "inv_reps",
-    "outage_reads", "http_rounds", "http_seconds", "warmup", "duration",
+    "outage_reads", "http_rounds", "http_seconds", "warmup", "duration", "revlog_reviews",
 )  # fmt: skip
 
 
@@ -63,6 +63,7 @@ def parse_args(argv):
         ("http-seconds", float, "seconds of each wrk run of the servers side by side"),
         ("warmup", float, "workload warm-up seconds"),
         ("duration", float, "workload measured seconds"),
+        ("revlog-reviews", int, "reviews in the Anki package whose import is timed (ten per card)"),
     ):
         parser.add_argument(f"--{name}", type=kind, help=text)
     parser.add_argument("--skip", default="", help=f"comma-separated parts to skip: {','.join(PARTS)}")

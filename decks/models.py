@@ -22,6 +22,8 @@ class ImportJob(models.Model):
     created = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
     media = models.PositiveIntegerField(default=0)
+    reviews = models.PositiveIntegerField(default=0)  # answers of the created cards' history imported
+    reviews_skipped = models.PositiveIntegerField(default=0)  # review-log entries that are no answers
     errors = models.JSONField(default=list)  # the first MAX_ERRORS problems, "line N: why"
     message = models.CharField(max_length=500, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -10,7 +10,18 @@ from utils import redis_layer
 from utils.conf import resee_setting
 from utils.redis_layer import JOBS, RedisUnavailable
 
-FIELDS = ("state", "processed", "total", "created", "skipped", "media", "errors", "message")
+FIELDS = (
+    "state",
+    "processed",
+    "total",
+    "created",
+    "skipped",
+    "reviews",
+    "reviews_skipped",
+    "media",
+    "errors",
+    "message",
+)
 
 
 def progress_of(job: ImportJob) -> dict:

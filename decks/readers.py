@@ -10,6 +10,7 @@ import codecs
 import csv
 import io
 import json
+import math
 import re
 import sqlite3
 import tempfile
@@ -41,7 +42,10 @@ TITLE_CHARS = 200
 CATEGORY_CHARS = 100
 DEFAULT_DECK_ID = 1
 CARD_TYPE_REVIEW = 2
+CARD_TYPES_LEARNING = (1, 3)  # learning, relearning
 QUEUE_SUSPENDED = -1
+QUEUES_LEARNING = (1, 3, QUEUE_SUSPENDED)  # within the day, a day or more ahead, or suspended while learning
+DAY_NUMBERS_BELOW = 1_000_000_000  # a learning card's `due` above this is a moment (epoch seconds), not a day
 CSV_DELIMITERS = ",;\t|"
 CSV_HEADERS = (["front", "back"], ["front", "back", "category"])
 
@@ -55,15 +59,28 @@ _MEDIA_NAME = re.compile(r"[0-9]+")
 _FIRST_LINE = re.compile(r"[^\r\n]*")
 # The first card of each note (lowest ord), as a window rather than a correlated subquery, so the cost does
 # not depend on whether the uploaded file kept its index on cards.nid.
+# `data`: the card's FSRS memory state in Anki 23.10 and later ({"s": stability, "d": difficulty}), absent
+# from older collections.
 _NOTES_QUERY = """
-SELECT CAST(notes.flds AS TEXT), first.did, first.type, first.queue, first.due, first.ivl
+SELECT CAST(notes.flds AS TEXT), first.id, first.did, first.type, first.queue, first.due, first.ivl,
+    CAST(first.data AS TEXT)
 FROM notes LEFT JOIN (
-    SELECT nid, did, type, queue, due, ivl, row_number() OVER (PARTITION BY nid ORDER BY ord, id) AS rank
+    SELECT id, nid, did, type, queue, due, ivl, {data} AS data,
+        row_number() OVER (PARTITION BY nid ORDER BY ord, id) AS rank
     FROM cards
 ) AS first ON first.nid = notes.id AND first.rank = 1
 ORDER BY notes.id
 LIMIT -1 OFFSET ?
 """
+# The review log of a chunk of cards, oldest first; Anki keeps an index on revlog.cid.
+_REVLOG_QUERY = """
+SELECT cid, id, ease, type, time FROM revlog WHERE cid IN ({cards}) ORDER BY cid, id
+"""
+# Note: a chunk's review log is one query; a file without Anki's index on revlog.cid costs a scan of the
+# log per chunk, so the chunks are large.
+REVLOG_CHUNK = 500
+REVLOG_MANUAL = 4  # revlog.type of a manual reschedule (Anki 2.1.50+ also writes 5: rescheduled)
+MAX_ANSWER_SECONDS = 86_400
 
 
 @dataclass(frozen=True)
@@ -74,11 +91,25 @@ class Limits:
 
 @dataclass(frozen=True)
 class Review:
-    """Where Anki had the card."""
+    """Where Anki had the card: a review card (state 2) due on a day, or a learning (1) or relearning (3)
+    card due on a day or, within a day, at a moment (`due_at`); its FSRS memory state if Anki kept one."""
 
     interval_days: int
     due: date
     suspended: bool
+    state: int = CARD_TYPE_REVIEW
+    due_at: datetime | None = None
+    stability: float | None = None
+    difficulty: float | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One review from Anki's review log: when, the button (1 again .. 4 easy), the seconds it took."""
+
+    at: datetime
+    ease: int
+    seconds: int | None  # None: Anki recorded no time
 
 
 @dataclass(frozen=True)
@@ -87,7 +118,9 @@ class Note:
     title: str  # normalised text, may be "" (the caller reports it as an error)
     body: str
     category: str | None  # None: no category
-    review: Review | None = None  # None: never reviewed, or a new or learning card
+    review: Review | None = None  # None: a new card (or one whose schedule cannot be read)
+    history: tuple[Answer, ...] = ()  # the card's answers, oldest first
+    manual: int = 0  # entries of its review log that are no answers (manual reschedules), left out
 
 
 @dataclass(frozen=True)
@@ -145,24 +178,46 @@ class _AnkiDeck:
     media: int
     deck_names: dict[int, str]
     day_zero: date  # the collection's creation day: review cards' `due` counts days from it
+    notes_query: str
+    has_revlog: bool
     format: str = "apkg"
 
     def notes(self, *, start: int = 0) -> Iterator[Note | Problem]:
         try:
-            rows = self.connection.execute(_NOTES_QUERY, (start,))
-            for line, (fields, *card) in enumerate(rows, start=start + 1):
-                yield self._note(line, fields or "", *map(_integer, card))
+            rows = self.connection.execute(self.notes_query, (start,))
+            line = start
+            while chunk := rows.fetchmany(REVLOG_CHUNK):
+                logs = self._logs([card_id for _, card_id, *_ in chunk])
+                for fields, card_id, *card, data in chunk:
+                    line += 1
+                    yield self._note(line, fields or "", *map(_integer, card), data=data, log=logs.get(card_id, []))
         except _UNREADABLE_DB as error:
             raise _corrupt("Part of the collection cannot be read.") from error
 
-    def _note(self, line: int, fields: str, deck_id: int, card_type: int, queue: int, due: int, ivl: int) -> Note:
+    def _logs(self, card_ids: list) -> dict[int, list[tuple]]:
+        """The review log of these cards, per card."""
+        card_ids = [card_id for card_id in card_ids if isinstance(card_id, int)]
+        if not self.has_revlog or not card_ids:
+            return {}
+        logs: dict[int, list[tuple]] = {}
+        query = _REVLOG_QUERY.format(cards=", ".join("?" * len(card_ids)))
+        for card_id, *entry in self.connection.execute(query, card_ids):
+            logs.setdefault(card_id, []).append(tuple(map(_integer, entry)))
+        return logs
+
+    def _note(
+        self, line: int, fields: str, deck_id: int, card_type: int, queue: int, due: int, ivl: int, *, data, log
+    ) -> Note:
         front, *rest = (html_to_text(field) for field in fields.split("\x1f"))
+        history = tuple(answer for entry in log if (answer := _answer(*entry)) is not None)
         return Note(
             line=line,
             title=_shorten(front, limit=TITLE_CHARS),
             body="\n\n".join(field for field in rest if field),
             category=self._category(deck_id),
-            review=self._review(card_type=card_type, queue=queue, due=due, ivl=ivl),
+            review=self._review(card_type=card_type, queue=queue, due=due, ivl=ivl, memory=_memory(data)),
+            history=history,
+            manual=len(log) - len(history),
         )
 
     def _category(self, deck_id: int) -> str | None:
@@ -170,14 +225,42 @@ class _AnkiDeck:
             return None
         return _shorten(normalise(self.deck_names.get(deck_id, "")), limit=CATEGORY_CHARS) or None
 
-    def _review(self, *, card_type: int, queue: int, due: int, ivl: int) -> Review | None:
-        if card_type != CARD_TYPE_REVIEW or ivl <= 0:
+    def _review(self, *, card_type: int, queue: int, due: int, ivl: int, memory: dict) -> Review | None:
+        learning = card_type in CARD_TYPES_LEARNING and queue in QUEUES_LEARNING
+        if not learning and (card_type != CARD_TYPE_REVIEW or ivl <= 0):
             return None
         try:
-            due_date = self.day_zero + timedelta(days=due)
-        except OverflowError:
+            # Note: a learning card due within the day is due at a moment (epoch seconds), as Anki tells them apart.
+            due_at = datetime.fromtimestamp(due, UTC) if learning and due > DAY_NUMBERS_BELOW else None
+            due_date = due_at.date() if due_at else self.day_zero + timedelta(days=due)
+        except (OverflowError, OSError, ValueError):
             return None  # Note: a due date off the calendar is damage; the card starts over like a new one
-        return Review(interval_days=ivl, due=due_date, suspended=queue == QUEUE_SUSPENDED)
+        suspended = queue == QUEUE_SUSPENDED
+        return Review(interval_days=ivl, due=due_date, suspended=suspended, state=card_type, due_at=due_at, **memory)
+
+
+def _answer(moment: int, ease: int, kind: int, spent: int) -> Answer | None:
+    """A review-log entry as an answer; None for a manual reschedule (ease 0) or a damaged entry."""
+    if not 1 <= ease <= 4 or kind >= REVLOG_MANUAL:
+        return None
+    try:
+        at = datetime.fromtimestamp(moment / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    seconds = None if spent <= 0 else min(round(spent / 1000), MAX_ANSWER_SECONDS)
+    return Answer(at=at, ease=ease, seconds=seconds)
+
+
+def _memory(data: str | None) -> dict:
+    """The FSRS stability and difficulty of a card's `data`, when both are there and are numbers."""
+    try:
+        memory = json.loads(data or "{}")
+        stability, difficulty = float(memory["s"]), float(memory["d"])
+    except (ValueError, TypeError, KeyError, RecursionError):
+        return {}
+    if not (math.isfinite(stability) and math.isfinite(difficulty)):
+        return {}
+    return {"stability": stability, "difficulty": difficulty}
 
 
 @contextmanager
@@ -267,6 +350,8 @@ def _read_collection(connection: sqlite3.Connection, *, media: int, limits: Limi
             media=media,
             deck_names=_deck_names(connection, tables=tables),
             day_zero=_day_zero(connection),
+            notes_query=_NOTES_QUERY.format(data="data" if _has_column(connection, "cards", "data") else "''"),
+            has_revlog="revlog" in tables,
         )
     except _UNREADABLE_DB as error:
         raise _corrupt("The package's collection is not a readable Anki collection.") from error
@@ -284,6 +369,10 @@ def _prepare(connection: sqlite3.Connection, *, limits: Limits) -> set[str]:
     if missing:
         raise _corrupt(f"The package's collection has no {', '.join(sorted(missing))} table.")
     return tables
+
+
+def _has_column(connection: sqlite3.Connection, table: str, column: str) -> bool:
+    return any(row[1] == column for row in connection.execute(f"PRAGMA table_info({table})"))
 
 
 def _deck_names(connection: sqlite3.Connection, *, tables: set[str]) -> dict[int, str]:

@@ -26,6 +26,10 @@ class ImportProgressSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     created = serializers.IntegerField(help_text="Cards created so far (committed).")
     skipped = serializers.IntegerField(help_text="Cards already there, or rows with a problem.")
+    reviews = serializers.IntegerField(help_text="Answers of the created cards' history imported so far.")
+    reviews_skipped = serializers.IntegerField(
+        help_text="Entries of the created cards' review log that are no answers (manual reschedules): left out."
+    )
     media = serializers.IntegerField(help_text="Media files in the package: counted, not stored.")
     errors = serializers.ListField(child=serializers.CharField(), help_text="The first 20 problems.")
     message = serializers.CharField()

@@ -1,8 +1,9 @@
 """Deck imports: `import_start` (the request: check the file, record the job, queue it) and
 `import_run` (the worker: the cards in batches, each batch one transaction that also moves the
 job row, so the row always says exactly what was created, and a retried job resumes where the
-last commit left it). The import writes cards, categories and schedules and bumps their owner's
-cached answers once, when the job ends."""
+last commit left it). The import writes cards, categories, schedules and the history of the
+cards it creates (an Anki package's review log), and bumps their owner's cached answers once,
+when the job ends."""
 
 import functools
 import io
@@ -10,16 +11,19 @@ import logging
 from collections.abc import Iterable, Iterator
 from datetime import date
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils.text import slugify
 from rest_framework.exceptions import ValidationError
 
-from accounts.selectors import learner_today
+from accounts.models import Learner
+from accounts.selectors import learner_of
+from analytics.services import days_rebuild
 from content.models import Category, Content, content_hash
 from decks import jobs, readers
 from decks.models import ImportJob
 from decks.progress import progress_publish
-from review.models import ReviewSchedule
+from review.models import Grade, ReviewHistory, ReviewSchedule
+from review.services import count_answer
 from utils import clock
 from utils.cache_utils.policy import CREATED, invalidates
 from utils.conf import resee_setting, review_intervals
@@ -30,6 +34,10 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 # Note: about a dozen progress writes per job, and no transaction longer than a thousand cards.
 BATCHES_PER_JOB, MIN_BATCH, MAX_BATCH = 12, 50, 1000
+HISTORY_BATCH = 5000  # rows per INSERT of imported history (but on PostgreSQL: one COPY per batch)
+HISTORY_COLUMNS = ("user_id", "content_id", "result", "scheduler", "time_spent_seconds", "reviewed_at")
+ANKI = "anki"  # the scheduler of an imported answer (ReviewHistory.scheduler)
+PROGRESS_FIELDS = ["state", "message", "processed", "created", "skipped", "reviews", "reviews_skipped", "errors"]
 
 
 def limits() -> readers.Limits:
@@ -73,7 +81,9 @@ def import_run(*, job_id: str) -> None:
     if job is None:
         return
     try:
-        with invalidates(Content, ReviewSchedule, owner_id=job.owner_id, change=[CREATED], reason="import"):
+        with invalidates(
+            Content, ReviewSchedule, ReviewHistory, owner_id=job.owner_id, change=[CREATED], reason="import"
+        ):
             _import_batches(job)
     except readers.DeckError as error:
         _finish(job, ImportJob.FAILED, f"{error} ({_created(job)} created before it stopped.)")
@@ -144,14 +154,46 @@ def _import_batch(job: ImportJob, batch: list, categories: dict[str, int]) -> No
         )
         for digest, note in fresh.items()
     )
-    today = learner_today(user_id=job.owner_id)
-    schedules = (_schedule(card, note, today) for card, note in zip(cards, fresh.values(), strict=True))
-    ReviewSchedule.objects.bulk_create(schedules)
+    learner = learner_of(user_id=job.owner_id)
+    today = learner.day_of(clock.now())
+    created = list(zip(cards, fresh.values(), strict=True))
+    ReviewSchedule.objects.bulk_create(_schedule(card, note, learner, today) for card, note in created)
+    job.reviews += _history_add(created)
+    job.reviews_skipped += sum(note.manual for note in fresh.values())
     job.processed += len(batch)
     job.created += len(cards)
     job.skipped += len(batch) - len(cards)
     job.errors = (job.errors + problems)[: ImportJob.MAX_ERRORS]
-    job.save(update_fields=["processed", "created", "skipped", "errors", "updated_at"])
+    fields = ["processed", "created", "skipped", "reviews", "reviews_skipped", "errors", "updated_at"]
+    job.save(update_fields=fields)
+
+
+def _history_add(created: list[tuple[Content, readers.Note]]) -> int:
+    """The history of the cards just created, as the package has it (their schedules counted it).
+    # Note: in the transaction that creates the cards, and only theirs: a batch tried again, or a
+    job resumed, writes no answer twice; a card the owner had already gets none."""
+    rows = [
+        (card.owner_id, card.pk, Grade(answer.ease).label, ANKI, answer.seconds, answer.at)
+        for card, note in created
+        for answer in note.history
+    ]
+    if connection.vendor == "postgresql":
+        _copy(ReviewHistory, HISTORY_COLUMNS, rows)
+    else:
+        ReviewHistory.objects.bulk_create(
+            (ReviewHistory(**dict(zip(HISTORY_COLUMNS, row, strict=True))) for row in rows), batch_size=HISTORY_BATCH
+        )
+    return len(rows)
+
+
+def _copy(model, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Rows into the model's table by PostgreSQL's COPY. # Note: the ORM's bulk insert spends most of
+    an import with history preparing its values one by one; COPY streams them as they are."""
+    fields = [model._meta.get_field(name) for name in columns]
+    table, names = model._meta.db_table, ", ".join(field.column for field in fields)
+    with connection.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _sorted_out(batch: list) -> tuple[list[readers.Note], list[str]]:
@@ -191,14 +233,25 @@ def _category_id(owner_id: int, name: str | None, known: dict[str, int]) -> int 
     return known[name]
 
 
-def _schedule(card: Content, note: readers.Note, today: date) -> ReviewSchedule:
-    """Where Anki had the card, on our nearest rung at or below its interval; else new, due today."""
-    schedule = ReviewSchedule(owner_id=card.owner_id, content=card, next_review_date=today)
-    if note.review is not None:
-        schedule.interval_step = _rung(note.review.interval_days)
-        schedule.next_review_date = note.review.due
+def _schedule(card: Content, note: readers.Note, learner: Learner, today: date) -> ReviewSchedule:
+    """Where Anki had the card, on our nearest rung at or below its interval, with its memory
+    state; else new, due `today` (the learner's). Answered (its history), though Anki may have
+    reset it to new."""
+    last = note.history[-1].at if note.history else None
+    schedule = ReviewSchedule(owner_id=card.owner_id, content=card, next_review_date=today, last_review_at=last)
+    # Note: the counts of the card's history, answer by answer as completions count them: the card
+    # is new, so its history is exactly these answers (a recount from the rows gives the same).
+    for answer in note.history:
+        count_answer(schedule, grade=answer.ease)
+    review = note.review
+    if review is not None:
+        schedule.interval_step = _rung(review.interval_days)
+        schedule.next_review_date = learner.day_of(review.due_at) if review.due_at else review.due
+        schedule.due_at = review.due_at
+        schedule.state = review.state
+        schedule.stability, schedule.difficulty = review.stability, review.difficulty
         schedule.initial_review_completed = True
-        schedule.is_active = not note.review.suspended
+        schedule.is_active = not review.suspended
     return schedule
 
 
@@ -211,12 +264,18 @@ def _created(job: ImportJob) -> str:
 
 
 def _summary(job: ImportJob) -> str:
+    reviews = f", with {job.reviews} review{'s' * (job.reviews != 1)} of their history" if job.reviews else ""
+    manual = f" ({job.reviews_skipped} manual reschedules left out)" if job.reviews_skipped else ""
     media = f"; {job.media} media files counted, not stored" if job.media else ""
-    return f"Imported {_created(job)}, skipped {job.skipped}{media}."
+    return f"Imported {_created(job)}{reviews}{manual}, skipped {job.skipped}{media}."
 
 
 def _finish(job: ImportJob, state: str, message: str) -> None:
-    """The end of a job: its state, why, and the file dropped; then the progress says so."""
+    """The end of a job: its state, why, and the file dropped; then the progress says so. The
+    owner's day tallies are counted again from the history if the job brought any (whatever
+    batches committed, however the job ended)."""
+    if job.reviews:
+        days_rebuild(user_id=job.owner_id)  # Note: before the job says it is finished
     ImportJob.objects.filter(pk=job.pk).update(state=state, message=message[:500], upload=None, updated_at=clock.now())
-    job.refresh_from_db(fields=["state", "message", "processed", "created", "skipped", "errors", "updated_at"])
+    job.refresh_from_db(fields=[*PROGRESS_FIELDS, "updated_at"])
     progress_publish(job)

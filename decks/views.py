@@ -110,14 +110,14 @@ class ExportApi(APIView):
     )
     def get(self, request):
         chosen = validated_query(ExportParamsSerializer, request)["format"]
-        cards = selectors.export_cards(owner_id=request.user.id)
         if chosen == "csv":
+            cards = selectors.export_cards(owner_id=request.user.id)
             response = StreamingHttpResponse(writers.csv_lines(cards), content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = 'attachment; filename="resee-cards.csv"'
             return response
         # Note: genanki writes a file; the response streams it and closing it deletes it.
         package = tempfile.NamedTemporaryFile(suffix=".apkg")  # noqa: SIM115 (FileResponse closes it)
-        writers.write_apkg(cards, path=package.name)
+        writers.write_apkg(selectors.export_cards_with_history(owner_id=request.user.id), path=package.name)
         return FileResponse(
             package, as_attachment=True, filename="resee-cards.apkg", content_type="application/octet-stream"
         )

@@ -493,6 +493,27 @@ class AnkiCard:
     queue: int = 0
     due: int = 0
     ivl: int = 0
+    data: str = ""
+
+
+@dataclass(frozen=True)
+class AnkiReview:
+    """A row of Anki's review log: card `cid` (the cards' ids are 1, 2, .. in the order given) answered
+    with `ease` at `at`; type 0 learn, 1 review, 2 relearn, 3 filtered, 4 manual, 5 rescheduled."""
+
+    cid: int
+    at: datetime
+    ease: int
+    type: int = 1
+    ms: int = 8000
+
+    def row(self, taken: set[int]) -> tuple:
+        """The row; its id the moment in ms, made unique (among those `taken`) by adding one, as Anki does."""
+        moment = int(self.at.timestamp() * 1000)
+        while moment in taken:
+            moment += 1
+        taken.add(moment)
+        return (moment, self.cid, self.ease, self.type, self.ms)
 
 
 def anki_collection(
@@ -502,24 +523,31 @@ def anki_collection(
     decks: dict[int, str] | None = None,
     *,
     schema: int = 11,
+    revlog: list[AnkiReview] = (),
 ) -> bytes:
     """A minimal SQLite collection with the tables and columns the reader uses. Schema 11 (anki2, anki21)
-    keeps deck names in col.decks as JSON, schema 18 (anki21b) in a decks table, levels separated by \\x1f."""
+    keeps deck names in col.decks as JSON, schema 18 (anki21b) in a decks table, levels separated by \\x1f.
+    A review log only when `revlog` is given."""
     decks = {1: "Default"} if decks is None else decks
     path.unlink(missing_ok=True)
     with closing(sqlite3.connect(path)) as db:
         db.execute("CREATE TABLE col (id integer PRIMARY KEY, crt integer NOT NULL, decks text NOT NULL)")
         db.execute("CREATE TABLE notes (id integer PRIMARY KEY, flds text NOT NULL)")
-        db.execute("CREATE TABLE cards (id integer PRIMARY KEY, nid, did, ord, type, queue, due, ivl)")
+        db.execute("CREATE TABLE cards (id integer PRIMARY KEY, nid, did, ord, type, queue, due, ivl, data)")
         db.execute("INSERT INTO col VALUES (1, ?, ?)", (int(ANKI_CREATED.timestamp()), _legacy_decks(decks, schema)))
         if schema == 18:
             db.execute("CREATE TABLE decks (id integer PRIMARY KEY, name text NOT NULL)")
             db.executemany("INSERT INTO decks VALUES (?, ?)", [(i, n.replace("::", "\x1f")) for i, n in decks.items()])
         db.executemany("INSERT INTO notes VALUES (?, ?)", notes.items())
         db.executemany(
-            "INSERT INTO cards (nid, did, ord, type, queue, due, ivl) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO cards (nid, did, ord, type, queue, due, ivl, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [astuple(card) for card in cards],
         )
+        if revlog:
+            db.execute("CREATE TABLE revlog (id integer PRIMARY KEY, cid, usn, ease, ivl, lastIvl, factor, time, type)")
+            taken = set()
+            rows = [review.row(taken) for review in revlog]
+            db.executemany("INSERT INTO revlog (id, cid, ease, type, time) VALUES (?, ?, ?, ?, ?)", rows)
         db.commit()
     return path.read_bytes()
 
@@ -537,9 +565,14 @@ def zipped(members: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED
 
 
 def anki2_package(
-    tmp_path: Path, notes: dict[int, str], cards: list[AnkiCard] = (), decks: dict[int, str] | None = None
+    tmp_path: Path,
+    notes: dict[int, str],
+    cards: list[AnkiCard] = (),
+    decks: dict[int, str] | None = None,
+    *,
+    revlog: list[AnkiReview] = (),
 ) -> bytes:
-    return zipped({"collection.anki2": anki_collection(tmp_path / "anki2.db", notes, cards, decks)})
+    return zipped({"collection.anki2": anki_collection(tmp_path / "anki2.db", notes, cards, decks, revlog=revlog)})
 
 
 def anki21b_package(

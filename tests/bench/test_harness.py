@@ -123,6 +123,13 @@ def test_the_app_servers_were_measured_side_by_side_over_http(results):
     assert "### Servers over HTTP, side by side" in results["stdout"]
 
 
+def test_an_anki_import_with_history_was_timed_end_to_end(results):
+    imported = results["json"]["revlog_import"]
+    assert (imported["state"], imported["cards"], imported["reviews"]) == ("succeeded", 50, 500)
+    assert positive(imported["per_second"])
+    assert "### Anki import with history" in results["stdout"]
+
+
 def test_invalidation_was_timed_at_each_size(results):
     data = results["json"]
     assert set(data["invalidation_us"]) == {"100", "1000"}

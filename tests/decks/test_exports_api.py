@@ -2,12 +2,16 @@
 nothing new (jobs in a thread of this process, as in test_imports_api.py)."""
 
 import io
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import override_settings
 
+from analytics.models import DayTally
 from content.models import Content
 from decks import readers
+from review.models import ReviewHistory, ReviewSchedule, State
+from review.services import review_complete
 from tests.helpers import make_card, make_category, start_import, wait_for_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -79,3 +83,43 @@ def test_an_unknown_format_is_a_400_json(alice):
 
 def test_exports_need_a_login(anon):
     assert anon.get(EXPORTS).status_code == 401
+
+
+SCHEDULE = (
+    *("state", "interval_step", "next_review_date", "due_at", "is_active", "initial_review_completed"),
+    *("stability", "difficulty", "reviews", "remembered", "recalled", "lapses", "last_review_at"),
+)
+
+
+def schedules_and_history(client) -> dict:
+    """Each card's schedule and answers, by title."""
+    schedules = ReviewSchedule.objects.filter(owner=client.user).values_list("content__title", *SCHEDULE)
+    answers = ReviewHistory.objects.filter(user=client.user).order_by("reviewed_at")
+    history = answers.values_list("content__title", "result", "grade", "reviewed_at", "time_spent_seconds")
+    return {
+        title: (schedule, [answer[1:] for answer in history if answer[0] == title]) for title, *schedule in schedules
+    }
+
+
+def test_an_anki_export_imported_by_another_learner_brings_each_cards_schedule_and_history(alice, bob, cards):
+    ser, nai, pi = (Content.objects.get(owner=alice.user, title=title) for title in ("ser", "ναι", "pi; 3.14"))
+    start = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    for day, (card, result, seconds) in enumerate(
+        [(ser, "again", 4), (ser, "good", 7), (ser, "easy", None), (ser, "again", 3), (nai, "hard", 12)]
+    ):
+        review_complete(user_id=alice.user.id, content_id=card.id, result=result, time_spent_seconds=seconds,
+                        now=start + timedelta(days=day, seconds=day))  # fmt: skip
+    # FSRS's memory state and a relearning card due within the day, as the FSRS scheduler leaves them
+    relearning = {"state": State.RELEARNING, "due_at": start + timedelta(days=4, minutes=10), "stability": 1.25}
+    ReviewSchedule.objects.filter(content=ser).update(**relearning, difficulty=7.5)
+    ReviewSchedule.objects.filter(content=nai).update(is_active=False, stability=20.5, difficulty=3.25)
+
+    progress = wait_for_job(bob, start_import(bob, exported(alice, "apkg"), "resee-cards.apkg")["id"])
+
+    assert (progress["state"], progress["created"], progress["reviews"]) == ("succeeded", 3, 5)
+    theirs = schedules_and_history(alice)
+    assert schedules_and_history(bob) == theirs
+    assert tuple(theirs["ser"][0][-5:]) == (4, 2, 2, 1, start + timedelta(days=3, seconds=3))  # the counts came too
+    assert [answer[1] for answer in theirs["ser"][1]] == [1, 3, 4, 1] and theirs["pi; 3.14"][1] == []
+    assert ReviewHistory.objects.filter(user=bob.user).values_list("scheduler", flat=True).distinct().get() == "anki"
+    assert DayTally.objects.filter(user=bob.user).count() == 5

@@ -16,8 +16,10 @@ from tests.helpers import (
     ANKI_CREATED,
     IMPORTS,
     AnkiCard,
+    AnkiReview,
     anki2_package,
     anki_package,
+    assert_fresh,
     fetch,
     set_learner,
     start_import,
@@ -69,7 +71,7 @@ def test_a_csv_import_answers_202_and_its_cards_show_at_once_in_the_cached_lists
 def test_the_status_answer_has_the_documented_fields(alice):
     progress = imported(alice, CSV)
     assert set(progress) == {
-        *("id", "state", "processed", "total", "created", "skipped"),
+        *("id", "state", "processed", "total", "created", "skipped", "reviews", "reviews_skipped"),
         *("media", "errors", "message", "updated_at"),
     }
     assert progress["message"].startswith("Imported 3 cards")
@@ -289,3 +291,19 @@ def test_an_imported_new_card_is_due_on_the_learners_day_not_the_servers(alice):
 
     assert progress["state"] == "succeeded", progress
     assert ReviewSchedule.objects.get(owner=alice.user).next_review_date == date(2024, 5, 16)
+
+
+def test_the_stats_count_an_anki_packages_history_once_its_job_ends(alice, tmp_path):
+    warm(alice, "stats")
+    yesterday = clock.now().replace(microsecond=0) - timedelta(days=1)
+    log = [AnkiReview(cid=1, at=yesterday, ease=1), AnkiReview(cid=1, at=yesterday + timedelta(minutes=5), ease=3)]
+    log += [AnkiReview(cid=2, at=yesterday - timedelta(days=1), ease=4)]
+    log += [AnkiReview(cid=2, at=yesterday, ease=0, type=4)]  # a manual reschedule: no answer
+    package = anki2_package(tmp_path, {1: "a\x1fb", 2: "c\x1fd"}, [AnkiCard(1), AnkiCard(2)], revlog=log)
+    progress = imported(alice, package, "deck.apkg")
+
+    assert (progress["reviews"], progress["reviews_skipped"]) == (3, 1)
+    stats = assert_fresh(alice, "stats").json()
+    assert stats == uncached(alice, "stats").json()
+    assert (stats["total_reviews"], stats["success_rate"]) == (3, round(100 * 2 / 3, 1))
+    assert sum(day["reviews"] for day in stats["reviews_per_day"]) == 3

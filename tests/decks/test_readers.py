@@ -6,16 +6,19 @@ import sqlite3
 import tracemalloc
 import zipfile
 from contextlib import closing
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import zstandard
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from decks.readers import DeckError, Limits, Note, Problem, Review, open_deck
+from decks import readers
+from decks.readers import Answer, DeckError, Limits, Note, Problem, Review, open_deck
 from tests.helpers import (
+    ANKI_CREATED,
     ANKI_PLACEHOLDER,
     AnkiCard,
+    AnkiReview,
     anki2_package,
     anki21b_package,
     anki_collection,
@@ -159,11 +162,58 @@ def test_a_suspended_review_card_is_suspended(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "card_type, ivl", [(0, 0), (1, 0), (3, 5), (2, 0)], ids=["new", "learning", "relearning", "no interval"]
+    "card_type, queue, ivl",
+    [(0, 0, 0), (1, 0, 0), (2, 2, 0)],
+    ids=["new", "learning in no learning queue", "no interval"],
 )
-def test_a_card_that_is_not_in_review_starts_over(tmp_path, card_type, ivl):
-    package = anki2_package(tmp_path, {1: "a\x1fb"}, [AnkiCard(nid=1, type=card_type, queue=1, due=50, ivl=ivl)])
+def test_a_card_that_is_not_in_review_starts_over(tmp_path, card_type, queue, ivl):
+    package = anki2_package(tmp_path, {1: "a\x1fb"}, [AnkiCard(nid=1, type=card_type, queue=queue, due=50, ivl=ivl)])
     assert read(package)[0].review is None
+
+
+def test_a_relearning_card_due_within_the_day_keeps_its_moment_and_its_memory_state(tmp_path):
+    due_at = ANKI_CREATED + timedelta(days=30, minutes=10)
+    card = AnkiCard(nid=1, type=3, queue=1, due=int(due_at.timestamp()), ivl=5, data='{"s": 2.5, "d": 6.1, "dr": 0.9}')
+    assert read(anki2_package(tmp_path, {1: "a\x1fb"}, [card]))[0].review == Review(
+        interval_days=5, due=due_at.date(), suspended=False, state=3, due_at=due_at, stability=2.5, difficulty=6.1
+    )
+
+
+def test_a_learning_card_due_another_day_is_due_on_that_day(tmp_path):
+    card = AnkiCard(nid=1, type=1, queue=3, due=10, data="not json")
+    assert read(anki2_package(tmp_path, {1: "a\x1fb"}, [card]))[0].review == Review(
+        interval_days=0, due=date(2024, 1, 11), suspended=False, state=1
+    )
+
+
+def test_the_first_cards_review_log_comes_as_answers_without_its_manual_reschedules(tmp_path):
+    at = ANKI_CREATED + timedelta(days=2, hours=3)
+    cards = [AnkiCard(nid=1, type=2, queue=2, due=9, ivl=4), AnkiCard(nid=1, ord=1)]
+    log = [
+        AnkiReview(cid=1, at=at, ease=1, ms=12_400),
+        AnkiReview(cid=1, at=at + timedelta(days=1), ease=4, ms=0),
+        AnkiReview(cid=1, at=at + timedelta(days=2), ease=0, type=4),  # set due date
+        AnkiReview(cid=1, at=at + timedelta(days=3), ease=3, type=5),  # rescheduled
+        AnkiReview(cid=1, at=at + timedelta(days=4), ease=2, type=3, ms=99 * 86_400_000),  # filtered deck, endless
+        AnkiReview(cid=2, at=at + timedelta(hours=1), ease=3),  # the note's other card
+    ]
+    note = read(anki2_package(tmp_path, {1: "a\x1fb"}, cards, revlog=log))[0]
+    assert note.history == (
+        Answer(at=at, ease=1, seconds=12),
+        Answer(at=at + timedelta(days=1), ease=4, seconds=None),
+        Answer(at=at + timedelta(days=4), ease=2, seconds=86_400),
+    )
+    assert note.manual == 2
+
+
+def test_review_logs_come_with_their_notes_across_chunks_and_from_where_a_job_resumes(tmp_path, monkeypatch):
+    monkeypatch.setattr(readers, "REVLOG_CHUNK", 2)
+    notes = {n: f"note {n}\x1f" for n in range(1, 6)}
+    cards = [AnkiCard(nid=n) for n in notes]
+    log = [AnkiReview(cid=n, at=ANKI_CREATED + timedelta(hours=n), ease=3) for n in notes for _ in range(n)]
+    package = anki2_package(tmp_path, notes, cards, revlog=log)
+    assert [len(note.history) for note in read(package)] == [1, 2, 3, 4, 5]
+    assert [len(note.history) for note in read(package, start=3)] == [4, 5]
 
 
 def test_the_notes_first_card_by_ord_gives_its_category_and_review(tmp_path):

@@ -9,14 +9,15 @@ import tempfile
 import zipfile
 from collections import Counter
 from contextlib import closing
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from decks.readers import Limits, open_deck
+from decks.readers import Answer, Limits, Review, open_deck
 from decks.text import normalise
-from decks.writers import MODEL_ID, csv_lines, write_apkg
+from decks.writers import MODEL_ID, Card, csv_lines, write_apkg
 
 LIMITS = Limits(max_collection_bytes=50 * 2**20, max_notes=10_000)
 CARDS = [
@@ -148,3 +149,21 @@ def test_writing_a_package_leaves_no_temporary_file(tmp_path, scratch):
     write_apkg(CARDS, path=str(tmp_path / "e.apkg"))
     assert zipfile.ZipFile(tmp_path / "e.apkg").namelist() == ["collection.anki2", "media"]
     assert list(scratch.iterdir()) == []
+
+
+def test_a_cards_schedule_and_answers_are_anki_card_columns_and_review_log_rows(tmp_path):
+    at = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    review = Review(interval_days=7, due=date(2026, 3, 9), suspended=True, stability=12.5, difficulty=4.0)
+    answers = (Answer(at=at, ease=1, seconds=6), Answer(at=at, ease=3, seconds=None))  # the same moment twice
+    write_apkg([Card("a", "b", None, review, answers, lapses=0), ("c", "d", None)], path=str(tmp_path / "e.apkg"))
+
+    (crt,) = collection_rows(tmp_path / "e.apkg", "SELECT crt FROM col")[0]
+    due = (date(2026, 3, 9) - datetime.fromtimestamp(crt, UTC).date()).days
+    columns = "SELECT type, queue, due, ivl, reps, lapses, data FROM cards ORDER BY id"
+    assert collection_rows(tmp_path / "e.apkg", columns) == [
+        (2, -1, due, 7, 2, 0, '{"s": 12.5, "d": 4.0}'),
+        (0, 0, 0, 0, 0, 0, ""),  # genanki's new card, as it was
+    ]
+    moment = int(at.timestamp() * 1000)
+    log = "SELECT id, ease, time, type FROM revlog ORDER BY id"
+    assert collection_rows(tmp_path / "e.apkg", log) == [(moment, 1, 6000, 0), (moment + 1, 3, 0, 1)]
