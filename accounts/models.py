@@ -77,6 +77,9 @@ class Learner(models.Model):
     day_starts_at_hour = models.PositiveSmallIntegerField(default=4)
     new_cards_per_day = models.PositiveIntegerField(default=20)
     reviews_per_day = models.PositiveIntegerField(default=200)
+    # Note: the job recounting the learner's past reviews into the days of a new zone or hour,
+    # while it runs (a long history's; a short one is recounted in the change's own request).
+    days_recount_job = models.UUIDField(null=True, blank=True, editable=False)
 
     objects = PolicedQuerySet.as_manager()  # bulk writes bump what utils.cache_utils.policy says
 

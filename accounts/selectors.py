@@ -28,4 +28,3 @@ class LearnerDay(NamedTuple):
 def learner_day(*, user_id: int) -> LearnerDay:
     learner, moment = learner_of(user_id=user_id), clock.now()
     return LearnerDay(learner, learner.day_of(moment), learner.next_day_at(moment).timestamp())
-

@@ -16,9 +16,10 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.selectors import learner_today
 from content.models import Category, Content, content_hash
-from decks import jobs, readers
+from decks import readers
 from decks.models import ImportJob
 from decks.progress import progress_publish
+from resee import jobs
 from review.models import ReviewSchedule
 from utils import clock
 from utils.cache_utils.policy import CREATED, invalidates
@@ -60,7 +61,7 @@ def import_start(*, owner_id: int, file, name: str) -> ImportJob:
 def _queue(job: ImportJob) -> None:
     progress_publish(job)
     try:
-        jobs.enqueue(str(job.id))
+        jobs.enqueue(kind=jobs.DECK_IMPORT, job_id=str(job.id))
     except jobs.QueueUnavailable:
         _finish(job, ImportJob.FAILED, "The job queue is unavailable; nothing was imported. Please retry shortly.")
         raise

@@ -24,6 +24,7 @@
     accounts.Learner       created, deleted, time_zone,        today, stats (the learner's day)
                            day_starts_at_hour
                            new_cards_per_day, reviews_per_day  today (the daily limits)
+                           days_recount_job                    stats (`days_recounting`)
     (a deleted user: every answer; accounts.signals)
 
 Which moments change which cached answers with no write at all: the second table. An answer that
@@ -119,6 +120,7 @@ POLICY: dict[str, Rule] = {
             "day_starts_at_hour": {TODAY, STATS},
             "new_cards_per_day": {TODAY},
             "reviews_per_day": {TODAY},
+            "days_recount_job": {STATS},
         },
     ),
     "analytics.DayTally": Rule(
