@@ -89,18 +89,28 @@ def learner_update(*, learner: Learner, changes: dict) -> Learner:
     for name in moved:
         setattr(learner, name, changes[name])
     if days_moved := bool(DAY_FIELDS & set(moved)):
-        long = reviews_counted(user_id=learner.user_id) > resee_setting("RECOUNT_INLINE_MAX_REVIEWS")
-        learner.days_recount_job = uuid.uuid4() if long else None
+        learner.days_recount_job = _days_recount_job(user_id=learner.user_id)
         moved.append("days_recount_job")
     created = learner._state.adding
     with invalidates(Learner, owner_id=learner.user_id, change=[CREATED] if created else moved, reason="learner"):
         learner.save(update_fields=None if created else moved)
-    if days_moved and learner.days_recount_job is None:
+    if days_moved:
+        _days_recount(learner)
+    return learner
+
+
+def _days_recount_job(*, user_id: int) -> uuid.UUID | None:
+    """The id of a job for a history too long to recount in the request; None for a short one."""
+    long = reviews_counted(user_id=user_id) > resee_setting("RECOUNT_INLINE_MAX_REVIEWS")
+    return uuid.uuid4() if long else None
+
+
+def _days_recount(learner: Learner) -> None:
+    if learner.days_recount_job is None:
         days_rebuild(user_id=learner.user_id)
-    elif days_moved:
+    else:
         # Note: once the change is committed: the job must read the new zone and find its id.
         transaction.on_commit(functools.partial(_days_recount_queue, job_id=str(learner.days_recount_job)))
-    return learner
 
 
 def _days_recount_queue(*, job_id: str) -> None:

@@ -120,7 +120,7 @@ def workload(run) -> None:
         return log(args, f"workload skipped: {why}")
     run.out["workload_meta"] = {
         "server": served.DEPLOYED, "workers": served.WORKERS, "connections": 8, "zipf_s": 1.1, "mix": served.MIX,
-        "warmup": args.warmup, "duration": args.duration, "users": len(run.tokens),
+        "warmup": args.warmup, "duration": args.duration, "users": len(run.tokens), "learners": _learners(run),
     }  # fmt: skip
     run.out["workload"] = modes = {}
     for mode in ("cache_off", "cache_on"):
@@ -135,6 +135,16 @@ def workload(run) -> None:
         ratio = on["sql_queries_per_request"] / off["sql_queries_per_request"]
         modes["sql_reduction_per_request"] = round(1 - ratio, 4)
         modes["rps_gain"] = round(on["rps"] / off["rps"], 3)
+
+
+def _learners(run) -> dict:
+    """The users' days and limits (seed_demo spreads them): the hit rate is measured across them."""
+    from accounts.models import Learner
+
+    learners = Learner.objects.filter(user_id__in=run.tokens)
+    rows = learners.values_list("time_zone", "day_starts_at_hour", "reviews_per_day")
+    zones, hours, limits = (sorted(set(column)) for column in list(zip(*rows, strict=True)) or [[], [], []])
+    return {"zones": zones, "day_start_hours": hours, "reviews_per_day": limits}
 
 
 def _cannot_serve(run, key: str) -> str | None:
