@@ -80,6 +80,9 @@ class Learner(models.Model):
     LADDER, FSRS = "ladder", "fsrs"
     scheduler = models.CharField(max_length=8, choices=[(LADDER, LADDER), (FSRS, FSRS)], default=LADDER)
     desired_retention = models.FloatField(default=0.9)  # FSRS's target recall probability, 0.70-0.99
+    # Note: the job recounting the learner's past reviews into the days of a new zone or hour,
+    # while it runs (a long history's; a short one is recounted in the change's own request).
+    days_recount_job = models.UUIDField(null=True, blank=True, editable=False)
 
     objects = PolicedQuerySet.as_manager()  # bulk writes bump what utils.cache_utils.policy says
 

@@ -81,6 +81,15 @@ class AccountSerializer(AccountFieldsMixin, StrictFieldsMixin, serializers.Model
         help_text="Reviews per learner's day; once reached, today's list shows no more cards, new ones included.",
     )
 
+    days_recount_job = serializers.UUIDField(
+        source="learner.days_recount_job",
+        read_only=True,
+        allow_null=True,
+        help_text="While a change of `time_zone` or `day_starts_at_hour` has the learner's past reviews recounted "
+        "into their new days by a background job (a long history), that job's id; null once the stats show the "
+        "new days.",
+    )
+
     class Meta:
         model = User
         fields = [
@@ -92,8 +101,9 @@ class AccountSerializer(AccountFieldsMixin, StrictFieldsMixin, serializers.Model
             "day_starts_at_hour",
             "new_cards_per_day",
             "reviews_per_day",
+            "days_recount_job",
         ]
-        read_only_fields = ["id", "date_joined"]
+        read_only_fields = ["id", "date_joined", "days_recount_job"]
 
     def validate_time_zone(self, value: str) -> str:
         if value not in _time_zones():

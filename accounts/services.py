@@ -6,6 +6,7 @@ password calls invalidate nothing, nor does `account_update` unless it changes t
 settings (utils.cache_utils.policy says what those change); a deleted user's answers all go
 (accounts.signals, on every path a user can be deleted by)."""
 
+import functools
 import logging
 import time
 import uuid
@@ -29,11 +30,17 @@ from rest_framework_simplejwt.tokens import RefreshToken, Token
 
 from accounts import revocation
 from accounts.models import Learner, RevokedToken, RevokedUser
+from analytics.selectors import reviews_counted
 from analytics.services import days_rebuild
+from resee import jobs
 from utils.cache_utils.policy import CREATED, invalidates
+from utils.conf import resee_setting
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
+
+# The settings that say which day a moment falls on.
+DAY_FIELDS = {"time_zone", "day_starts_at_hour"}
 
 # Every refresh token descended from one sign-in carries its family's id.
 FAMILY_CLAIM = "family"
@@ -73,18 +80,61 @@ def account_update(*, user: User, changes: dict) -> User:
 
 def learner_update(*, learner: Learner, changes: dict) -> Learner:
     """Saves the learner's settings (the row, on the first change). A new zone or hour moves the
-    learner's days: the past reviews are counted again into the days they now fall on."""
+    learner's days: the past reviews are counted again into the days they now fall on, here for a
+    short history, by a job for a long one (RESEE["RECOUNT_INLINE_MAX_REVIEWS"]); until the job
+    is done `days_recount_job` names it and the stats say `days_recounting`."""
     moved = [name for name, value in changes.items() if getattr(learner, name) != value]
     if not moved:
         return learner
     for name in moved:
         setattr(learner, name, changes[name])
+    if days_moved := bool(DAY_FIELDS & set(moved)):
+        learner.days_recount_job = _days_recount_job(user_id=learner.user_id)
+        moved.append("days_recount_job")
     created = learner._state.adding
     with invalidates(Learner, owner_id=learner.user_id, change=[CREATED] if created else moved, reason="learner"):
         learner.save(update_fields=None if created else moved)
-    if {"time_zone", "day_starts_at_hour"} & set(moved):
-        days_rebuild(user_id=learner.user_id)
+    if days_moved:
+        _days_recount(learner)
     return learner
+
+
+def _days_recount_job(*, user_id: int) -> uuid.UUID | None:
+    """The id of a job for a history too long to recount in the request; None for a short one."""
+    long = reviews_counted(user_id=user_id) > resee_setting("RECOUNT_INLINE_MAX_REVIEWS")
+    return uuid.uuid4() if long else None
+
+
+def _days_recount(learner: Learner) -> None:
+    if learner.days_recount_job is None:
+        days_rebuild(user_id=learner.user_id)
+    else:
+        # Note: once the change is committed: the job must read the new zone and find its id.
+        transaction.on_commit(functools.partial(_days_recount_queue, job_id=str(learner.days_recount_job)))
+
+
+def _days_recount_queue(*, job_id: str) -> None:
+    try:
+        jobs.enqueue(kind=jobs.DAYS_RECOUNT, job_id=job_id)
+    except jobs.QueueUnavailable:
+        # Note: the change is committed; its days are recounted here rather than wait on a queue
+        # that may stay down (the request takes longer, the answers are right).
+        learner_days_recount(job_id=job_id)
+
+
+def learner_days_recount(*, job_id: str) -> None:
+    """The job (resee.jobs): the learner's days recounted from their history, in one transaction
+    with the learner's row locked. Safe to run again: a recount from the history is the same each
+    time, and a job the learner no longer waits for (done, or replaced by a later change's) does
+    nothing."""
+    with transaction.atomic():
+        learner = Learner.objects.select_for_update().filter(days_recount_job=job_id).first()
+        if learner is None:
+            return
+        days_rebuild(user_id=learner.user_id)
+        learner.days_recount_job = None
+        with invalidates(Learner, owner_id=learner.user_id, change=["days_recount_job"], reason="learner"):
+            learner.save(update_fields=["days_recount_job"])
 
 
 def password_validate(password: str, *, user: User, field: str) -> None:

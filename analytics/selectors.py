@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Q, Sum
 
-from accounts.selectors import learner_day
+from accounts.selectors import LearnerDay, learner_day
 from analytics.models import DayTally
 from content.models import Content
 from review.selectors import due_at_moment, today_ends_at
@@ -39,6 +39,11 @@ def _streak(runs: dict[date, date], today: date) -> int:
 def current_streak(*, user_id: int, today: date) -> int:
     runs = DayTally.objects.filter(user_id=user_id, day__range=(today - timedelta(days=1), today))
     return _streak(dict(runs.values_list("day", "run_start")), today)
+
+
+def reviews_counted(*, user_id: int) -> int:
+    """All the user's reviews, as the day tallies count them (a row a day, not a row a review)."""
+    return DayTally.objects.filter(user_id=user_id).aggregate(total=Sum("reviews"))["total"] or 0
 
 
 def _per_category(user_id: int, today: date, now: datetime) -> list[dict]:
@@ -130,6 +135,13 @@ def stats_for(*, user_id: int, today: date, now: datetime | None = None) -> dict
     }
 
 
+def _stats_of(day: LearnerDay) -> dict:
+    # Note: while a job recounts the learner's past reviews into the days of a new zone or hour,
+    # the days shown are the old ones, and the answer says so.
+    stats = stats_for(user_id=day.learner.user_id, today=day.today, now=day.now)
+    return {**stats, "days_recounting": day.learner.days_recount_job is not None}
+
+
 def stats_read(*, user_id: int) -> CachedRead:
     """The cached stats, in the learner's day: the entry ends with it, or when a card on its
     learning steps comes due before (`until`: the summary's `due` counts it from then)."""
@@ -138,6 +150,6 @@ def stats_read(*, user_id: int) -> CachedRead:
         user_id=user_id,
         namespace=STATS,
         params={},
-        compute=lambda: stats_for(user_id=user_id, today=day().today, now=day().now),
+        compute=lambda: _stats_of(day()),
         until=functools.partial(today_ends_at, user_id=user_id, day=day),
     )

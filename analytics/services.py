@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import F
 
 from accounts.selectors import learner_of
@@ -40,7 +41,10 @@ def day_count(*, user_id: int, day: date) -> None:
 def days_rebuild(*, user_id: int) -> None:
     """Recount the user's days from their history, in their learner's days
     (review.services.review_counts_rebuild, and a change of the learner's zone or hour)."""
-    with invalidates(DayTally, owner_id=user_id, change=[DELETED, CREATED], reason="tally"):
+    with transaction.atomic(), invalidates(DayTally, owner_id=user_id, change=[DELETED, CREATED], reason="tally"):
+        # Note: the user's row lock, which day_count takes for the first review of a day: a review
+        # that would create a day the recount creates too waits, then adds itself to the recount's.
+        list(get_user_model().objects.select_for_update(no_key=True).filter(pk=user_id).values_list("pk"))
         days_recount(user_id=user_id, history=ReviewHistory, days=DayTally, day_of=learner_of(user_id=user_id).day_of)
 
 
@@ -48,10 +52,12 @@ def days_recount(*, user_id: int, history, days, day_of: Callable[[datetime], da
     """The day tallies out of the history, on the models given (the migration that creates them
     passes its own, and the days of settings.TIME_ZONE it had). # Note: the days are taken in
     Python, not by the database: a learner's day starts at an hour of the wall clock of their zone,
-    which no portable SQL expression follows across a daylight-saving change."""
+    which no portable SQL expression follows across a daylight-saving change. The old tallies go
+    before the history is read: a review counted into one meanwhile is in the history read after
+    it, and one that waits on a deleted row's lock adds itself to the new row afterwards."""
+    days.objects.filter(user_id=user_id).delete()
     moments = history.objects.filter(user_id=user_id).values_list("reviewed_at", flat=True)
     per_day = sorted(Counter(day_of(moment) for moment in moments.iterator(chunk_size=5000)).items())
-    days.objects.filter(user_id=user_id).delete()
     tallies, start = [], None
     for day, reviews in per_day:
         if not tallies or tallies[-1].day != day - DAY:

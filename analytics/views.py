@@ -58,6 +58,10 @@ StatsSchema = inline_serializer(
         "success_rate_by_category": CategoryRatesSchema,
         "current_streak_days": serializers.IntegerField(),
         "reviews_per_day": serializers.ListField(child=serializers.DictField()),
+        "days_recounting": serializers.BooleanField(
+            help_text="The learner's past reviews are being recounted into the days of their new time zone or "
+            "hour (a background job): the days shown are still the old ones until it is false."
+        ),
     },
 )
 

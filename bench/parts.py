@@ -123,7 +123,7 @@ def workload(run) -> None:
         return log(args, f"workload skipped: {why}")
     run.out["workload_meta"] = {
         "server": served.DEPLOYED, "workers": served.WORKERS, "connections": 8, "zipf_s": 1.1, "mix": served.MIX,
-        "warmup": args.warmup, "duration": args.duration, "users": len(run.tokens),
+        "warmup": args.warmup, "duration": args.duration, "users": len(run.tokens), "learners": _learners(run),
     }  # fmt: skip
     run.out["workload"] = modes = {}
     for mode in ("cache_off", "cache_on"):
@@ -161,6 +161,16 @@ def revlog(run) -> None:
     seconds, job = time.perf_counter() - began, ImportJob.objects.get(pk=job.pk)
     run.out["revlog_import"] = {"state": job.state, "cards": job.created, "reviews": job.reviews,
                                 "seconds": round(seconds, 2), "per_second": round(job.reviews / seconds)}  # fmt: skip
+
+
+def _learners(run) -> dict:
+    """The users' days and limits (seed_demo spreads them): the hit rate is measured across them."""
+    from accounts.models import Learner
+
+    learners = Learner.objects.filter(user_id__in=run.tokens)
+    rows = learners.values_list("time_zone", "day_starts_at_hour", "reviews_per_day")
+    zones, hours, limits = (sorted(set(column)) for column in list(zip(*rows, strict=True)) or [[], [], []])
+    return {"zones": zones, "day_start_hours": hours, "reviews_per_day": limits}
 
 
 def _cannot_serve(run, key: str) -> str | None:

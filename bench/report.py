@@ -258,7 +258,8 @@ def _workload_lines(results: dict) -> list[str]:
     )
     title = (
         f"### Workload over HTTP ({meta['server']}, {meta['workers']} workers, wrk -t2 -c{meta['connections']}, "
-        f"Zipf({meta['zipf_s']}) over {meta['users']} users, mix {meta['mix']}, {meta['warmup']:g}s warm-up + "
+        f"Zipf({meta['zipf_s']}) over {meta['users']} users in {len(meta['learners']['zones'])} time zones with "
+        f"daily limits {meta['learners']['reviews_per_day']}, mix {meta['mix']}, {meta['warmup']:g}s warm-up + "
         f"{meta['duration']:g}s measured)"
     )
     lines = ["", title, "", *_table(header, rows)]

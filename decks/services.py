@@ -19,9 +19,10 @@ from accounts.models import Learner
 from accounts.selectors import learner_of
 from analytics.services import days_rebuild
 from content.models import Category, Content, content_hash
-from decks import jobs, readers
+from decks import readers
 from decks.models import ImportJob
 from decks.progress import progress_publish
+from resee import jobs
 from review.models import Grade, ReviewHistory, ReviewSchedule
 from review.services import count_answer
 from utils import clock
@@ -68,7 +69,7 @@ def import_start(*, owner_id: int, file, name: str) -> ImportJob:
 def _queue(job: ImportJob) -> None:
     progress_publish(job)
     try:
-        jobs.enqueue(str(job.id))
+        jobs.enqueue(kind=jobs.DECK_IMPORT, job_id=str(job.id))
     except jobs.QueueUnavailable:
         _finish(job, ImportJob.FAILED, "The job queue is unavailable; nothing was imported. Please retry shortly.")
         raise

@@ -1,10 +1,10 @@
-"""The Celery tasks (`make worker`). Acknowledged late and put back if the worker dies
-(resee.settings CELERY_TASK_ACKS_LATE, CELERY_TASK_REJECT_ON_WORKER_LOST): import_run resumes."""
+"""The import's task under the name earlier releases queued it by: an import still in the queue
+at an upgrade runs. New jobs of every kind go to resee.tasks."""
 
-from decks.services import import_run
+from resee import jobs
 from resee.celery import app
 
 
 @app.task(name="decks.import")
 def import_deck(job_id: str) -> None:
-    import_run(job_id=job_id)
+    jobs.run(kind=jobs.DECK_IMPORT, job_id=job_id)

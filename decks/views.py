@@ -11,7 +11,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from decks import jobs, selectors, services, writers
+from decks import selectors, services, writers
 from decks.progress import progress_read
 from decks.serializers import (
     ExportParamsSerializer,
@@ -19,6 +19,7 @@ from decks.serializers import (
     ImportProgressSerializer,
     ImportUploadSerializer,
 )
+from resee import jobs
 from utils.conf import resee_setting
 from utils.idempotency.decorators import IDEMPOTENCY_KEY, forget, idempotent
 from utils.params import validated_query

@@ -1,5 +1,5 @@
 """The Celery app of the workers (`make worker`): configured from the CELERY_* settings, tasks
-found in the apps' tasks.py (decks.tasks)."""
+found in the apps' tasks.py (resee.tasks runs every kind of job, resee.jobs)."""
 
 import os
 

@@ -334,6 +334,9 @@ RESEE = {
     "IMPORT_MAX_COLLECTION_BYTES": env_int("IMPORT_MAX_COLLECTION_MB", 100, minimum=1) * 2**20,
     "IMPORT_MAX_NOTES": env_int("IMPORT_MAX_NOTES", 50_000, minimum=1),
     "IMPORT_PROGRESS_TTL_SECONDS": 3600,
+    # A change of the learner's zone or hour recounts up to this many past reviews in its request;
+    # a longer history is recounted by a job (accounts.services.learner_update).
+    "RECOUNT_INLINE_MAX_REVIEWS": env_int("RECOUNT_INLINE_MAX_REVIEWS", 10_000, minimum=0),
 }
 
 # The cache layer (utils/cache_utils/conf.py has the defaults and the reasons).

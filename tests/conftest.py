@@ -12,6 +12,7 @@ from fakeredis import FakeRedisConnection
 from rest_framework.test import APIClient
 
 from accounts import revocation
+from resee import jobs
 from tests.helpers import DEFAULT_PASSWORD
 from tests.servers import RedisClusterServers, cluster_mode, delete_this_runs_keys, forget_pools
 from utils import redis_layer
@@ -182,6 +183,15 @@ def round_trips():
             yield sent
     finally:
         forget_pools()
+
+
+@pytest.fixture
+def queued_jobs(monkeypatch) -> list[tuple[str, str]]:
+    """The jobs queued, as (kind, job_id), held rather than run: the test runs them as a worker
+    would (resee.jobs.run), when it chooses."""
+    held: list[tuple[str, str]] = []
+    monkeypatch.setattr(jobs, "enqueue", lambda *, kind, job_id: held.append((kind, job_id)))
+    return held
 
 
 @pytest.fixture

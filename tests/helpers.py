@@ -637,6 +637,15 @@ def wait_for_job(client, job_id: str, *, timeout: float = 60, states: list | Non
     raise AssertionError(f"job {job_id} not finished after {timeout} s: {progress}")
 
 
+def wait_for_recount(client, *, timeout: float = 30) -> dict:
+    """The account (GET /api/auth/me/), once no job recounts its days."""
+    deadline = time.monotonic() + timeout
+    while (account := client.get("/api/auth/me/").json())["days_recount_job"] is not None:
+        assert time.monotonic() < deadline, f"recount {account['days_recount_job']} not done after {timeout} s"
+        time.sleep(0.01)
+    return account
+
+
 # --- Deployment files: what the app reads from the environment ----------------------------------
 
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|(^|_)KEY$")

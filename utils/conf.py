@@ -17,6 +17,9 @@ DEFAULTS: dict[str, Any] = {
     "IMPORT_MAX_COLLECTION_BYTES": 100 * 2**20,
     "IMPORT_MAX_NOTES": 50_000,
     "IMPORT_PROGRESS_TTL_SECONDS": 3600,
+    # Note: a change of zone or hour recounts up to this many reviews in its own request, so the
+    # next read is exact at once; a longer history goes to a job and the request never waits on it.
+    "RECOUNT_INLINE_MAX_REVIEWS": 10_000,
     # Note: the draft and Stripe keep a key 24 hours; a phone retries within minutes.
     "IDEMPOTENCY_KEY_HOURS": 24,
     "IDEMPOTENCY_WAIT_SECONDS": 5,

@@ -27,6 +27,7 @@ def test_me_answers_the_signed_in_users_account(alice):
         "day_starts_at_hour": 4,
         "new_cards_per_day": 20,
         "reviews_per_day": 200,
+        "days_recount_job": None,
     }
 
 

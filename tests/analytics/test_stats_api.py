@@ -63,6 +63,7 @@ def test_a_user_without_reviews_gets_empty_stats(alice):
         "success_rate_by_category": [],
         "current_streak_days": 0,
         "reviews_per_day": [{"date": (TODAY - days(29 - i)).isoformat(), "reviews": 0} for i in range(30)],
+        "days_recounting": False,
     }
 
 

@@ -103,6 +103,8 @@ def test_the_workload_ran_both_modes_and_the_cache_served_hits(results):
     # A hit runs no SQL, so the cached reads together need fewer queries than uncached ones.
     assert on["sql_queries_per_request"] < off["sql_queries_per_request"]
     assert "sql_reduction_per_request" in workload
+    learners = results["json"]["workload_meta"]["learners"]  # seed_demo's users, each in a zone of their own
+    assert (len(learners["zones"]), learners["reviews_per_day"]) == (3, [200])
 
 
 def test_the_app_servers_were_measured_side_by_side_over_http(results):

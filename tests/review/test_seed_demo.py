@@ -1,11 +1,14 @@
 """`manage.py seed_demo`: the demo user, benchmark users, and idempotent re-runs."""
 
+from collections import Counter
 from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from accounts.models import Learner
+from analytics.models import DayTally
 from content.models import Category, Content
 from review.models import ReviewHistory, ReviewSchedule
 from tests.helpers import NOW, TODAY, days
@@ -99,3 +102,16 @@ def test_benchmark_seeding_skips_users_that_already_exist(db):
     assert after["User"] == before["User"] + 1
     assert after["Content"] == before["Content"] + 5
     assert "1 user(s) created, 2 already present" in output
+
+
+def test_benchmark_users_live_in_zones_around_the_world_with_days_of_their_own_and_limits_on(db):
+    seed("--users", "10", "--contents", "5")
+
+    learners = list(Learner.objects.all())
+    assert {learner.time_zone for learner in learners} >= {"Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Seoul"}
+    assert len({learner.day_starts_at_hour for learner in learners}) > 1
+    assert {learner.reviews_per_day for learner in learners} == {200, 30}  # some tighter than the defaults
+    for learner in learners:
+        moments = ReviewHistory.objects.filter(user_id=learner.user_id).values_list("reviewed_at", flat=True)
+        tallies = DayTally.objects.filter(user_id=learner.user_id).values_list("day", "reviews")
+        assert dict(tallies) == Counter(learner.day_of(moment) for moment in moments)  # the learner's own days

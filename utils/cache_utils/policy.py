@@ -29,6 +29,7 @@
                            day_starts_at_hour
                            new_cards_per_day, reviews_per_day  today (the daily limits)
                            scheduler, desired_retention        today (what each grade would do)
+                           days_recount_job                    stats (`days_recounting`)
     (a deleted user: every answer; accounts.signals)
 
 Which moments change which cached answers with no write at all: the second table. An answer that
@@ -137,6 +138,7 @@ POLICY: dict[str, Rule] = {
             "reviews_per_day": {TODAY},
             "scheduler": {TODAY},
             "desired_retention": {TODAY},
+            "days_recount_job": {STATS},
         },
     ),
     "analytics.DayTally": Rule(

@@ -417,8 +417,6 @@ def _lookup_seconds(namespace: str):
     return LOOKUP_SECONDS.labels(endpoint=namespace)
 
 
-
-
 # --- the start-up check ----------------------------------------------------------------------------
 
 # The steps the path takes over on a cached GET: a class that overrides one of them ahead of the

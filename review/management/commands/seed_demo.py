@@ -4,6 +4,10 @@ review history, written with bulk inserts.
     manage.py seed_demo                      # user demo / demo-pass-123, 100 cards, 60 days
     manage.py seed_demo --users 500 --contents 100   # benchmark data set (users bench-00001...)
 
+The benchmark users live in time zones around the world (UTC+14 to UTC-11), each day starting at
+an hour of its own, with the daily limits on (a fifth of them tighter than the defaults): the
+cached answers end at many rollovers and the limits hold some due cards back, as in production.
+
 Re-running is safe: users that already exist are left as they are.
 """
 
@@ -16,6 +20,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from tqdm import tqdm
 
+from accounts.models import Learner
 from content.models import Category, Content
 from review.models import ReviewHistory, ReviewSchedule
 from review.services import review_counts_rebuild
@@ -27,6 +32,17 @@ User = get_user_model()
 DEMO_USERNAME, DEMO_PASSWORD = "demo", "demo-pass-123"
 CATEGORY_NAMES = ["Vocabulary", "Grammar", "History", "Biology", "Programming"]
 HISTORY_DAYS = 60
+ZONES = [
+    "Pacific/Kiritimati",
+    "Asia/Seoul",
+    "Asia/Kolkata",
+    "Europe/Berlin",
+    "UTC",
+    "America/Sao_Paulo",
+    "America/New_York",
+    "Pacific/Pago_Pago",
+]
+DAY_START_HOURS = [4, 0, 2, 6]
 RESULT_WEIGHTS = {ReviewHistory.REMEMBERED: 6, ReviewHistory.PARTIAL: 2, ReviewHistory.FORGOT: 1}
 
 
@@ -46,17 +62,29 @@ class Command(BaseCommand):
             names = [DEMO_USERNAME]
         password = make_password(DEMO_PASSWORD)  # hashed once: PBKDF2 per user would dominate
         created = 0
-        for name in tqdm(names, desc="users", unit="user", disable=len(names) < 2):
+        for number, name in enumerate(tqdm(names, desc="users", unit="user", disable=len(names) < 2)):
             if User.objects.filter(username=name).exists():
                 continue
             with transaction.atomic():
                 user = User.objects.create(username=name, password=password)
-                _seed_user(user, contents=contents, rng=rng)
+                learner = _learner(user, number=number) if users else Learner(user=user)
+                _seed_user(user, learner, contents=contents, rng=rng)
             created += 1
         self.stdout.write(f"seed_demo: {created} user(s) created, {len(names) - created} already present.")
 
 
-def _seed_user(user, *, contents: int, rng: random.Random) -> None:
+def _learner(user, *, number: int) -> Learner:
+    tight = number % 5 == 4
+    return Learner.objects.create(
+        user=user,
+        time_zone=ZONES[number % len(ZONES)],
+        day_starts_at_hour=DAY_START_HOURS[number // len(ZONES) % len(DAY_START_HOURS)],
+        new_cards_per_day=10 if tight else 20,
+        reviews_per_day=30 if tight else 200,
+    )
+
+
+def _seed_user(user, learner: Learner, *, contents: int, rng: random.Random) -> None:
     categories = Category.objects.bulk_create(
         Category(owner=user, name=name, slug=name.lower()) for name in CATEGORY_NAMES
     )
@@ -71,7 +99,8 @@ def _seed_user(user, *, contents: int, rng: random.Random) -> None:
         )
         for i, category in enumerate(picks)
     )
-    today, now, ladder = clock.local_today(), clock.now(), review_intervals()
+    now, ladder = clock.now(), review_intervals()
+    today = learner.day_of(now)
     schedules, history = [], []
     for card in cards:
         step = rng.randrange(len(ladder))

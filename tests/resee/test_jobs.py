@@ -1,0 +1,45 @@
+"""The one job mechanism (resee.jobs) with jobs in a thread of this process (the embedded default
+of `make run`): a kind names its service, and a learner's recount runs there as an import does
+(tests/decks/test_imports_api.py). The thread has its own database connection, so these tests
+commit (transactional_db); the Celery worker's own tests are in test_tasks.py."""
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+from django.utils.module_loading import import_string
+
+from resee import jobs
+from tests.helpers import (
+    clock,  # noqa: F401  (autouse: freezes utils.clock.now at NOW, 15 May 2024)
+    fetch,
+    make_card,
+    make_history,
+    uncached,
+    utc,
+    wait_for_recount,
+    warm,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ME = "/api/auth/me/"
+
+
+def test_every_kind_names_a_service_and_an_unknown_kind_is_refused_before_anything_is_queued():
+    assert {jobs.DECK_IMPORT, jobs.DAYS_RECOUNT} <= set(jobs.KINDS)
+    assert all(callable(import_string(service)) for service in jobs.KINDS.values())
+    with pytest.raises(ValueError, match="no-such-kind"):
+        jobs.enqueue(kind="no-such-kind", job_id="1")
+
+
+def test_a_learners_recount_runs_in_a_thread_and_the_stats_then_show_the_new_days(alice):
+    make_history(alice, make_card(alice), at=utc(2024, 5, 14, 20, 0))  # 05:00 on 15 May in Seoul
+    warm(alice, "stats")
+    resee = {**settings.RESEE, "RECOUNT_INLINE_MAX_REVIEWS": 0}
+    with override_settings(JOBS_IN_PROCESS=True, RESEE=resee):
+        assert alice.patch(ME, {"time_zone": "Asia/Seoul"}).json()["days_recount_job"] is not None
+        wait_for_recount(alice)
+
+    stats = fetch(alice, "stats").json()
+    assert stats == uncached(alice, "stats").json()
+    assert (stats["reviews_per_day"][-1], stats["days_recounting"]) == ({"date": "2024-05-15", "reviews": 1}, False)
