@@ -30,6 +30,7 @@ from rest_framework_simplejwt.tokens import RefreshToken, Token
 from accounts import revocation
 from accounts.models import Learner, RevokedToken, RevokedUser
 from analytics.services import days_rebuild
+from review.services import schedules_reschedule
 from utils.cache_utils.policy import CREATED, invalidates
 
 User = get_user_model()
@@ -73,7 +74,9 @@ def account_update(*, user: User, changes: dict) -> User:
 
 def learner_update(*, learner: Learner, changes: dict) -> Learner:
     """Saves the learner's settings (the row, on the first change). A new zone or hour moves the
-    learner's days: the past reviews are counted again into the days they now fall on."""
+    learner's days: the past reviews are counted again into the days they now fall on. A switch
+    to FSRS replays each card's history into its FSRS state; a switch back to the ladder keeps
+    the cards' dates (the ladder goes on from their rungs)."""
     moved = [name for name, value in changes.items() if getattr(learner, name) != value]
     if not moved:
         return learner
@@ -84,6 +87,9 @@ def learner_update(*, learner: Learner, changes: dict) -> Learner:
         learner.save(update_fields=None if created else moved)
     if {"time_zone", "day_starts_at_hour"} & set(moved):
         days_rebuild(user_id=learner.user_id)
+    if "scheduler" in moved and learner.scheduler == Learner.FSRS:
+        # Note: the one call site; synchronous for now, a background job with progress later.
+        schedules_reschedule(user_id=learner.user_id)
     return learner
 
 

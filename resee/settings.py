@@ -333,6 +333,10 @@ RESEE = {
     "IMPORT_MAX_COLLECTION_BYTES": env_int("IMPORT_MAX_COLLECTION_MB", 100, minimum=1) * 2**20,
     "IMPORT_MAX_NOTES": env_int("IMPORT_MAX_NOTES", 50_000, minimum=1),
     "IMPORT_PROGRESS_TTL_SECONDS": 3600,
+    # FSRS learners (review.scheduling): the longest interval, and the fuzz that spreads cards
+    # answered together over nearby days (off in tests, which compare with the package unfuzzed).
+    "FSRS_MAXIMUM_INTERVAL_DAYS": env_int("FSRS_MAXIMUM_INTERVAL_DAYS", 36500, minimum=1),
+    "FSRS_FUZZ": env_bool("FSRS_FUZZ", not TESTING),
 }
 
 # The cache layer (utils/cache_utils/conf.py has the defaults and the reasons).

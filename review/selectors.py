@@ -13,6 +13,7 @@ from rest_framework.exceptions import NotFound
 from accounts.models import Learner
 from accounts.selectors import LearnerDay, learner_day, learner_of
 from review.models import ReviewHistory, ReviewSchedule
+from review.scheduling import Previews
 from utils import clock
 from utils.cache_utils import TODAY
 from utils.cache_utils.reads import CachedRead, Derivation
@@ -44,6 +45,9 @@ def history_list_for(*, user_id: int) -> QuerySet[ReviewHistory]:
 SHARED_MAX_CARDS = 200
 SHARED_MAX_BYTES = 512 * 1024
 
+# Note: what a preview reads of the row (review.scheduling), besides `id` and the ladder's fields.
+PREVIEW_FIELDS = ("reviews", "state", "step", "stability", "difficulty", "due_at", "last_review_at")
+
 ROW_FIELDS = (
     "id",
     "content_id",
@@ -55,12 +59,13 @@ ROW_FIELDS = (
     "interval_step",
     "next_review_date",
     "initial_review_completed",
+    *PREVIEW_FIELDS,
 )
 
 
-def today_items(rows: Iterable[dict]) -> list[dict]:
+def today_items(rows: Iterable[dict], *, previews: Previews) -> list[dict]:
     """Today's items from `.values(*ROW_FIELDS)`: the card as a review screen shows it (title,
-    body, category) and where it stands on the ladder."""
+    body, category), where it stands on the ladder, and what each grade would do (`previews`)."""
     return [
         {
             "id": row["id"],
@@ -79,9 +84,15 @@ def today_items(rows: Iterable[dict]) -> list[dict]:
             "interval_step": row["interval_step"],
             "next_review_date": row["next_review_date"].isoformat(),
             "initial_review_completed": row["initial_review_completed"],
+            "intervals": previews.of(_schedule_of(row)),
         }
         for row in rows
     ]
+
+
+def _schedule_of(row: dict) -> ReviewSchedule:
+    fields = ("id", "interval_step", "initial_review_completed", *PREVIEW_FIELDS)
+    return ReviewSchedule(**{name: row[name] for name in fields})
 
 
 def _active(user_id: int) -> QuerySet[ReviewSchedule]:
@@ -156,10 +167,14 @@ def today_reviews_for(
     page_size: int = 20,
     base_url: str,
     learner: Learner | None = None,
+    previews: Previews | None = None,
 ) -> dict:
     """One page of the cards the learner sees on `today` (due on or before it, within the daily
-    limits); `count` is their number (within the filter), `total_count` the number of active cards."""
-    shown = shown_today(user_id=user_id, today=today, learner=learner or learner_of(user_id=user_id))
+    limits); `count` is their number (within the filter), `total_count` the number of active cards.
+    `previews`: what each grade would do, at its moment (now by default)."""
+    learner = learner or learner_of(user_id=user_id)
+    previews = previews or Previews(learner=learner, now=clock.now())
+    shown = shown_today(user_id=user_id, today=today, learner=learner)
     due = Q(next_review_date__lte=today) & shown
     if category_slug:
         due &= Q(content__category__slug=category_slug)
@@ -171,16 +186,20 @@ def today_reviews_for(
         page=page,
         page_size=page_size,
         base_url=base_url,
-        serialize=today_items,
+        serialize=functools.partial(today_items, previews=previews),
         category_slug=category_slug,
     )
 
 
-def today_shared_for(*, user_id: int, today: date, learner: Learner | None = None) -> dict:
+def today_shared_for(
+    *, user_id: int, today: date, learner: Learner | None = None, previews: Previews | None = None
+) -> dict:
     """The shared entry of today's answers: the counts by category, and the oldest-due items, as
     many as fit in SHARED_MAX_CARDS and SHARED_MAX_BYTES (measured as they are encoded); within
     the daily limits."""
-    shown = shown_today(user_id=user_id, today=today, learner=learner or learner_of(user_id=user_id))
+    learner = learner or learner_of(user_id=user_id)
+    previews = previews or Previews(learner=learner, now=clock.now())
+    shown = shown_today(user_id=user_id, today=today, learner=learner)
     per_category = (
         _active(user_id)
         .values("content__category__slug")
@@ -189,7 +208,7 @@ def today_shared_for(*, user_id: int, today: date, learner: Learner | None = Non
     )
     counts = {row["content__category__slug"]: row for row in per_category}
     items, size = [], 0
-    for item in today_items(_due_rows(user_id, today, shown=shown)[:SHARED_MAX_CARDS]):
+    for item in today_items(_due_rows(user_id, today, shown=shown)[:SHARED_MAX_CARDS], previews=previews):
         size += len(orjson.dumps(item)) + 1
         if size > SHARED_MAX_BYTES:
             break
@@ -208,17 +227,20 @@ def today_read(
     """One cached page of today's list: what its entry is keyed by, and how it is computed on a
     miss. It is cut out of the user's shared entry (today_shared_read) while that holds the whole
     page: one entry, and one miss per write, for every page and filter a review screen asks.
-    Today is the learner's: the entry ends with it (`until`)."""
+    Today is the learner's: the entry ends with it, or when a preview it holds changes (`until`)."""
     # Note: the day is asked on a miss, not here: a hit needs neither the settings nor the day
     # (its entry ends with the day it was computed for; a change of the settings bumps it).
     day = functools.cache(functools.partial(learner_day, user_id=user_id))
+    previews = functools.cache(lambda: Previews(learner=day().learner, now=clock.now()))
     query = {"category_slug": category_slug, "page": page, "page_size": page_size, "base_url": base_url}
 
     def compute() -> dict:
-        return today_reviews_for(user_id=user_id, today=day().today, learner=day().learner, **query)
+        return today_reviews_for(
+            user_id=user_id, today=day().today, learner=day().learner, previews=previews(), **query
+        )
 
     # Note: next/previous are absolute URLs, so the URL the client used is part of the key.
-    own = CachedRead(user_id, TODAY, query, compute, until=lambda: day().ends_at)
+    own = CachedRead(user_id, TODAY, query, compute, until=lambda: _today_ends_at(day(), previews()))
     if not category_slug and page * page_size > SHARED_MAX_CARDS:
         return own  # past what the shared entry can ever hold: its own entry is the one lookup
     page_of = functools.partial(_page_of, **query)
@@ -228,13 +250,20 @@ def today_read(
 def today_shared_read(*, user_id: int, day: Callable[[], LearnerDay] | None = None) -> CachedRead:
     """The user's shared today entry (today_shared_for), what the warm-up and a write refresh."""
     day = day or functools.cache(functools.partial(learner_day, user_id=user_id))
+    previews = functools.cache(lambda: Previews(learner=day().learner, now=clock.now()))
     return CachedRead(
         user_id,
         TODAY,
         {"shared": True},
-        lambda: today_shared_for(user_id=user_id, today=day().today, learner=day().learner),
-        until=lambda: day().ends_at,
+        lambda: today_shared_for(user_id=user_id, today=day().today, learner=day().learner, previews=previews()),
+        until=lambda: _today_ends_at(day(), previews()),
     )
+
+
+def _today_ends_at(day: LearnerDay, previews: Previews) -> float:
+    """When a today answer changes with the clock: its day ends, or a preview it holds changes."""
+    changes_at = previews.changes_at
+    return day.ends_at if changes_at is None else min(day.ends_at, changes_at.timestamp())
 
 
 def _page_of(shared: dict, *, category_slug: str | None, page: int, page_size: int, base_url: str) -> dict | None:

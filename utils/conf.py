@@ -20,6 +20,11 @@ DEFAULTS: dict[str, Any] = {
     # Note: the draft and Stripe keep a key 24 hours; a phone retries within minutes.
     "IDEMPOTENCY_KEY_HOURS": 24,
     "IDEMPOTENCY_WAIT_SECONDS": 5,
+    # FSRS (review.scheduling): Anki's default steps, the package's own maximum interval.
+    "FSRS_LEARNING_STEPS_MINUTES": [1, 10],
+    "FSRS_RELEARNING_STEPS_MINUTES": [10],
+    "FSRS_MAXIMUM_INTERVAL_DAYS": 36500,
+    "FSRS_FUZZ": True,
 }
 
 
@@ -36,3 +41,15 @@ def review_intervals() -> list[int]:
     if not days or days[0] < 1 or any(b <= a for a, b in itertools.pairwise(days)):
         raise ImproperlyConfigured(f"RESEE['REVIEW_INTERVAL_DAYS']={days} must be positive and strictly increasing.")
     return days
+
+
+def fsrs_steps(name: str) -> list[int]:
+    """FSRS's learning or relearning steps (`name`), in minutes: positive integers, possibly none."""
+    raw = resee_setting(name)
+    try:
+        minutes = [int(m) for m in raw]
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"RESEE[{name!r}]={raw!r} must be integers (minutes).") from None
+    if any(m < 1 for m in minutes):
+        raise ImproperlyConfigured(f"RESEE[{name!r}]={minutes} must be positive.")
+    return minutes

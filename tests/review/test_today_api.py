@@ -46,6 +46,8 @@ def test_a_new_card_is_due_on_the_day_it_is_created(alice):
                 "interval_step": 0,
                 "next_review_date": TODAY.isoformat(),
                 "initial_review_completed": False,
+                # a new card on the ladder: the first answer lands on the first rung, whatever it is
+                "intervals": {"again": 86400, "hard": 86400, "good": 86400, "easy": 86400},
             }
         ],
         "total_count": 1,

@@ -19,8 +19,9 @@
                            stability, difficulty, due_at,      what each grade would do, when a
                            last_review_at                      learning card comes due)
                            deleted                             today, stats (its counts)
-                           reviews, remembered, recalled,      stats (totals, rates, leeches)
-                           lapses
+                           reviews                             today (an FSRS preview's fuzz),
+                                                               stats (totals, rates)
+                           remembered, recalled, lapses        stats (totals, rates, leeches)
                            updated_at                          none: shown nowhere
     review.ReviewHistory   anything                            none: the stats read the counts
     analytics.DayTally     anything                            stats (today, per day, streak)
@@ -37,6 +38,8 @@ entry is never served past it, fresh, stale or from an L1 (utils.cache_utils.sto
     clock event                      answers it changes
     the learner's day turns          today (what is due; the daily limits start again),
     (their zone, their rollover)     stats (today's reviews, the 30 days, the streak)
+    a whole day more since an FSRS   today (what each grade would do: FSRS reads the whole
+    card's last review               days since it; review.scheduling.previews_change_at)
     (none)                           content: only writes change it
 
 A change the table does not name (another field, a save without `update_fields`) is taken as a
@@ -113,7 +116,7 @@ POLICY: dict[str, Rule] = {
             "last_review_at": {TODAY},
             "is_active": {TODAY, STATS},
             "initial_review_completed": {TODAY, STATS},
-            "reviews": {STATS},
+            "reviews": {TODAY, STATS},  # Note: FSRS's fuzz of a preview is drawn by it
             "remembered": {STATS},
             "recalled": {STATS},
             "lapses": {STATS},
@@ -142,7 +145,8 @@ POLICY: dict[str, Rule] = {
 
 
 LEARNER_DAY = "learner's day"
-CLOCK_EVENTS: dict[str, set[str]] = {LEARNER_DAY: {TODAY, STATS}}
+PREVIEW_DAY = "a whole day since an FSRS card's last review"
+CLOCK_EVENTS: dict[str, set[str]] = {LEARNER_DAY: {TODAY, STATS}, PREVIEW_DAY: {TODAY}}
 
 
 def changes_with_clock(namespace: str) -> set[str]:
