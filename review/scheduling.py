@@ -114,7 +114,9 @@ def fsrs_review(schedule: ReviewSchedule, *, grade: int, now: datetime, learner:
     scheduler = fsrs_scheduler(learner=learner)
     card, _ = scheduler.review_card(card_of(schedule, now=now), fsrs.Rating(grade), _utc(now))
     if card.state == fsrs.State.Review and resee_setting("FSRS_FUZZ"):
-        days = fuzzed_days((card.due - card.last_review).days, draw=fuzz_draw(schedule), maximum=scheduler.maximum_interval)
+        days = fuzzed_days(
+            (card.due - card.last_review).days, draw=fuzz_draw(schedule), maximum=scheduler.maximum_interval
+        )
         card.due = card.last_review + timedelta(days=days)
     return card
 
@@ -129,7 +131,9 @@ def fsrs_answer(schedule: ReviewSchedule, *, grade: int, now: datetime, learner:
 def card_replayed(schedule: ReviewSchedule, history: Iterable[tuple[int, datetime]], *, learner: Learner) -> fsrs.Card:
     """The card as FSRS would have it after the reviews of `history` ((grade, moment) pairs)."""
     logs = [
-        fsrs.ReviewLog(card_id=schedule.id, rating=fsrs.Rating(grade), review_datetime=_utc(moment), review_duration=None)
+        fsrs.ReviewLog(
+            card_id=schedule.id, rating=fsrs.Rating(grade), review_datetime=_utc(moment), review_duration=None
+        )
         for grade, moment in history
     ]
     card = fsrs.Card(card_id=schedule.id, due=logs[0].review_datetime if logs else None)

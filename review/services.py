@@ -198,7 +198,9 @@ def _reschedule_batch(user_id: int, ids: list[int], learner: Learner) -> None:
         for content_id, grade, reviewed_at in rows.values_list("content_id", "grade", "reviewed_at"):
             history[content_id].append((grade, reviewed_at))
         for schedule in schedules:
-            card_apply(schedule, card_replayed(schedule, history[schedule.content_id], learner=learner), learner=learner)
+            card_apply(
+                schedule, card_replayed(schedule, history[schedule.content_id], learner=learner), learner=learner
+            )
         moved = ["state", "step", "stability", "difficulty", "due_at", "last_review_at", "next_review_date"]
         with invalidates(ReviewSchedule, owner_id=user_id, change=moved, reason="schedule"):
             ReviewSchedule.objects.bulk_update(schedules, moved)
