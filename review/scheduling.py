@@ -10,6 +10,7 @@ interval from the settings; the card's memory state lives in the schedule row's 
 # the same card at the same review always gets the same fuzz, in a preview and in the answer.
 """
 
+import functools
 import random
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -32,20 +33,23 @@ DAY_SECONDS = 86400
 def next_step(*, schedule: ReviewSchedule, result: str) -> int:
     """The ladder: good climbs one rung and easy two (the first review lands on rung 0), hard
     stays, again falls back to rung 0; the top rung is kept once reached."""
-    grade = ReviewHistory.GRADE_OF[result]
+    return _rung_after(schedule, ReviewHistory.GRADE_OF[result], top=len(review_intervals()) - 1)
+
+
+def _rung_after(schedule: ReviewSchedule, grade: int, *, top: int) -> int:
     if grade == Grade.AGAIN or not schedule.initial_review_completed:
         return 0
     if grade == Grade.HARD:
         return schedule.interval_step
     climb = 2 if grade == Grade.EASY else 1
-    return min(schedule.interval_step + climb, len(review_intervals()) - 1)
+    return min(schedule.interval_step + climb, top)
 
 
-def ladder_intervals(schedule: ReviewSchedule) -> dict[str, int]:
+def ladder_intervals(schedule: ReviewSchedule, *, ladder: list[int] | None = None) -> dict[str, int]:
     """Seconds each grade would bring the card back after: the days of the rung it leads to."""
-    ladder = review_intervals()
-    steps = {grade.label: min(next_step(schedule=schedule, result=grade.label), len(ladder) - 1) for grade in Grade}
-    return {label: ladder[step] * DAY_SECONDS for label, step in steps.items()}
+    ladder = ladder or review_intervals()
+    top = len(ladder) - 1
+    return {grade.label: ladder[min(_rung_after(schedule, grade, top=top), top)] * DAY_SECONDS for grade in Grade}
 
 
 # --- FSRS ---------------------------------------------------------------------------------------
@@ -53,11 +57,23 @@ def ladder_intervals(schedule: ReviewSchedule) -> dict[str, int]:
 
 def fsrs_scheduler(*, learner: Learner) -> fsrs.Scheduler:
     """The learner's FSRS scheduler: the package's default parameters, their retention."""
+    return _scheduler(
+        learner.desired_retention,
+        tuple(fsrs_steps("FSRS_LEARNING_STEPS_MINUTES")),
+        tuple(fsrs_steps("FSRS_RELEARNING_STEPS_MINUTES")),
+        int(resee_setting("FSRS_MAXIMUM_INTERVAL_DAYS")),
+    )
+
+
+# Note: one per set of settings: a preview of today's list asks four answers of each card, and
+# the package validates its parameters on every construction; a scheduler is never changed.
+@functools.lru_cache(maxsize=128)
+def _scheduler(retention: float, learning: tuple, relearning: tuple, maximum: int) -> fsrs.Scheduler:
     return fsrs.Scheduler(
-        desired_retention=learner.desired_retention,
-        learning_steps=[timedelta(minutes=m) for m in fsrs_steps("FSRS_LEARNING_STEPS_MINUTES")],
-        relearning_steps=[timedelta(minutes=m) for m in fsrs_steps("FSRS_RELEARNING_STEPS_MINUTES")],
-        maximum_interval=int(resee_setting("FSRS_MAXIMUM_INTERVAL_DAYS")),
+        desired_retention=retention,
+        learning_steps=[timedelta(minutes=m) for m in learning],
+        relearning_steps=[timedelta(minutes=m) for m in relearning],
+        maximum_interval=maximum,
         enable_fuzzing=False,  # Note: fuzzed here, deterministically (the module's docstring)
     )
 
@@ -111,12 +127,17 @@ def fuzz_draw(schedule: ReviewSchedule) -> float:
 
 def fsrs_review(schedule: ReviewSchedule, *, grade: int, now: datetime, learner: Learner) -> fsrs.Card:
     """The card as FSRS leaves it after `grade` at `now` (the row itself is left alone)."""
-    scheduler = fsrs_scheduler(learner=learner)
-    card, _ = scheduler.review_card(card_of(schedule, now=now), fsrs.Rating(grade), _utc(now))
-    if card.state == fsrs.State.Review and resee_setting("FSRS_FUZZ"):
-        days = fuzzed_days(
-            (card.due - card.last_review).days, draw=fuzz_draw(schedule), maximum=scheduler.maximum_interval
-        )
+    return _reviewed(card_of(schedule, now=now), grade, now, fsrs_scheduler(learner=learner), _draw(schedule))
+
+
+def _draw(schedule: ReviewSchedule) -> float | None:
+    return fuzz_draw(schedule) if resee_setting("FSRS_FUZZ") else None
+
+
+def _reviewed(card: fsrs.Card, grade: int, now: datetime, scheduler: fsrs.Scheduler, draw: float | None) -> fsrs.Card:
+    card, _ = scheduler.review_card(card, fsrs.Rating(grade), _utc(now))
+    if card.state == fsrs.State.Review and draw is not None:
+        days = fuzzed_days((card.due - card.last_review).days, draw=draw, maximum=scheduler.maximum_interval)
         card.due = card.last_review + timedelta(days=days)
     return card
 
@@ -146,10 +167,7 @@ def card_replayed(schedule: ReviewSchedule, history: Iterable[tuple[int, datetim
 def intervals(schedule: ReviewSchedule, *, learner: Learner, now: datetime) -> dict[str, int]:
     """`{"again": s, "hard": s, "good": s, "easy": s}`: the seconds after `now` each grade would
     bring the card back, exactly as an answer at `now` would (same fuzz)."""
-    if learner.scheduler != Learner.FSRS:
-        return ladder_intervals(schedule)
-    due = {grade.label: fsrs_review(schedule, grade=grade, now=now, learner=learner).due for grade in Grade}
-    return {label: round((moment - now).total_seconds()) for label, moment in due.items()}
+    return Previews(learner=learner, now=now).of(schedule)
 
 
 def preview_changes_at(schedule: ReviewSchedule, *, learner: Learner, now: datetime) -> datetime | None:
@@ -168,15 +186,24 @@ def previews_change_at(rows: Iterable[ReviewSchedule], *, learner: Learner, now:
 
 
 class Previews:
-    """The previews of one answer's cards at `now`, and (`changes_at`) when the first of them
-    changes with the clock: a cached answer holding them lives no longer."""
+    """The previews (`intervals`) of one answer's cards at `now`, the settings read once, and
+    (`changes_at`) when the first of them changes with the clock: an answer holding them lives
+    no longer."""
 
     def __init__(self, *, learner: Learner, now: datetime):
         self.learner, self.now = learner, now
         self.changes_at: datetime | None = None
+        self._fsrs = learner.scheduler == Learner.FSRS
+        self._scheduler = fsrs_scheduler(learner=learner) if self._fsrs else None
+        self._fuzz = bool(resee_setting("FSRS_FUZZ"))
+        self._ladder = None if self._fsrs else review_intervals()
 
     def of(self, schedule: ReviewSchedule) -> dict[str, int]:
+        if not self._fsrs:
+            return ladder_intervals(schedule, ladder=self._ladder)
         moment = preview_changes_at(schedule, learner=self.learner, now=self.now)
         if moment is not None and (self.changes_at is None or moment < self.changes_at):
             self.changes_at = moment
-        return intervals(schedule, learner=self.learner, now=self.now)
+        card, draw = card_of(schedule, now=self.now), fuzz_draw(schedule) if self._fuzz else None
+        due = {grade.label: _reviewed(card, grade, self.now, self._scheduler, draw).due for grade in Grade}
+        return {label: round((moment - self.now).total_seconds()) for label, moment in due.items()}
