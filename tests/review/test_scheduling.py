@@ -83,6 +83,22 @@ def test_an_fsrs_learners_answers_move_the_card_as_the_fsrs_package_does(alice, 
         assert schedule.next_review_date == learner_of(user_id=alice.user.id).day_of(expected.due)
 
 
+def test_the_learners_desired_retention_is_the_schedulers_and_a_lower_one_waits_longer(alice, clock):
+    set_learner(alice, scheduler="fsrs", desired_retention=0.8)
+    card = make_card(alice)
+    answers = [NOW, NOW + timedelta(minutes=10), NOW + days(4)]
+    for at in answers:
+        schedule = _answer(alice, clock, card, "good", at)
+
+    def package_due(retention: float):
+        scheduler, expected = fsrs.Scheduler(desired_retention=retention, enable_fuzzing=False), _package_card(schedule)
+        for at in answers:
+            expected, _ = scheduler.review_card(expected, fsrs.Rating.Good, at)
+        return expected.due
+
+    assert schedule.due_at == package_due(0.8) > package_due(0.9)
+
+
 def test_an_fsrs_answer_records_the_package_and_its_version_and_leaves_the_ladders_rung(alice, clock):
     set_learner(alice, scheduler="fsrs")
     card = make_card(alice, step=3)
