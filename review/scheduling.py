@@ -120,9 +120,10 @@ def fuzzed_days(days: int, *, draw: float, maximum: int) -> int:
     return min(round(draw * (high - low + 1) + low), maximum)
 
 
-def fuzz_draw(schedule: ReviewSchedule) -> float:
-    """The card's draw at its next review: one per card and number of reviews."""
-    return random.Random(f"{schedule.id}:{schedule.reviews}").random()
+def fuzz_draw(schedule: ReviewSchedule, *, reviews: int | None = None) -> float:
+    """The card's draw at its review after `reviews` others (by default, its next): one per card
+    and number of reviews."""
+    return random.Random(f"{schedule.id}:{schedule.reviews if reviews is None else reviews}").random()
 
 
 def fsrs_review(schedule: ReviewSchedule, *, grade: int, now: datetime, learner: Learner) -> fsrs.Card:
@@ -136,6 +137,12 @@ def _draw(schedule: ReviewSchedule) -> float | None:
 
 def _reviewed(card: fsrs.Card, grade: int, now: datetime, scheduler: fsrs.Scheduler, draw: float | None) -> fsrs.Card:
     card, _ = scheduler.review_card(card, fsrs.Rating(grade), _utc(now))
+    return _fuzzed(card, scheduler, draw)
+
+
+def _fuzzed(card: fsrs.Card, scheduler: fsrs.Scheduler, draw: float | None) -> fsrs.Card:
+    """The card due after its last review's interval fuzzed, as the package fuzzes (a card in
+    review only: learning steps are never fuzzed)."""
     if card.state == fsrs.State.Review and draw is not None:
         days = fuzzed_days((card.due - card.last_review).days, draw=draw, maximum=scheduler.maximum_interval)
         card.due = card.last_review + timedelta(days=days)
@@ -150,15 +157,20 @@ def fsrs_answer(schedule: ReviewSchedule, *, grade: int, now: datetime, learner:
 
 
 def card_replayed(schedule: ReviewSchedule, history: Iterable[tuple[int, datetime]], *, learner: Learner) -> fsrs.Card:
-    """The card as FSRS would have it after the reviews of `history` ((grade, moment) pairs)."""
+    """The card as FSRS would have it after the reviews of `history` ((grade, moment) pairs, one
+    at least), as the package's `reschedule_card` replays them, its last interval fuzzed."""
     logs = [
         fsrs.ReviewLog(
             card_id=schedule.id, rating=fsrs.Rating(grade), review_datetime=_utc(moment), review_duration=None
         )
         for grade, moment in history
     ]
-    card = fsrs.Card(card_id=schedule.id, due=logs[0].review_datetime if logs else None)
-    return fsrs_scheduler(learner=learner).reschedule_card(card, logs)
+    scheduler = fsrs_scheduler(learner=learner)
+    card = scheduler.reschedule_card(fsrs.Card(card_id=schedule.id, due=logs[0].review_datetime), logs)
+    # Note: the last interval fuzzed as that review's answer would have been: cards the ladder
+    # moved together would otherwise all come due on one day.
+    draw = fuzz_draw(schedule, reviews=len(logs) - 1) if resee_setting("FSRS_FUZZ") else None
+    return _fuzzed(card, scheduler, draw)
 
 
 # --- Previews -----------------------------------------------------------------------------------

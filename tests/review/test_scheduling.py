@@ -2,6 +2,7 @@
 each grade's preview is what its answer then does (fuzz included), the ladder's previews are its
 rungs, and a switch to FSRS replays the history as the package's `reschedule_card` does."""
 
+import random
 from datetime import UTC, timedelta
 
 import fsrs
@@ -311,3 +312,23 @@ def test_rescheduling_works_in_batches_and_reports_its_progress(alice, clock, mo
     assert services.schedules_reschedule(user_id=alice.user.id, progress=lambda *p: seen.append(p)) == 5
     assert seen == [(2, 5), (4, 5), (5, 5)]
     assert {schedule_of(card).state for card in cards} == {State.LEARNING}
+
+
+def test_a_replay_fuzzes_the_last_interval_as_that_answer_would_have_so_cards_spread(alice, clock):
+    cards = [make_card(alice) for _ in range(12)]
+    moments = [NOW, NOW + timedelta(minutes=10), NOW + days(3), NOW + days(20)]
+    for at in moments:
+        for card in cards:
+            _answer(alice, clock, card, "good", at)
+
+    with fuzz_on:
+        set_learner(alice, scheduler="fsrs")
+    schedules = [schedule_of(card) for card in cards]
+
+    first = schedules[0]
+    logs = [fsrs.ReviewLog(first.id, fsrs.Rating.Good, at, None) for at in moments]
+    unfuzzed = fsrs.Scheduler(enable_fuzzing=False).reschedule_card(fsrs.Card(card_id=first.id, due=NOW), logs)
+    interval = (unfuzzed.due - unfuzzed.last_review).days
+    draw = random.Random(f"{first.id}:{len(moments) - 1}").random()
+    assert first.due_at == unfuzzed.last_review + days(fuzzed_days(interval, draw=draw, maximum=36500))
+    assert len({schedule.due_at for schedule in schedules}) > 1
