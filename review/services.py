@@ -197,6 +197,8 @@ def _reschedule_batch(user_id: int, ids: list[int], learner: Learner) -> None:
         rows = ReviewHistory.objects.filter(user_id=user_id, content_id__in=history).order_by("reviewed_at", "id")
         for content_id, grade, reviewed_at in rows.values_list("content_id", "grade", "reviewed_at"):
             history[content_id].append((grade, reviewed_at))
+        # Note: a card whose history went since it was listed (an undo) stays as it is.
+        schedules = [schedule for schedule in schedules if history[schedule.content_id]]
         for schedule in schedules:
             card_apply(
                 schedule, card_replayed(schedule, history[schedule.content_id], learner=learner), learner=learner
