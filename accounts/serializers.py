@@ -6,6 +6,7 @@ from rest_framework import serializers
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 
 from accounts import services
+from accounts.models import Learner
 from utils.strict import StrictFieldsMixin, StrictSerializer
 
 User = get_user_model()
@@ -80,6 +81,20 @@ class AccountSerializer(AccountFieldsMixin, StrictFieldsMixin, serializers.Model
         max_value=9999,
         help_text="Reviews per learner's day; once reached, today's list shows no more cards, new ones included.",
     )
+    scheduler = serializers.ChoiceField(
+        source="learner.scheduler",
+        choices=[Learner.LADDER, Learner.FSRS],
+        required=False,
+        help_text="`ladder` (fixed intervals) or `fsrs` (FSRS with `desired_retention`). A switch to "
+        "`fsrs` replays each card's history; a switch back keeps the cards' dates.",
+    )
+    desired_retention = serializers.FloatField(
+        source="learner.desired_retention",
+        required=False,
+        min_value=0.70,
+        max_value=0.99,
+        help_text="FSRS's target: the probability of recalling a card when it comes due (0.70-0.99).",
+    )
 
     days_recount_job = serializers.UUIDField(
         source="learner.days_recount_job",
@@ -102,6 +117,8 @@ class AccountSerializer(AccountFieldsMixin, StrictFieldsMixin, serializers.Model
             "new_cards_per_day",
             "reviews_per_day",
             "days_recount_job",
+            "scheduler",
+            "desired_retention",
         ]
         read_only_fields = ["id", "date_joined", "days_recount_job"]
 

@@ -33,6 +33,7 @@ from accounts.models import Learner, RevokedToken, RevokedUser
 from analytics.selectors import reviews_counted
 from analytics.services import days_rebuild
 from resee import jobs
+from review.services import schedules_reschedule
 from utils.cache_utils.policy import CREATED, invalidates
 from utils.conf import resee_setting
 
@@ -82,7 +83,9 @@ def learner_update(*, learner: Learner, changes: dict) -> Learner:
     """Saves the learner's settings (the row, on the first change). A new zone or hour moves the
     learner's days: the past reviews are counted again into the days they now fall on, here for a
     short history, by a job for a long one (RESEE["RECOUNT_INLINE_MAX_REVIEWS"]); until the job
-    is done `days_recount_job` names it and the stats say `days_recounting`."""
+    is done `days_recount_job` names it and the stats say `days_recounting`. A switch
+    to FSRS replays each card's history into its FSRS state; a switch back to the ladder keeps
+    the cards' dates (the ladder goes on from their rungs)."""
     moved = [name for name, value in changes.items() if getattr(learner, name) != value]
     if not moved:
         return learner
@@ -96,6 +99,9 @@ def learner_update(*, learner: Learner, changes: dict) -> Learner:
         learner.save(update_fields=None if created else moved)
     if days_moved:
         _days_recount(learner)
+    if "scheduler" in moved and learner.scheduler == Learner.FSRS:
+        # Note: the one call site; synchronous for now, a background job with progress later.
+        schedules_reschedule(user_id=learner.user_id)
     return learner
 
 

@@ -337,6 +337,10 @@ RESEE = {
     # A change of the learner's zone or hour recounts up to this many past reviews in its request;
     # a longer history is recounted by a job (accounts.services.learner_update).
     "RECOUNT_INLINE_MAX_REVIEWS": env_int("RECOUNT_INLINE_MAX_REVIEWS", 10_000, minimum=0),
+    # FSRS learners (review.scheduling): the longest interval, and the fuzz that spreads cards
+    # answered together over nearby days (off in tests, which compare with the package unfuzzed).
+    "FSRS_MAXIMUM_INTERVAL_DAYS": env_int("FSRS_MAXIMUM_INTERVAL_DAYS", 36500, minimum=1),
+    "FSRS_FUZZ": env_bool("FSRS_FUZZ", not TESTING),
 }
 
 # The cache layer (utils/cache_utils/conf.py has the defaults and the reasons).

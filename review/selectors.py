@@ -19,6 +19,7 @@ from rest_framework.exceptions import NotFound
 from accounts.models import Learner
 from accounts.selectors import LearnerDay, learner_day, learner_of
 from review.models import ReviewHistory, ReviewSchedule, State
+from review.scheduling import Previews
 from utils import clock
 from utils.cache_utils import TODAY
 from utils.cache_utils.reads import CachedRead, Derivation
@@ -59,6 +60,9 @@ def history_list_for(*, user_id: int) -> QuerySet[ReviewHistory]:
 SHARED_MAX_CARDS = 200
 SHARED_MAX_BYTES = 512 * 1024
 
+# Note: what a preview reads of the row (review.scheduling), besides `id` and the ladder's fields.
+PREVIEW_FIELDS = ("reviews", "state", "step", "stability", "difficulty", "due_at", "last_review_at")
+
 ROW_FIELDS = (
     "id",
     "content_id",
@@ -70,8 +74,7 @@ ROW_FIELDS = (
     "interval_step",
     "next_review_date",
     "initial_review_completed",
-    "state",
-    "due_at",
+    *PREVIEW_FIELDS,
 )
 
 # Cards on their learning or relearning steps: due at a moment (`due_at`), not on a day. A row in
@@ -80,9 +83,9 @@ STEPPING_STATES = (State.LEARNING, State.RELEARNING)
 STEPPING = Q(state__in=STEPPING_STATES, due_at__isnull=False)
 
 
-def today_items(rows: Iterable[dict]) -> list[dict]:
+def today_items(rows: Iterable[dict], *, previews: Previews) -> list[dict]:
     """Today's items from `.values(*ROW_FIELDS)`: the card as a review screen shows it (title,
-    body, category) and where it stands on the ladder."""
+    body, category), where it stands, and what each grade would do (`previews`)."""
     return [
         {
             "id": row["id"],
@@ -103,9 +106,15 @@ def today_items(rows: Iterable[dict]) -> list[dict]:
             "initial_review_completed": row["initial_review_completed"],
             "state": State(row["state"]).label,
             "due_at": _iso_z(row["due_at"]),
+            "intervals": previews.of(_schedule_of(row)),
         }
         for row in rows
     ]
+
+
+def _schedule_of(row: dict) -> ReviewSchedule:
+    fields = ("id", "interval_step", "initial_review_completed", *PREVIEW_FIELDS)
+    return ReviewSchedule(**{name: row[name] for name in fields})
 
 
 def _iso_z(moment: datetime | None) -> str | None:
@@ -199,11 +208,18 @@ def next_step_due(*, user_id: int, today: date, after: datetime) -> datetime | N
     return stepping.aggregate(first=Min("due_at"))["first"]
 
 
-def today_ends_at(*, user_id: int, day: Callable[[], LearnerDay]) -> float:
-    """When an answer of the learner's today computed at `day().now` changes with the clock alone:
-    their rollover, or before it the next moment a stepping card comes due (CLOCK_EVENTS)."""
-    moment = next_step_due(user_id=user_id, today=day().today, after=day().now)
-    return min(day().ends_at, moment.timestamp()) if moment is not None else day().ends_at
+def today_ends_at(
+    *, user_id: int, day: Callable[[], LearnerDay], previews: Callable[[], Previews] | None = None
+) -> float:
+    """When an answer of the learner's today computed at `day().now` changes with the clock alone
+    (CLOCK_EVENTS): their rollover, or before it the next moment a stepping card comes due, or a
+    preview the answer holds changes."""
+    moments = [day().ends_at]
+    if (due := next_step_due(user_id=user_id, today=day().today, after=day().now)) is not None:
+        moments.append(due.timestamp())
+    if previews is not None and previews().changes_at is not None:
+        moments.append(previews().changes_at.timestamp())
+    return min(moments)
 
 
 def _today_page(
@@ -226,12 +242,15 @@ def today_reviews_for(
     page_size: int = 20,
     base_url: str,
     learner: Learner | None = None,
+    previews: Previews | None = None,
 ) -> dict:
     """One page of the cards the learner sees at `now` (the clock's by default) on `today`: due,
     within the daily limits; `count` is their number (within the filter), `total_count` the number
-    of active cards."""
+    of active cards. `previews`: what each grade would do, at `now`."""
     now = now or clock.now()
-    shown = shown_today(user_id=user_id, today=today, now=now, learner=learner or learner_of(user_id=user_id))
+    learner = learner or learner_of(user_id=user_id)
+    previews = previews or Previews(learner=learner, now=now)
+    shown = shown_today(user_id=user_id, today=today, now=now, learner=learner)
     due = due_at_moment(today=today, now=now) & shown
     if category_slug:
         due &= Q(content__category__slug=category_slug)
@@ -243,17 +262,26 @@ def today_reviews_for(
         page=page,
         page_size=page_size,
         base_url=base_url,
-        serialize=today_items,
+        serialize=functools.partial(today_items, previews=previews),
         category_slug=category_slug,
     )
 
 
-def today_shared_for(*, user_id: int, today: date, now: datetime | None = None, learner: Learner | None = None) -> dict:
+def today_shared_for(
+    *,
+    user_id: int,
+    today: date,
+    now: datetime | None = None,
+    learner: Learner | None = None,
+    previews: Previews | None = None,
+) -> dict:
     """The shared entry of today's answers at `now` (the clock's by default): the counts by
     category, and the first items in the list's order, as many as fit in SHARED_MAX_CARDS and
     SHARED_MAX_BYTES (measured as they are encoded); within the daily limits."""
     now = now or clock.now()
-    shown = shown_today(user_id=user_id, today=today, now=now, learner=learner or learner_of(user_id=user_id))
+    learner = learner or learner_of(user_id=user_id)
+    previews = previews or Previews(learner=learner, now=now)
+    shown = shown_today(user_id=user_id, today=today, now=now, learner=learner)
     due = due_at_moment(today=today, now=now) & shown
     per_category = (
         _active(user_id)
@@ -263,7 +291,7 @@ def today_shared_for(*, user_id: int, today: date, now: datetime | None = None, 
     )
     counts = {row["content__category__slug"]: row for row in per_category}
     items, size = [], 0
-    for item in today_items(_due_rows(user_id, today, now, shown=shown)[:SHARED_MAX_CARDS]):
+    for item in today_items(_due_rows(user_id, today, now, shown=shown)[:SHARED_MAX_CARDS], previews=previews):
         size += len(orjson.dumps(item)) + 1
         if size > SHARED_MAX_BYTES:
             break
@@ -282,18 +310,22 @@ def today_read(
     """One cached page of today's list: what its entry is keyed by, and how it is computed on a
     miss. It is cut out of the user's shared entry (today_shared_read) while that holds the whole
     page: one entry, and one miss per write, for every page and filter a review screen asks.
-    Today is the learner's: the entry ends with it, or when a stepping card comes due before
-    (`until`, asked after the compute, of the moment the compute took)."""
+    Today is the learner's: the entry ends with it, or when a stepping card comes due or a preview
+    it holds changes before (`until`, asked after the compute, of the moment the compute took)."""
     # Note: the day is asked on a miss, not here: a hit needs neither the settings nor the day
     # (its entry ends with the day it was computed for; a change of the settings bumps it).
     day = functools.cache(functools.partial(learner_day, user_id=user_id))
+    previews = functools.cache(lambda: Previews(learner=day().learner, now=day().now))
     query = {"category_slug": category_slug, "page": page, "page_size": page_size, "base_url": base_url}
 
     def compute() -> dict:
-        return today_reviews_for(user_id=user_id, today=day().today, now=day().now, learner=day().learner, **query)
+        return today_reviews_for(
+            user_id=user_id, today=day().today, now=day().now, learner=day().learner, previews=previews(), **query
+        )
 
     # Note: next/previous are absolute URLs, so the URL the client used is part of the key.
-    own = CachedRead(user_id, TODAY, query, compute, until=functools.partial(today_ends_at, user_id=user_id, day=day))
+    until = functools.partial(today_ends_at, user_id=user_id, day=day, previews=previews)
+    own = CachedRead(user_id, TODAY, query, compute, until=until)
     if not category_slug and page * page_size > SHARED_MAX_CARDS:
         return own  # past what the shared entry can ever hold: its own entry is the one lookup
     page_of = functools.partial(_page_of, **query)
@@ -303,12 +335,15 @@ def today_read(
 def today_shared_read(*, user_id: int, day: Callable[[], LearnerDay] | None = None) -> CachedRead:
     """The user's shared today entry (today_shared_for), what the warm-up and a write refresh."""
     day = day or functools.cache(functools.partial(learner_day, user_id=user_id))
+    previews = functools.cache(lambda: Previews(learner=day().learner, now=day().now))
     return CachedRead(
         user_id,
         TODAY,
         {"shared": True},
-        lambda: today_shared_for(user_id=user_id, today=day().today, now=day().now, learner=day().learner),
-        until=functools.partial(today_ends_at, user_id=user_id, day=day),
+        lambda: today_shared_for(
+            user_id=user_id, today=day().today, now=day().now, learner=day().learner, previews=previews()
+        ),
+        until=functools.partial(today_ends_at, user_id=user_id, day=day, previews=previews),
     )
 
 

@@ -56,6 +56,16 @@ class HistorySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class IntervalsSerializer(serializers.Serializer):
+    """Seconds after now each grade would bring the card back: for FSRS exactly what that answer
+    would do now (fuzz included); on the ladder the days of the rung it leads to."""
+
+    again = serializers.IntegerField()
+    hard = serializers.IntegerField()
+    good = serializers.IntegerField()
+    easy = serializers.IntegerField()
+
+
 class TodayItemSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="The schedule's id.")
     content_id = serializers.IntegerField()
@@ -74,6 +84,7 @@ class TodayItemSerializer(serializers.Serializer):
         help_text="The moment (ISO 8601, UTC) the card is due, for a card due within a day (its learning or "
         "relearning steps); null for a card due on a day (`next_review_date`).",
     )
+    intervals = IntervalsSerializer(help_text="What each grade would do: the previews a review screen shows.")
 
 
 class TodaySerializer(PageSerializer):

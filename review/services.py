@@ -1,6 +1,7 @@
 """Review writes: schedule creation, completing a review, pausing a card. Each says what it changes
 (utils.cache_utils.policy: the answers it makes stale follow from the table)."""
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from django.db import transaction
@@ -13,6 +14,7 @@ from accounts.selectors import learner_of, learner_today
 from analytics.services import day_count, days_rebuild
 from content.models import Content
 from review.models import Grade, ReviewHistory, ReviewSchedule, State
+from review.scheduling import FSRS_NAME, card_apply, card_replayed, fsrs_answer, next_step
 from review.selectors import schedule_get_for
 from utils import clock
 from utils.cache_utils.policy import CREATED, invalidates
@@ -24,18 +26,6 @@ def schedule_create_for(*, content: Content, today: date | None = None) -> Revie
     with invalidates(ReviewSchedule, owner_id=content.owner_id, change=[CREATED], reason="schedule"):
         today = today or learner_today(user_id=content.owner_id)
         return ReviewSchedule.objects.create(owner_id=content.owner_id, content=content, next_review_date=today)
-
-
-def next_step(*, schedule: ReviewSchedule, result: str) -> int:
-    """The ladder: good climbs one rung and easy two (the first review lands on rung 0), hard
-    stays, again falls back to rung 0; the top rung is kept once reached."""
-    grade = ReviewHistory.GRADE_OF[result]
-    if grade == Grade.AGAIN or not schedule.initial_review_completed:
-        return 0
-    if grade == Grade.HARD:
-        return schedule.interval_step
-    climb = 2 if grade == Grade.EASY else 1
-    return min(schedule.interval_step + climb, len(review_intervals()) - 1)
 
 
 def ladder_answer(schedule: ReviewSchedule, *, result: str, today: date) -> None:
@@ -71,7 +61,7 @@ def review_complete(
             raise ValidationError({"content_id": ["This card is paused; resume it before reviewing."]})
         learner = learner_of(user_id=user_id)
         prior = schedule_snapshot(schedule)
-        ladder_answer(schedule, result=result, today=learner.day_of(now))
+        scheduler = _answer(schedule, result=result, now=now, learner=learner)
         count_answer(schedule, grade=grade)
         schedule.last_review_at = now
         moved = [*ReviewSchedule.SCHEDULING_FIELDS, "updated_at"]
@@ -83,11 +73,20 @@ def review_complete(
             result=result,
             time_spent_seconds=time_spent_seconds,
             reviewed_at=now,
-            scheduler="ladder",
+            scheduler=scheduler,
             prior=prior,
         )
         _history_add(review, learner=learner)
     return schedule
+
+
+def _answer(schedule: ReviewSchedule, *, result: str, now: datetime, learner: Learner) -> str:
+    """The learner's scheduler's move of the card; answers its name, as the history records it."""
+    if learner.scheduler == Learner.FSRS:
+        fsrs_answer(schedule, grade=ReviewHistory.GRADE_OF[result], now=now, learner=learner)
+        return FSRS_NAME
+    ladder_answer(schedule, result=result, today=learner.day_of(now))
+    return Learner.LADDER
 
 
 def schedule_snapshot(schedule: ReviewSchedule) -> dict:
@@ -174,3 +173,39 @@ def schedule_set_active(*, schedule: ReviewSchedule, is_active: bool) -> ReviewS
     with invalidates(ReviewSchedule, owner_id=schedule.owner_id, change=["is_active", "updated_at"], reason="schedule"):
         schedule.save(update_fields=["is_active", "updated_at"])
     return schedule
+
+
+RESCHEDULE_BATCH = 500  # cards per transaction of schedules_reschedule
+
+
+def schedules_reschedule(*, user_id: int, progress: Callable[[int, int], None] | None = None) -> int:
+    """Each of the user's cards with history as FSRS would have it after that history (their
+    scheduler's `reschedule_card`); cards never reviewed stay new. In batches of
+    RESCHEDULE_BATCH cards, one transaction each; `progress(done, total)` after each. Answers
+    the number of cards rescheduled."""
+    learner = learner_of(user_id=user_id)
+    reviewed = ReviewHistory.objects.filter(user_id=user_id).values("content_id")
+    ids = list(ReviewSchedule.objects.filter(owner_id=user_id, content_id__in=reviewed).values_list("id", flat=True))
+    for start in range(0, len(ids), RESCHEDULE_BATCH):
+        _reschedule_batch(user_id, ids[start : start + RESCHEDULE_BATCH], learner)
+        if progress is not None:
+            progress(min(start + RESCHEDULE_BATCH, len(ids)), len(ids))
+    return len(ids)
+
+
+def _reschedule_batch(user_id: int, ids: list[int], learner: Learner) -> None:
+    with transaction.atomic():
+        schedules = list(ReviewSchedule.objects.select_for_update().filter(pk__in=ids).order_by("id"))
+        history: dict[int, list] = {schedule.content_id: [] for schedule in schedules}
+        rows = ReviewHistory.objects.filter(user_id=user_id, content_id__in=history).order_by("reviewed_at", "id")
+        for content_id, grade, reviewed_at in rows.values_list("content_id", "grade", "reviewed_at"):
+            history[content_id].append((grade, reviewed_at))
+        # Note: a card whose history went since it was listed (an undo) stays as it is.
+        schedules = [schedule for schedule in schedules if history[schedule.content_id]]
+        for schedule in schedules:
+            card_apply(
+                schedule, card_replayed(schedule, history[schedule.content_id], learner=learner), learner=learner
+            )
+        moved = ["state", "step", "stability", "difficulty", "due_at", "last_review_at", "next_review_date"]
+        with invalidates(ReviewSchedule, owner_id=user_id, change=moved, reason="schedule"):
+            ReviewSchedule.objects.bulk_update(schedules, moved)

@@ -26,6 +26,11 @@ DEFAULTS: dict[str, Any] = {
     # Note: Anki's default leech threshold: a card forgotten this often once learned costs more
     # reviews than it is worth, and wants rewriting rather than more drilling.
     "LEECH_LAPSES": 8,
+    # FSRS (review.scheduling): Anki's default steps, the package's own maximum interval.
+    "FSRS_LEARNING_STEPS_MINUTES": [1, 10],
+    "FSRS_RELEARNING_STEPS_MINUTES": [10],
+    "FSRS_MAXIMUM_INTERVAL_DAYS": 36500,
+    "FSRS_FUZZ": True,
 }
 
 
@@ -50,3 +55,15 @@ def leech_lapses() -> int:
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
         raise ImproperlyConfigured(f"RESEE['LEECH_LAPSES']={raw!r} must be a positive integer.")
     return raw
+
+
+def fsrs_steps(name: str) -> list[int]:
+    """FSRS's learning or relearning steps (`name`), in minutes: positive integers, possibly none."""
+    raw = resee_setting(name)
+    try:
+        minutes = [int(m) for m in raw]
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"RESEE[{name!r}]={raw!r} must be integers (minutes).") from None
+    if any(m < 1 for m in minutes):
+        raise ImproperlyConfigured(f"RESEE[{name!r}]={minutes} must be positive.")
+    return minutes

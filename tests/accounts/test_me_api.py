@@ -28,6 +28,8 @@ def test_me_answers_the_signed_in_users_account(alice):
         "new_cards_per_day": 20,
         "reviews_per_day": 200,
         "days_recount_job": None,
+        "scheduler": "ladder",
+        "desired_retention": 0.9,
     }
 
 
@@ -137,9 +139,49 @@ def test_a_setting_out_of_range_is_a_400_naming_it(alice, field, value):
     assert_rejected(alice.patch(URL, {field: value}), field)
 
 
+def test_patch_chooses_fsrs_and_its_retention_and_answers_them(alice):
+    changes = {"scheduler": "fsrs", "desired_retention": 0.85}
+
+    response = alice.patch(URL, changes)
+
+    assert response.status_code == 200, response.content
+    assert {name: response.json()[name] for name in changes} == changes
+    assert {name: alice.get(URL).json()[name] for name in changes} == changes
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("scheduler", "sm2"),
+        ("scheduler", ""),
+        ("scheduler", None),
+        ("desired_retention", 0.69),
+        ("desired_retention", 0.995),
+        ("desired_retention", 1),
+        ("desired_retention", "high"),
+    ],
+)
+def test_an_unknown_scheduler_or_a_retention_out_of_range_is_a_400_naming_it(alice, field, value):
+    assert_rejected(alice.patch(URL, {field: value}, format="json"), field)
+    assert (alice.get(URL).json()["scheduler"], alice.get(URL).json()["desired_retention"]) == ("ladder", 0.9)
+
+
+def test_the_ends_of_the_retention_range_are_accepted(alice):
+    assert alice.patch(URL, {"desired_retention": 0.7}).json()["desired_retention"] == 0.7
+    assert alice.patch(URL, {"desired_retention": 0.99}).json()["desired_retention"] == 0.99
+
+
 def test_changing_the_zone_bumps_today_and_stats_and_a_limit_today_only(alice, bump_calls):
     alice.patch(URL, {"time_zone": "Asia/Seoul"})
     alice.patch(URL, {"reviews_per_day": 10})
     alice.patch(URL, {"reviews_per_day": 10})  # no change: nothing to bump
 
     assert [set(namespaces) for _, namespaces in bump_calls] == [{TODAY, STATS}, {TODAY}]
+
+
+def test_changing_the_scheduler_or_the_retention_bumps_today_only(alice, bump_calls):
+    alice.patch(URL, {"reviews_per_day": 10})  # the learner's row, created: today and stats
+    alice.patch(URL, {"desired_retention": 0.8})
+    alice.patch(URL, {"scheduler": "fsrs"})  # no card has history: nothing is rescheduled
+
+    assert [set(namespaces) for _, namespaces in bump_calls][1:] == [{TODAY}, {TODAY}]

@@ -48,6 +48,8 @@ def test_a_new_card_is_due_on_the_day_it_is_created(alice):
                 "initial_review_completed": False,
                 "state": "new",
                 "due_at": None,
+                # a new card on the ladder: the first answer lands on the first rung, whatever it is
+                "intervals": {"again": 86400, "hard": 86400, "good": 86400, "easy": 86400},
             }
         ],
         "total_count": 1,

@@ -20,8 +20,9 @@
                            interval_step, step, stability,     today (where the card stands,
                            difficulty, last_review_at          what each grade would do)
                            deleted                             today, stats (its counts)
-                           reviews, remembered, recalled,      stats (totals, rates, leeches)
-                           lapses
+                           reviews                             today (an FSRS preview's fuzz),
+                                                               stats (totals, rates)
+                           remembered, recalled, lapses        stats (totals, rates, leeches)
                            updated_at                          none: shown nowhere
     review.ReviewHistory   anything                            none: the stats read the counts
     analytics.DayTally     anything                            stats (today, per day, streak)
@@ -42,6 +43,8 @@ entry is never served past it, fresh, stale or from an L1 (utils.cache_utils.sto
     a card on its learning or        today (the card joins the list), stats (the
     relearning steps comes due       summary's due): the first `due_at` after the moment
     (its `due_at`)                   the answer was computed at, among the active cards
+    a whole day more since an FSRS   today (what each grade would do: FSRS reads the whole
+    card's last review               days since it; review.scheduling.previews_change_at)
     (none)                           content: only writes change it
 
 A change the table does not name (another field, a save without `update_fields`) is taken as a
@@ -118,7 +121,7 @@ POLICY: dict[str, Rule] = {
             "last_review_at": {TODAY},
             "is_active": {TODAY, STATS},
             "initial_review_completed": {TODAY, STATS},
-            "reviews": {STATS},
+            "reviews": {TODAY, STATS},  # Note: FSRS's fuzz of a preview is drawn by it
             "remembered": {STATS},
             "recalled": {STATS},
             "lapses": {STATS},
@@ -148,7 +151,8 @@ POLICY: dict[str, Rule] = {
 
 
 LEARNER_DAY, STEP_DUE = "learner's day", "learning step due"
-CLOCK_EVENTS: dict[str, set[str]] = {LEARNER_DAY: {TODAY, STATS}, STEP_DUE: {TODAY, STATS}}
+PREVIEW_DAY = "a whole day since an FSRS card's last review"
+CLOCK_EVENTS: dict[str, set[str]] = {LEARNER_DAY: {TODAY, STATS}, STEP_DUE: {TODAY, STATS}, PREVIEW_DAY: {TODAY}}
 
 
 def changes_with_clock(namespace: str) -> set[str]:

@@ -35,7 +35,8 @@ MODELS = (Content, Category, ReviewSchedule, ReviewHistory, DayTally)
         (ReviewSchedule, ["next_review_date", "updated_at"], {TODAY, STATS}),  # the summary's due
         (ReviewSchedule, ["interval_step"], {TODAY}),
         (ReviewSchedule, ["updated_at"], set()),
-        (ReviewSchedule, ["reviews", "remembered"], {STATS}),
+        (ReviewSchedule, ["reviews", "remembered"], {TODAY, STATS}),  # an FSRS preview's fuzz
+        (ReviewSchedule, ["remembered", "lapses"], {STATS}),
         (ReviewHistory, [CREATED, "result"], set()),  # the stats read the counts
         (DayTally, [CREATED], {STATS}),
     ],
