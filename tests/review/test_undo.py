@@ -25,6 +25,7 @@ from tests.helpers import (
     make_card,
     make_category,
     make_history,
+    run_in_threads,
     schedule_of,
     uncached,
     warm,
@@ -353,3 +354,65 @@ def test_undoing_one_of_a_days_answers_takes_one_off_its_count(alice, studied):
     review_undo(user_id=alice.user.id)
 
     assert tallies(alice.user) == [(TODAY - days(1), 1, TODAY - days(1)), (TODAY, 1, TODAY - days(1))]
+
+
+# --- Concurrent undos (PostgreSQL: row locks) --------------------------------------------------------
+
+
+@pytest.fixture
+def racer(transactional_db, django_user_model):
+    return django_user_model.objects.create_user(username="racer", password="x-unused-x")
+
+
+def undo_in_threads(user, count: int) -> tuple[list, list[BaseException]]:
+    taken = []
+    errors = run_in_threads(count, lambda: taken.append(review_undo(user_id=user.id).review.id))
+    return taken, errors
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("same_card", [True, False], ids=["one card", "two cards"])
+def test_two_simultaneous_undos_take_back_two_different_answers(racer, same_card):
+    cards = [make_card(racer, "first"), make_card(racer, "second")]
+    answer(racer, cards[0], "good", minutes=-2)
+    answer(racer, cards[0 if same_card else 1], "easy", minutes=-1)
+    answered = [row.id for row in history_of(racer)]
+
+    taken, errors = undo_in_threads(racer, 2)
+
+    assert errors == []
+    assert sorted(taken) == sorted(answered)
+    assert history_of(racer) == []
+    assert [schedule_of(card).reviews for card in cards] == [0, 0]
+    assert tallies(racer) == []
+
+
+@pytest.mark.integration
+def test_of_two_simultaneous_undos_of_one_answer_one_takes_it_back_and_the_other_is_refused(racer):
+    card = make_card(racer)
+    answer(racer, card, "again")
+    (answered,) = [row.id for row in history_of(racer)]
+
+    taken, errors = undo_in_threads(racer, 2)
+
+    assert taken == [answered]
+    assert [type(error) for error in errors] == [NothingToUndo]
+    assert (schedule_of(card).reviews, tallies(racer)) == (0, [])
+
+
+@pytest.mark.integration
+def test_simultaneous_undos_never_take_back_an_answer_twice_nor_reach_past_the_limit(racer):
+    cards = [make_card(racer) for _ in range(3)]
+    for minute in range(UNDO_DEPTH + 2):
+        answer(racer, cards[minute % 3], "good", minutes=minute - 60)
+    answered = [row.id for row in history_of(racer)]
+
+    taken, errors = undo_in_threads(racer, 6)
+    for _ in range(UNDO_DEPTH - 6):
+        taken.append(review_undo(user_id=racer.id).review.id)
+
+    assert errors == []
+    assert sorted(taken) == answered[-UNDO_DEPTH:]
+    with pytest.raises(NothingToUndo):
+        review_undo(user_id=racer.id)
+    assert sum(schedule_of(card).reviews for card in cards) == 2
