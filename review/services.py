@@ -143,21 +143,25 @@ def review_undo(*, user_id: int, now: datetime | None = None) -> Undone:
 
 def _last_answer_locked(user_id: int, *, since: datetime) -> tuple[ReviewHistory, ReviewSchedule]:
     """The user's most recent answer since `since`, and its card's schedule, both locked: the card
-    first, as a completion locks it, then the answer, read again under the card's lock.
+    first, as a completion locks it, then the answer, once a read under the card's lock finds it
+    still the most recent.
     # Note: read again because a concurrent undo may have taken it back, or a completion of
     # another card answered since, while this waited; each pass locks the card of the answer it
-    # finds, until the answer is one whose card it holds."""
+    # finds. The answer's own row is locked only once its card is held: a row locked on the way
+    # would be one another undo, holding that card, waits to delete (a deadlock)."""
     answers = ReviewHistory.objects.filter(user_id=user_id, prior__isnull=False, reviewed_at__gte=since)
     answers = answers.select_related("content").order_by("-id")
     held: ReviewSchedule | None = None
     while True:
-        review = (answers.select_for_update(of=("self",)) if held else answers).first()
-        if review is not None and held is not None and review.content_id == held.content_id:
-            return review, held
-        if review is None and held is None:
+        review = answers.first()
+        if review is None:
             raise NothingToUndo()
-        # Note: none under the lock: taken back meanwhile, so read again without one.
-        held = schedule_get_for(user_id=user_id, content_id=review.content_id, for_update=True) if review else None
+        if held is None or review.content_id != held.content_id:
+            held = schedule_get_for(user_id=user_id, content_id=review.content_id, for_update=True)
+            continue
+        locked = answers.select_for_update(of=("self",)).filter(pk=review.pk).first()
+        if locked is not None:
+            return locked, held
 
 
 def _schedule_restore(schedule: ReviewSchedule, *, prior: dict, now: datetime) -> ReviewSchedule:
