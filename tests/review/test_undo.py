@@ -9,6 +9,7 @@ import pytest
 from analytics.models import DayTally
 from analytics.selectors import current_streak
 from analytics.services import days_rebuild
+from content.services import content_delete
 from review.models import ReviewSchedule
 from review.services import UNDO_DEPTH, NothingToUndo, review_complete, review_undo, schedule_set_active
 from tests.helpers import (
@@ -285,6 +286,13 @@ def test_a_card_paused_since_its_answer_is_restored_and_stays_paused(alice, stud
         0,
     )
     assert restored.is_active is False
+
+
+def test_an_answer_to_a_card_deleted_since_is_gone_with_it_and_the_undo_takes_the_one_before(alice, studied):
+    answer(alice, studied["hola"], "easy")
+    content_delete(content=studied["hola"])
+
+    assert review_undo(user_id=alice.user.id).review.content_id == studied["bonjour"].id
 
 
 # --- The request -------------------------------------------------------------------------------------
