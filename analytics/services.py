@@ -38,6 +38,29 @@ def day_count(*, user_id: int, day: date) -> None:
         DayTally.objects.filter(user_id=user_id, run_start=day + DAY).update(run_start=start)
 
 
+def day_uncount(*, user_id: int, day: date) -> None:
+    """Take one review off the user's `day` (an undo): a day left with none is no longer reviewed,
+    so its row goes and the days after it start a run of their own.
+    # Note: the row is deleted and the following days' runs moved, two statements on the rows
+    # of one run, rather than a recount of every day the user has: an undo is as cheap as the
+    # completion it takes back."""
+    changed = [DELETED, "reviews", "run_start"]
+    with invalidates(DayTally, owner_id=user_id, change=changed, reason="tally"):
+        row = DayTally.objects.filter(user_id=user_id, day=day)
+        if row.filter(reviews__gt=1).update(reviews=F("reviews") - 1):
+            return
+        # Note: the user's row lock, as day_count takes it: a first review of the next day must
+        # not join the run of a day this removes.
+        list(get_user_model().objects.select_for_update(no_key=True).filter(pk=user_id).values_list("pk"))
+        if row.filter(reviews__gt=1).update(reviews=F("reviews") - 1):
+            return
+        start = row.values_list("run_start", flat=True).first()
+        if start is None:
+            return  # nothing counted that day (a recount since); nothing to take off
+        row.delete()
+        DayTally.objects.filter(user_id=user_id, run_start=start, day__gt=day).update(run_start=day + DAY)
+
+
 def days_rebuild(*, user_id: int) -> None:
     """Recount the user's days from their history, in their learner's days
     (review.services.review_counts_rebuild, and a change of the learner's zone or hour)."""

@@ -55,7 +55,8 @@ class ReviewSchedule(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     # Note: the fields an answer may change, which its history row keeps as they were (`prior`),
-    # so that an undo puts them back exactly; the counts are among them.
+    # so that an undo puts them back exactly; the counts are among them, and `updated_at`, which
+    # the schedules' answers show.
     SCHEDULING_FIELDS = (
         "interval_step",
         "next_review_date",
@@ -70,6 +71,7 @@ class ReviewSchedule(models.Model):
         "remembered",
         "recalled",
         "lapses",
+        "updated_at",
     )
 
     objects = PolicedQuerySet.as_manager()  # bulk writes bump what utils.cache_utils.policy says
@@ -116,6 +118,10 @@ class ReviewHistory(models.Model):
     # Note: the card's schedule as it was before this review (its scheduling fields), which an
     # undo puts back; None where there is nothing to put back (imported history).
     prior = models.JSONField(null=True, blank=True, editable=False)
+    # Note: how many answers made after this one have been undone (capped at review.services'
+    # UNDO_DEPTH): an undo deletes its row, so this is what keeps its place among the learner's
+    # last answers, which an undo reaches back no further than.
+    undone_after = models.PositiveSmallIntegerField(default=0, editable=False)
     time_spent_seconds = models.PositiveIntegerField(null=True, blank=True)
     reviewed_at = models.DateTimeField(db_index=True)
 

@@ -66,6 +66,13 @@ class IntervalsSerializer(serializers.Serializer):
     easy = serializers.IntegerField()
 
 
+class UndoSerializer(serializers.Serializer):
+    """What POST /api/review/undo/ answers: the schedule as restored, and the answer taken back."""
+
+    schedule = ScheduleSerializer(help_text="The card's schedule, as it was before the answer.")
+    undone = HistorySerializer(source="review", help_text="The answer taken back (its history row is gone).")
+
+
 class TodayItemSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="The schedule's id.")
     content_id = serializers.IntegerField()

@@ -1,23 +1,25 @@
-"""Review writes: schedule creation, completing a review, pausing a card. Each says what it changes
-(utils.cache_utils.policy: the answers it makes stale follow from the table)."""
+"""Review writes: schedule creation, completing a review and undoing it, pausing a card. Each says
+what it changes (utils.cache_utils.policy: the answers it makes stale follow from the table)."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Case, Count, F, OuterRef, Q, Subquery, When
-from django.db.models.functions import Coalesce
-from rest_framework.exceptions import ValidationError
+from django.db.models.functions import Coalesce, Least
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
 
 from accounts.models import Learner
 from accounts.selectors import learner_of, learner_today
-from analytics.services import day_count, days_rebuild
+from analytics.services import day_count, day_uncount, days_rebuild
 from content.models import Content
 from review.models import Grade, ReviewHistory, ReviewSchedule, State
 from review.scheduling import FSRS_NAME, card_apply, card_replayed, fsrs_answer, next_step
 from review.selectors import schedule_get_for
 from utils import clock
-from utils.cache_utils.policy import CREATED, invalidates
+from utils.cache_utils.policy import CREATED, DELETED, invalidates
 from utils.conf import review_intervals
 
 
@@ -96,6 +98,99 @@ def schedule_snapshot(schedule: ReviewSchedule) -> dict:
 
 def _json_value(value):
     return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+# Note: how far an undo reaches back, as Anki's undo does: the learner's last answers (those
+# undone count, they were made), within the last day.
+UNDO_DEPTH = 20
+UNDO_WINDOW = timedelta(hours=24)
+
+
+class NothingToUndo(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = (
+        f"Nothing to undo: no answer of yours among your last {UNDO_DEPTH} answers within the last "
+        f"{UNDO_WINDOW.total_seconds() / 3600:.0f} hours that is still to take back."
+    )
+    default_code = "nothing_to_undo"
+
+
+@dataclass(frozen=True)
+class Undone:
+    schedule: ReviewSchedule  # as the undo restored it
+    review: ReviewHistory  # the answer taken back (its row deleted, the instance kept)
+
+
+def review_undo(*, user_id: int, now: datetime | None = None) -> Undone:
+    """Take back the learner's most recent answer: its card's schedule as it was before it (its
+    history row's `prior`, counts and all), the row gone, the day's tally one less; a second undo
+    takes back the answer before, up to UNDO_DEPTH answers back and within UNDO_WINDOW. A pause,
+    an edit or an import since is not undone; a card paused since is restored all the same."""
+    now = now or clock.now()
+    with transaction.atomic():
+        review, schedule = _last_answer_locked(user_id, since=now - UNDO_WINDOW)
+        if review.undone_after >= UNDO_DEPTH:
+            raise NothingToUndo()
+        if ReviewHistory.objects.filter(content_id=review.content_id, id__gt=review.id).exists():
+            # Note: a review imported after it counts on the card; putting `prior` back would drop it.
+            raise NothingToUndo("Nothing to undo: this card has history recorded after your last answer to it.")
+        schedule = _schedule_restore(schedule, prior=review.prior, now=now)
+        _history_remove(review, since=now - UNDO_WINDOW)
+        day_uncount(user_id=user_id, day=learner_of(user_id=user_id).day_of(review.reviewed_at))
+    return Undone(schedule=schedule, review=review)
+
+
+def _last_answer_locked(user_id: int, *, since: datetime) -> tuple[ReviewHistory, ReviewSchedule]:
+    """The user's most recent answer since `since`, and its card's schedule, both locked: the card
+    first, as a completion locks it, then the answer, once a read under the card's lock finds it
+    still the most recent.
+    # Note: read again because a concurrent undo may have taken it back, or a completion of
+    # another card answered since, while this waited; each pass locks the card of the answer it
+    # finds. The answer's own row is locked only once its card is held: a row locked on the way
+    # would be one another undo, holding that card, waits to delete (a deadlock)."""
+    answers = ReviewHistory.objects.filter(user_id=user_id, prior__isnull=False, reviewed_at__gte=since)
+    answers = answers.select_related("content").order_by("-id")
+    held: ReviewSchedule | None = None
+    while True:
+        review = answers.first()
+        if review is None:
+            raise NothingToUndo()
+        if held is None or review.content_id != held.content_id:
+            held = schedule_get_for(user_id=user_id, content_id=review.content_id, for_update=True)
+            continue
+        locked = answers.select_for_update(of=("self",)).filter(pk=review.pk).first()
+        if locked is not None:
+            return locked, held
+
+
+def _schedule_restore(schedule: ReviewSchedule, *, prior: dict, now: datetime) -> ReviewSchedule:
+    """The schedule's scheduling fields as `prior` keeps them, `updated_at` included.
+    # Note: written with update(): save() would stamp `updated_at` with the moment of the undo."""
+    fields = {
+        name: ReviewSchedule._meta.get_field(name).to_python(prior[name])
+        for name in ReviewSchedule.SCHEDULING_FIELDS
+        if name in prior
+    }
+    fields.setdefault("updated_at", now)
+    with invalidates(ReviewSchedule, owner_id=schedule.owner_id, change=fields, reason="schedule"):
+        ReviewSchedule.objects.filter(pk=schedule.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(schedule, name, value)
+    return schedule
+
+
+def _history_remove(review: ReviewHistory, *, since: datetime) -> None:
+    """The answer's row deleted; the answer before it (since `since`: an older one is out of an
+    undo's reach for good) keeps its place among the last answers."""
+    before = ReviewHistory.objects.filter(
+        user_id=review.user_id, prior__isnull=False, reviewed_at__gte=since, id__lt=review.id
+    )
+    with invalidates(ReviewHistory, owner_id=review.user_id, change=[DELETED, "undone_after"], reason="history"):
+        depth = Least(F("undone_after") + review.undone_after + 1, UNDO_DEPTH)
+        ReviewHistory.objects.filter(pk=before.order_by("-id").values_list("pk", flat=True).first()).update(
+            undone_after=depth
+        )
+        ReviewHistory.objects.filter(pk=review.pk).delete()
 
 
 def history_record(

@@ -11,6 +11,7 @@ from review.serializers import (
     ScheduleSerializer,
     ScheduleUpdateSerializer,
     TodaySerializer,
+    UndoSerializer,
 )
 from utils.cache_utils.read_path import CachedReadMixin
 from utils.cache_utils.reads import CachedRead
@@ -54,6 +55,26 @@ class ReviewCompleteApi(APIView):
         data = validated(ReviewCompleteSerializer, request.data)
         schedule = services.review_complete(user_id=request.user.id, **data)
         return Response(ScheduleSerializer(schedule).data)  # the row as saved, its card read under the lock
+
+
+class ReviewUndoApi(APIView):
+    @extend_schema(
+        request=None,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            200: UndoSerializer,
+            409: OpenApiResponse(ErrorSerializer, "Nothing to undo: no answer left within reach."),
+        },
+        description="Takes back your most recent answer: its card's schedule and counts, its history row, "
+        "your day's tally and every answer that shows them are as they were before it. A second undo takes "
+        f"back the answer before, up to {services.UNDO_DEPTH} answers back (those taken back count) and "
+        f"within {services.UNDO_WINDOW.total_seconds() / 3600:.0f} hours; imported reviews are not "
+        "answers and are never taken back. Takes no body.",
+    )
+    @idempotent
+    def post(self, request):
+        validated(NoFields, request.data)
+        return Response(UndoSerializer(services.review_undo(user_id=request.user.id)).data)
 
 
 class ScheduleListApi(ListAPIView):

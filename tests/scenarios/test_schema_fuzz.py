@@ -32,6 +32,7 @@ from content.models import Category, Content
 from content.services import category_create, content_create
 from decks.models import ImportJob
 from review.models import ReviewSchedule
+from review.services import review_complete
 from tests.helpers import DEFAULT_PASSWORD
 
 NEW_PASSWORD = "another long enough passphrase 8"
@@ -124,8 +125,12 @@ def fuzzer(make_user, in_test_transaction, high_rates, django_capture_on_commit_
     settings.JOBS_IN_PROCESS = True
     user = make_user("fuzzer")
     categories = [category_create(owner_id=user.id, name=name) for name in ("Math", "Lang")]
-    for n in range(4):
+    cards = [
         content_create(owner_id=user.id, title=f"card {n}", body="text", category_id=categories[n % 2].id)
+        for n in range(4)
+    ]
+    for card in cards[:2]:  # answers an undo can take back
+        review_complete(user_id=user.id, content_id=card.id, result="good")
     ImportJob.objects.create(owner=user, filename="deck.csv", format="csv", state=ImportJob.SUCCEEDED)
     return Fuzzer(user, django_capture_on_commit_callbacks)
 

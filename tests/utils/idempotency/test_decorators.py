@@ -146,6 +146,7 @@ def test_the_openapi_document_lists_the_header_on_the_retried_writes():
     }
     assert keyed_operations == {
         ("post", "/api/review/complete/"),
+        ("post", "/api/review/undo/"),
         ("post", "/api/content/"),
         ("post", "/api/content/categories/"),
         ("post", "/api/imports/"),
