@@ -10,7 +10,7 @@ from analytics.models import DayTally
 from analytics.selectors import current_streak
 from analytics.services import days_rebuild
 from content.services import content_delete
-from review.models import ReviewSchedule
+from review.models import ReviewSchedule, State
 from review.services import UNDO_DEPTH, NothingToUndo, review_complete, review_undo, schedule_set_active
 from tests.helpers import (
     HIT,
@@ -28,6 +28,7 @@ from tests.helpers import (
     make_history,
     run_in_threads,
     schedule_of,
+    set_learner,
     uncached,
     warm,
 )
@@ -111,6 +112,29 @@ def test_an_undo_brings_every_answer_back_to_what_it_was_before_the_answer(alice
     assert undone.json()["schedule"] == before[f"/api/review/schedules/{hola.id}/"]
     assert undone.json()["undone"]["id"] == after_answer["/api/review/history/"]["results"][0]["id"]
     assert (undone.json()["undone"]["content_id"], undone.json()["undone"]["result"]) == (studied["hola"].id, "easy")
+
+
+@pytest.fixture
+def on_fsrs(alice):
+    set_learner(alice, scheduler="fsrs")
+
+
+def test_an_fsrs_learners_undo_brings_every_answer_and_the_cards_memory_back(on_fsrs, alice, studied):
+    hola = schedule_of(studied["hola"])
+    fields = [name for name in ReviewSchedule.SCHEDULING_FIELDS if name != "updated_at"]
+    row_before = {name: getattr(hola, name) for name in fields}
+    before = every_answer(alice, hola.id)
+
+    assert complete(alice, studied["hola"], "good").status_code == 200
+    moved = schedule_of(studied["hola"])
+    undone = undo(alice)
+
+    assert (moved.state, moved.step) == (State.LEARNING, 1) and moved.stability is not None
+    assert undone.status_code == 200, undone.content
+    assert every_answer(alice, hola.id) == before
+    restored = schedule_of(studied["hola"])
+    assert {name: getattr(restored, name) for name in fields} == row_before
+    assert (restored.state, restored.stability, restored.due_at) == (State.NEW, None, None)
 
 
 def test_after_an_undo_the_stale_cached_answers_are_recomputed_and_the_others_still_served(alice, studied):
