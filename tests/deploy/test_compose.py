@@ -189,7 +189,7 @@ def test_web_port_matches_what_the_production_server_binds():
     web = SERVICES["web"]
     container_port = web["ports"][0].split(":")[-1]
     assert web["environment"]["PORT"] == container_port
-    assert web["command"].split("&&")[-1].strip(" \n\"").split() == ["exec", "python", "-m", "resee.serve"]
+    assert web["command"].split("&&")[-1].strip(' \n"').split() == ["exec", "python", "-m", "resee.serve"]
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.findall(r"^CMD (.+)$", dockerfile, re.MULTILINE)[-1] == '["python", "-m", "resee.serve"]'
 
