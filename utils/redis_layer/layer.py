@@ -176,7 +176,7 @@ class RedisLayer:
                 result = self._prepared_call(purpose, server, fn, args, kwargs)
             except MasterMoved:
                 # Note: the failover check's cue, not a failure: it runs now, then the call again
-                # (the connection that found the new master was never made, nothing was sent).
+                # (the connection that found the new master was refused: nothing went there).
                 result = self._prepared_call(purpose, server, fn, args, kwargs)
         except RedisError as exc:
             self._failed(purpose, server, operation, circuit, exc)
@@ -232,7 +232,7 @@ class RedisLayer:
     def _watch(self, server: str, circuit: CircuitBreaker) -> None:
         """While the circuit cools down, probe the server (utils.redis_layer.probe)."""
         found = next((route for route in list(self._routes.values()) if route.server == server or route.cluster), None)
-        client = found and clients.probe_client(found.client, server)
+        client = clients.probe_client(found.client, server) if found else None
         if client is not None:
             probe.watch(circuit, client, server=server, interval=settings.REDIS_BREAKER_PROBE_SECONDS)
 
