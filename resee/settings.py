@@ -173,6 +173,8 @@ def _redis_location(db: int) -> str:
 REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 0.1)
 REDIS_BREAKER_FAILURES = env_int("REDIS_BREAKER_FAILURES", 3, minimum=1)
 REDIS_BREAKER_COOLDOWN_SECONDS = env_float("REDIS_BREAKER_COOLDOWN_SECONDS", 5.0)
+# While a circuit is open, each process PINGs that server this often (utils.redis_layer.probe).
+REDIS_BREAKER_PROBE_SECONDS = env_float("REDIS_BREAKER_PROBE_SECONDS", 0.5)
 
 
 def _redis_cache(db: int, prefix: str) -> dict:

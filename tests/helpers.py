@@ -27,6 +27,7 @@ import zstandard
 from django.conf import settings
 from django.db import connection
 from django.test import TestCase, override_settings
+from rest_framework.test import APIClient
 
 from content.models import Category, Content
 from content.services import category_create, content_create
@@ -472,6 +473,68 @@ def run_in_threads(count: int, target) -> list[BaseException]:
         thread.join(timeout=DEFAULT_TIMEOUT)
     assert not [thread for thread in threads if thread.is_alive()], "threads still running: deadlock?"
     return errors
+
+
+@dataclass(frozen=True)
+class Read:
+    started: float  # time.monotonic()
+    ended: float
+    status: int
+    cache: str
+    content_ids: tuple[int, ...]
+
+
+class TodayReaders:
+    """`with TodayReaders(token) as readers:` threads reading one learner's today list over and
+    over, each with a client of its own, while a fault comes and goes; every read is recorded
+    (`readers.reads`: when it started and ended, status, X-Cache, the cards it listed)."""
+
+    def __init__(self, token: str, *, count: int = 3, pause: float = 0.01):
+        self.token, self.count, self.pause = token, count, pause
+        self.reads: list[Read] = []
+        self.errors: list[BaseException] = []
+        self._done = threading.Event()
+        self._threads = [threading.Thread(target=self._read, daemon=True) for _ in range(count)]
+
+    def __enter__(self) -> "TodayReaders":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        for thread in self._threads:
+            thread.join(timeout=DEFAULT_TIMEOUT)
+        assert not [thread for thread in self._threads if thread.is_alive()], "readers still running"
+
+    def _read(self) -> None:
+        client = APIClient(HTTP_AUTHORIZATION=f"Bearer {self.token}")
+        try:
+            while not self._done.is_set():
+                started = time.monotonic()
+                response = client.get(URLS["today"])
+                ids = (
+                    tuple(item["content_id"] for item in response.json()["results"])
+                    if response.status_code == 200
+                    else ()
+                )
+                self.reads.append(Read(started, time.monotonic(), response.status_code, response["X-Cache"], ids))
+                time.sleep(self.pause)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            self.errors.append(exc)
+        finally:
+            connection.close()
+
+    def first_hit(self, *, started_after: float) -> Read | None:
+        return min(
+            (read for read in self.reads if read.cache == HIT and read.started > started_after),
+            default=None,
+            key=lambda read: read.ended,
+        )
+
+    def listing(self, content_id: int, *, started_after: float) -> list[Read]:
+        """The reads begun after `started_after` that still listed the card."""
+        return [read for read in self.reads if read.started > started_after and content_id in read.content_ids]
 
 
 # --- Decks: files to import, and waiting for their jobs ---------------------------------------------

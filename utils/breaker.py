@@ -4,6 +4,7 @@ server, shared by every purpose on it).
 closed ──(FAILURE_THRESHOLD failures in a row)──▶ open
 open ──(COOLDOWN seconds)──▶ half-open: one request probes Redis
 half-open ──probe succeeds──▶ closed / fails ──▶ open
+open ──(a sign of life: `cut_short`)──▶ the cool-down ends at once: the next call probes
 (What was lost while a server was away is not the breaker's business: utils.redis_layer makes
 its purpose's recovery due there, run before that purpose's next answer is used.)
 
@@ -26,6 +27,7 @@ class CircuitBreaker:
         self.state = CLOSED
         self._failures = 0
         self._changed_at = clock()
+        self.openings = 0  # Note: names each opening, so a watcher of one never ends another's cool-down
 
     def allow(self) -> bool:
         """May this request call Redis? In half-open, only one probe at a time (a probe that never
@@ -48,11 +50,32 @@ class CircuitBreaker:
             self._set(CLOSED)
             return True
 
-    def record_failure(self) -> None:
+    def record_failure(self) -> bool:
+        """True when this failure opens the circuit (from closed or half-open)."""
         with self._lock:
             self._failures += 1
             if self.state == HALF_OPEN or self._failures >= self.failure_threshold:
+                opens = self.state != OPEN
+                self.openings += opens
                 self._set(OPEN)
+                return opens
+            return False
+
+    def cooling(self, opening: int) -> bool:
+        """Is the circuit still in the cool-down of its `opening`?"""
+        with self._lock:
+            return (
+                self.openings == opening
+                and self.state == OPEN
+                and self._clock() - self._changed_at < self.cooldown_seconds
+            )
+
+    def cut_short(self, opening: int) -> None:
+        """The server was seen answering again: the cool-down of `opening` ends now, and the next
+        call is the one probe, as after a full cool-down."""
+        with self._lock:
+            if self.openings == opening and self.state == OPEN:
+                self._changed_at = self._clock() - self.cooldown_seconds
 
     def _set(self, state: str) -> None:
         self.state = state

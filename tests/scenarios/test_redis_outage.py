@@ -4,7 +4,9 @@ The last tests break a redis-server of their own in three ways (paused: slow, no
 blackholed: a port that takes connections and never answers; killed, then restarted empty) with
 every purpose (throttle, cache, revocation) on it: once the one breaker of that server is open, no
 request waits on Redis, a revoked token is still refused, and after recovery hits resume with
-nothing stale.
+nothing stale. The last one restarts a killed server under reader threads with the shipped
+breaker: the probe of the open circuit lets hits resume soon after the server answers, well
+before the cool-down ends.
 """
 
 import statistics
@@ -14,11 +16,14 @@ from contextlib import contextmanager
 import pytest
 from django.conf import settings
 from django.test import override_settings
+from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import RevokedToken
-from tests.helpers import BYPASS, HIT, URLS, cache_off
+from tests.helpers import BYPASS, CONTENTS, DEFAULT_PASSWORD, HIT, URLS, TodayReaders, cache_off
 from tests.servers import Blackhole, caches_at, free_loopback_port, own_redis_server
 from utils import redis_layer
+from utils.breaker import CLOSED
 
 
 @contextmanager
@@ -149,3 +154,53 @@ def test_after_the_breaker_opens_no_request_waits_on_redis_and_revoked_tokens_st
             assert answer["X-Cache"] == HIT, f"{name}: no HIT within {RECOVERY_SECONDS} s of recovery"
             assert answer.json() == truth, f"{name}: a HIT from before the outage write"
         assert [bob.get(url).status_code for url in URLS.values()] == [401] * 3
+
+
+HIT_AFTER_ANSWERING = 2.0  # the target: the first HIT within this of the restarted server answering
+DOWN_SECONDS = 1.0  # killed this long: the circuit opens, and the restart comes within its cool-down
+
+
+@pytest.mark.integration  # reader threads and a write at once: SQLite's in-memory test database would refuse them
+@pytest.mark.django_db(transaction=True)
+def test_with_the_shipped_breaker_the_first_hit_comes_within_2_s_of_a_restart_and_nothing_stale(
+    tmp_path, make_user, monkeypatch
+):
+    """Killed while three threads read a learner's today list, her completion of a card sent
+    right after the kill (its bump a debt), restarted empty on the same port one second later:
+    the cool-down (5 s) has most of its time left. The restarted server is empty, and namespace
+    tokens are random, never counters, so nothing written before can match; the debt is paid
+    before its first answer is used, and no read begun after the completion's 200 lists the card."""
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "user", "1000000/s")  # load, not a limit test
+    with own_redis_server(tmp_path / "redis") as server, override_settings(CACHES=caches_at(server.url)):
+        make_user("alice")
+        token = APIClient().post("/api/auth/token/", {"username": "alice", "password": DEFAULT_PASSWORD})
+        api = APIClient(HTTP_AUTHORIZATION=f"Bearer {token.json()['access']}")
+        card = api.post(CONTENTS, {"title": "due today"}).json()["id"]
+
+        with TodayReaders(token.json()["access"]) as readers:
+            time.sleep(0.5)  # hits before the kill
+            server.kill()
+            killed_at = time.monotonic()
+            assert api.post("/api/review/complete/", {"content_id": card, "result": "good"}).status_code == 200
+            completed_at = time.monotonic()
+            time.sleep(max(0.0, killed_at + DOWN_SECONDS - time.monotonic()))
+            assert redis_layer.breaker(redis_layer.CACHE).state != CLOSED, "the circuit never opened"
+            server.start()  # empty; returns once it answers PING
+            answered_at = time.monotonic()
+            while readers.first_hit(started_after=answered_at) is None and time.monotonic() - answered_at < 10:
+                time.sleep(0.05)
+            time.sleep(0.5)  # more reads from the restarted server
+
+    assert readers.errors == [], readers.errors
+    assert {read.status for read in readers.reads} == {200}
+    first_hit = readers.first_hit(started_after=killed_at)
+    assert first_hit is not None, "no HIT after the restart"
+    print(
+        f"standalone: answering {answered_at - killed_at:.2f} s after the kill, "
+        f"first HIT {first_hit.ended - answered_at:.2f} s later"
+    )
+    assert first_hit.ended - answered_at <= HIT_AFTER_ANSWERING, (
+        f"first HIT {first_hit.ended - answered_at:.2f} s after"
+    )
+    assert readers.listing(card, started_after=completed_at) == [], "a read after the completion listed the card"
+    assert any(card in read.content_ids for read in readers.reads), "the card was listed before"

@@ -7,7 +7,6 @@ from unittest import mock
 import pytest
 from django.db import OperationalError
 from prometheus_client import REGISTRY
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tests.servers import DownRedis
 from utils import redis_layer
@@ -15,7 +14,7 @@ from utils.breaker import CLOSED, OPEN
 from utils.cache_utils import keys, store
 from utils.cache_utils.models import InvalidationDebt
 from utils.redis_layer import CACHE, REVOCATION, THROTTLE, RedisLayer, RedisUnavailable
-from utils.redis_layer.failover import Failover
+from utils.redis_layer.failover import Failover, MasterMoved
 
 # Note: the cache's recovery hook reads the debts table, on each test's first cache call.
 pytestmark = pytest.mark.django_db
@@ -139,15 +138,30 @@ def test_a_settings_change_builds_a_fresh_layer_that_keeps_the_stand_ins(swap_re
     assert redis_layer.client(CACHE) is down
 
 
-def test_a_connection_that_finds_another_master_fails_and_marks_the_server_for_a_check():
+def test_a_connection_that_finds_another_master_is_refused_until_the_check_has_run():
     failover = Failover()
     failover.seen("resee", ("10.0.0.1", 6379))
     assert failover.unchecked == set()
 
-    with pytest.raises(RedisConnectionError, match="moved"):
-        failover.seen("resee", ("10.0.0.2", 6379))
+    for _ in range(2):  # every connection to it, not only the first: none may read before the flush
+        with pytest.raises(MasterMoved, match="moved"):
+            failover.seen("resee", ("10.0.0.2", 6379))
     assert failover.unchecked == {"sentinel resee"}
-    failover.seen("resee", ("10.0.0.2", 6379))  # the next connection to it goes ahead
+
+
+def test_a_master_found_to_have_moved_is_the_checks_cue_not_a_failure(settings):
+    settings.REDIS_BREAKER_FAILURES = 1
+    asked = []
+
+    def finds_the_master_moved_once():
+        asked.append(len(asked))
+        if len(asked) == 1:
+            raise MasterMoved("master resee moved")  # before anything was sent
+        return "answered"
+
+    assert redis_layer.call(CACHE, "lookup", finds_the_master_moved_once) == "answered"
+    assert asked == [0, 1]
+    assert redis_layer.breaker(CACHE).state == CLOSED
 
 
 def test_only_known_purposes_can_be_swapped():

@@ -10,7 +10,9 @@ jobs' progress, the health probe) goes through `call` (or `call_for`, a call abo
   on the user's hash tag (`user_tag`);
 - one circuit breaker per Redis server, shared by every purpose on it: after
   REDIS_BREAKER_FAILURES failures in a row nobody waits on that server for
-  REDIS_BREAKER_COOLDOWN_SECONDS, then one call probes it. On a cluster a server is a node: a
+  REDIS_BREAKER_COOLDOWN_SECONDS, then one call probes it. Meanwhile a thread PINGs the server
+  every REDIS_BREAKER_PROBE_SECONDS (`probe`): an answer, or the sentinels naming another
+  master, ends the cool-down at once. On a cluster a server is a node: a
   call about a user goes through the breaker of the node that serves the user's slot, so a dead
   node's users bypass while everyone else's calls go on;
 - recovery hooks (`on_recovery`): a purpose that registered one must run it on a server before

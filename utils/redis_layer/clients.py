@@ -41,10 +41,16 @@ def standalone(purpose: str) -> Redis:
 
 
 def sentinels() -> Sentinel:
-    timeouts = {"socket_timeout": settings.REDIS_TIMEOUT, "socket_connect_timeout": settings.REDIS_TIMEOUT}
-    return Sentinel(
-        list(settings.REDIS_SENTINELS), sentinel_kwargs={**timeouts, "password": settings.REDIS_SENTINEL_PASSWORD}
-    )
+    """The sentinels, asked with REDIS_TIMEOUT and no retries of redis-py's own.
+    # Note: a client of its own (a sentinel's) would retry a dead sentinel ten times with backoff,
+    # seconds in all, inside the request that needs the master's address."""
+    options = {
+        "socket_timeout": settings.REDIS_TIMEOUT,
+        "socket_connect_timeout": settings.REDIS_TIMEOUT,
+        "retry": Retry(NoBackoff(), 0),
+        "password": settings.REDIS_SENTINEL_PASSWORD,
+    }
+    return Sentinel(list(settings.REDIS_SENTINELS), sentinel_kwargs=options)
 
 
 def sentinel_master(manager: Sentinel, purpose: str, connection_class: type) -> Redis:
@@ -94,7 +100,7 @@ def operator_client(found: Redis | RedisCluster) -> Iterator[Redis | RedisCluste
     if isinstance(found, RedisCluster):
         own = RedisCluster.from_url(settings.REDIS_URL, socket_timeout=OPERATOR_TIMEOUT, require_full_coverage=False)
     elif isinstance(found, Redis):
-        own = Redis(connection_pool=_operator_pool(found.connection_pool))
+        own = Redis(connection_pool=_own_pool(found.connection_pool, OPERATOR_TIMEOUT))
     else:  # a test's stand-in
         yield found
         return
@@ -104,8 +110,20 @@ def operator_client(found: Redis | RedisCluster) -> Iterator[Redis | RedisCluste
         own.close()
 
 
-def _operator_pool(pool: ConnectionPool) -> ConnectionPool:
-    kwargs = {**pool.connection_kwargs, "socket_timeout": OPERATOR_TIMEOUT, "connection_class": pool.connection_class}
+def probe_client(found: Redis | RedisCluster, server: str) -> Redis | None:
+    """A client of its own (REDIS_TIMEOUT) to `server` as `found` reaches it: the same server
+    (on a cluster, the node named `server`), or wherever the sentinels say the master is now.
+    None when there is no address to ask: a test's stand-in, or a whole cluster."""
+    if isinstance(found, RedisCluster):
+        node = found.get_node(node_name=server)
+        found = node.redis_connection if node is not None else None
+    if not isinstance(found, Redis):
+        return None
+    return Redis(connection_pool=_own_pool(found.connection_pool, settings.REDIS_TIMEOUT))
+
+
+def _own_pool(pool: ConnectionPool, timeout: float) -> ConnectionPool:
+    kwargs = {**pool.connection_kwargs, "socket_timeout": timeout, "connection_class": pool.connection_class}
     if isinstance(pool, SentinelConnectionPool):
         return SentinelConnectionPool(pool.service_name, pool.sentinel_manager, **kwargs)
     return ConnectionPool(**kwargs)

@@ -4,14 +4,18 @@ last bumps and revocations the old one acknowledged: unless this master was chec
 marker in the throttle database names it), the cache and revocation databases are flushed. Every
 entry is then a miss and every revocation hash is rebuilt from PostgreSQL, so nothing the old
 master knew and this one missed can show. Then the purposes' recovery is due on that server
-(the invalidation debts written while no master answered)."""
+(the invalidation debts written while no master answered).
+
+Until the check has run, no connection of the layer may reach the new master: the one that finds
+it raises MasterMoved, the cue for the check (not a failure of Redis: the layer runs the check and
+the call again). The check's own connections go ahead."""
 
 import logging
 import threading
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.sentinel import SentinelManagedConnection
 
 from utils.redis_layer.clients import CACHE, REVOCATION, THROTTLE, sentinel_server
@@ -22,32 +26,47 @@ if TYPE_CHECKING:
 logger = logging.getLogger("resee.redis")
 
 
+class MasterMoved(RedisError):
+    """A connection found the sentinels' master at an address the layer has not checked yet.
+    # Note: not a ConnectionError, which redis-py would retry with backoff: the connection was
+    # never made, nothing was sent, and the layer's check must run before anything is."""
+
+
 class Failover:
-    """One layer's marks: the master address it last used, by master name, and the servers whose
-    master must be checked before their next answer."""
+    """One layer's marks: the master address it checked last, by master name, and the servers
+    whose master must be checked before their next answer."""
 
     def __init__(self):
         self.masters: dict[str, tuple[str, int]] = {}
         self.unchecked: set[str] = set()
         self._lock = threading.Lock()
+        self._checking = threading.local()  # the address this thread's check may connect to
         self.connection_class = _watched_connection(self)
 
     def seen(self, name: str, address: tuple[str, int]) -> None:
-        """A connection to master `name` goes to `address`: if that is another server than the
-        last one, the call fails (as an outage would) and the server's master must be checked."""
+        """A connection to master `name` goes to `address`: unless that is the master checked
+        last (or the one this thread is checking), MasterMoved, and the server's master must be
+        checked. A process's first master is taken as it is (the check is due from the start)."""
         known = self.masters.setdefault(name, address)
-        if known != address:
-            with self._lock:
-                self.masters[name] = address
-                self.unchecked.add(sentinel_server(name))
-            raise RedisConnectionError(f"master {name} moved from {known} to {address}")
+        if address not in (known, getattr(self._checking, "address", None)):
+            self.unchecked.add(sentinel_server(name))
+            raise MasterMoved(f"master {name} moved from {known} to {address}")
 
     def check(self, layer: "RedisLayer", server: str) -> None:
         """Flush what the master may have missed, once per master (see the module docstring)."""
         name = settings.REDIS_SENTINEL_MASTER
         address = layer.sentinels().discover_master(name)
+        self._checking.address = address
+        try:
+            self._flush_unless_checked(layer, name, address)
+        finally:
+            self._checking.address = None
         with self._lock:
             self.masters[name] = address
+        layer.require_recovery_on(server)
+        self.unchecked.discard(server)
+
+    def _flush_unless_checked(self, layer: "RedisLayer", name: str, address: tuple[str, int]) -> None:
         marker, here = layer.make_key(THROTTLE, "sentinel-master"), f"{address[0]}:{address[1]}"
         throttle = layer.route(THROTTLE).client
         if (throttle.get(marker) or b"").decode() != here:
@@ -55,8 +74,6 @@ class Failover:
                 layer.route(purpose).client.flushdb()
             throttle.set(marker, here)
             logger.warning("redis: master %s is now %s: cache and revocation databases flushed", name, here)
-        layer.require_recovery_on(server)
-        self.unchecked.discard(server)
 
 
 def _watched_connection(failover: Failover) -> type[SentinelManagedConnection]:

@@ -19,9 +19,9 @@ from redis.exceptions import RedisClusterException, RedisError
 from redis.sentinel import Sentinel
 
 from utils.breaker import CLOSED, CircuitBreaker
-from utils.redis_layer import batch, clients
+from utils.redis_layer import batch, clients, probe
 from utils.redis_layer.clients import CLUSTER, PURPOSES, SENTINEL
-from utils.redis_layer.failover import Failover
+from utils.redis_layer.failover import Failover, MasterMoved
 
 logger = logging.getLogger("resee.redis")
 T = TypeVar("T")
@@ -172,11 +172,12 @@ class RedisLayer:
         if not circuit.allow():
             raise RedisUnavailable(f"{purpose} {operation}: circuit to {server} open")
         try:
-            if self.failover.unchecked and server in self.failover.unchecked:
-                self.failover.check(self, server)
-            if due := self._recovery_due(purpose, server):
-                self._recover(purpose, server, due)
-            result = fn(*args, **(kwargs or {}))
+            try:
+                result = self._prepared_call(purpose, server, fn, args, kwargs)
+            except MasterMoved:
+                # Note: the failover check's cue, not a failure: it runs now, then the call again
+                # (the connection that found the new master was refused: nothing went there).
+                result = self._prepared_call(purpose, server, fn, args, kwargs)
         except RedisError as exc:
             self._failed(purpose, server, operation, circuit, exc)
             raise RedisUnavailable(f"{purpose} {operation}") from exc
@@ -185,6 +186,14 @@ class RedisLayer:
             raise
         self._succeeded(server, circuit)
         return result
+
+    def _prepared_call(self, purpose: str, server: str, fn: Callable[..., T], args, kwargs) -> T:
+        """The master's check and the purpose's recovery there, if due, then the call."""
+        if self.failover.unchecked and server in self.failover.unchecked:
+            self.failover.check(self, server)
+        if due := self._recovery_due(purpose, server):
+            self._recover(purpose, server, due)
+        return fn(*args, **(kwargs or {}))
 
     def gather(
         self, operation: str, commands: dict[str, list[tuple]], *, user_id: int | None = None
@@ -212,12 +221,20 @@ class RedisLayer:
         return by_server
 
     def _failed(self, purpose: str, server: str, operation: str, circuit: CircuitBreaker, exc: RedisError) -> None:
-        circuit.record_failure()
+        if circuit.record_failure():
+            self._watch(server, circuit)
         if circuit.state != CLOSED:
             self.require_recovery_on(server)
         _gauge(server).set(circuit.state != CLOSED)
         _errors(purpose, operation).inc()
         logger.warning("redis: %s %s on %s failed (circuit %s): %s", purpose, operation, server, circuit.state, exc)
+
+    def _watch(self, server: str, circuit: CircuitBreaker) -> None:
+        """While the circuit cools down, probe the server (utils.redis_layer.probe)."""
+        found = next((route for route in list(self._routes.values()) if route.server == server or route.cluster), None)
+        client = clients.probe_client(found.client, server) if found else None
+        if client is not None:
+            probe.watch(circuit, client, server=server, interval=settings.REDIS_BREAKER_PROBE_SECONDS)
 
     def _succeeded(self, server: str, circuit: CircuitBreaker) -> None:
         if circuit.record_success():
