@@ -363,3 +363,50 @@ def test_a_tab_whose_access_token_was_revoked_refreshes_from_the_cookie_and_carr
     # The browser reports the refused call itself; the app raises nothing.
     assert [line for line in second.errors if "status of 401" not in line] == []
     assert first.errors == []
+
+
+def test_a_learner_moves_to_fsrs_sees_when_each_grade_brings_a_card_back_and_undoes_a_grade(
+    learner, chromium, server
+):
+    for title in ("uno", "dos", "tres"):
+        content_create(owner_id=learner.id, title=title, body=f"{title}, in English")
+    app = Browsing(chromium, origin_of(server))
+    sign_in(app, "reader")
+    app.go("settings", "Settings")
+    retention_hidden = app.page.locator("#set-desired_retention").is_hidden()
+    app.page.select_option("#set-scheduler", "fsrs")
+    app.page.fill("#set-desired_retention", "0.85")
+    app.page.fill("#set-time_zone", "Asia/Seoul")
+    app.page.fill("#set-day_starts_at_hour", "3")
+    app.page.click("button:has-text('Save settings')")
+    app.page.wait_for_selector("#status:has-text('Settings saved')")
+    app.snap("settings")
+    app.page.fill("#set-day_starts_at_hour", "24")
+    app.page.click("button:has-text('Save settings')")
+    refused = app.page.evaluate("document.getElementById('set-day_starts_at_hour').validity.valid")
+
+    app.go("review", "Review")
+    first = app.page.inner_text("#card-title")
+    app.page.keyboard.press(" ")
+    app.page.wait_for_selector("#answers:visible")
+    previews = app.page.locator("#answers .preview").all_inner_texts()
+    app.snap("review-grades")
+    before = len(app.requests)
+    app.page.keyboard.press("3")
+    app.page.wait_for_function("(first) => document.querySelector('#card-title')?.textContent !== first", arg=first)
+    after_good = app.page.inner_text("#left")
+    app.page.keyboard.press("z")
+    app.page.wait_for_selector("#status:has-text('Took back')")
+    back = app.page.inner_text("#card-title")
+    left_after_undo = app.page.inner_text("#left")
+    calls = app.api_calls(before)
+
+    assert retention_hidden
+    assert not refused
+    assert len(previews) == 4 and all(re.fullmatch(r"\d+(\.\d)?(m|h|d|mo|y)", text) for text in previews), previews
+    assert previews[0].endswith("m")  # a new card forgotten comes back within minutes
+    assert after_good == "2 left today"  # good sends a new card to its next learning step, minutes away
+    assert back == first and left_after_undo == "3 left today"
+    assert calls == [("POST", "/api/review/complete/"), ("POST", "/api/review/undo/"), ("GET", "/api/review/today/")]
+    assert app.errors == []
+    assert app.unlabelled == []

@@ -6,9 +6,10 @@ import { authScreen, resetScreen } from "./screens/auth.js";
 import { cardsScreen } from "./screens/cards.js";
 import { decksScreen } from "./screens/decks.js";
 import { reviewScreen } from "./screens/review.js";
+import { settingsScreen } from "./screens/settings.js";
 import { statsScreen } from "./screens/stats.js";
 
-const SCREENS = { review: reviewScreen, cards: cardsScreen, decks: decksScreen, stats: statsScreen, account: accountScreen };
+const SCREENS = { review: reviewScreen, cards: cardsScreen, decks: decksScreen, stats: statsScreen, settings: settingsScreen, account: accountScreen };
 let leave = null; // what the current screen undoes when another takes its place (key handlers)
 
 async function route() {

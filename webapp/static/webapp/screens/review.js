@@ -1,20 +1,35 @@
-// The review loop: one read per page of today's cards, one write per answer.
+// The review loop: one read per page of today's cards, one write per answer, one per undo.
 import * as api from "../api.js";
 import { h, say, show } from "../dom.js";
 
-// The answers POST /api/review/complete/ takes (its `result`), in the order of their digit keys.
+// The grades POST /api/review/complete/ takes (its `result`), in the order of their digit keys.
 const ANSWERS = [
-  { result: "forgot", label: "Forgot" },
-  { result: "partial", label: "Partly" },
-  { result: "remembered", label: "Remembered" },
+  { result: "again", label: "Again" },
+  { result: "hard", label: "Hard" },
+  { result: "good", label: "Good" },
+  { result: "easy", label: "Easy" },
 ];
+
+// When a grade brings the card back, from the seconds today's item previews: "10m", "3d", "2mo".
+export function span(seconds) {
+  const minutes = seconds / 60, days = seconds / 86400;
+  if (minutes < 60) return `${Math.max(1, Math.round(minutes))}m`;
+  if (days < 1) return `${Math.round(minutes / 60)}h`;
+  if (days < 31) return `${Math.round(days)}d`;
+  if (days < 365) return `${Math.round(days / 30.4)}mo`;
+  return `${(days / 365).toFixed(1)}y`;
+}
 
 export async function reviewScreen() {
   const state = { items: [], index: 0, left: 0, revealed: false, key: null, shownAt: 0 };
 
-  async function load() {
+  // `first`: a card to show before the others (the one an undo brought back).
+  async function load(first = null) {
     const page = await api.call("GET", "review/today/");
-    Object.assign(state, { items: page.results, index: 0, left: page.count });
+    const items = page.results;
+    const at = items.findIndex((item) => item.content_id === first);
+    if (at > 0) items.unshift(...items.splice(at, 1));
+    Object.assign(state, { items, index: 0, left: page.count });
     draw();
   }
 
@@ -26,7 +41,8 @@ export async function reviewScreen() {
     const item = current();
     if (!item) {
       show(h("h1", {}, "Review"), h("p", { id: "left" }, "Nothing left to review today. Well done."),
-        h("p", {}, h("a", { href: "#/cards" }, "Add cards"), " or ", h("a", { href: "#/decks" }, "import a deck"), "."));
+        h("p", {}, h("a", { href: "#/cards" }, "Add cards"), " or ", h("a", { href: "#/decks" }, "import a deck"), "."),
+        undoButton());
       return;
     }
     Object.assign(state, { revealed: false, key: api.idempotencyKey(), shownAt: Date.now() });
@@ -47,9 +63,10 @@ export async function reviewScreen() {
         { class: "actions", id: "answers", hidden: true, role: "group", tabindex: "-1", "aria-label": "How well did you remember?" },
         ANSWERS.map((answer, i) =>
           h("button", { type: "button", "data-result": answer.result, "aria-keyshortcuts": String(i + 1), onclick: () => grade(answer.result) },
-            `${i + 1} ${answer.label}`)),
+            `${i + 1} ${answer.label}`,
+            item.intervals ? h("small", { class: "preview" }, span(item.intervals[answer.result])) : null)),
       ),
-      h("p", {}, h("button", { type: "button", class: "quiet", onclick: pause }, "Pause this card")),
+      h("p", { class: "actions" }, h("button", { type: "button", class: "quiet", onclick: pause }, "Pause this card"), undoButton()),
     );
     document.getElementById("reveal").focus();
   }
@@ -89,6 +106,25 @@ export async function reviewScreen() {
     }
   }
 
+  function undoButton() {
+    return h("button", { type: "button", class: "quiet", id: "undo", "aria-keyshortcuts": "Z", onclick: undo }, "Undo last answer (z)");
+  }
+
+  // Takes back the latest answer (the server knows which) and shows its card again.
+  async function undo() {
+    if (busy) return;
+    busy = true;
+    try {
+      const undone = await api.call("POST", "review/undo/", { headers: { "Idempotency-Key": api.idempotencyKey() } });
+      await load(undone.content_id);
+      say(`Took back your answer "${undone.result}" to "${undone.title}".`);
+    } catch (error) {
+      say(error.message);
+    } finally {
+      busy = false;
+    }
+  }
+
   async function pause() {
     try {
       await api.call("PATCH", `review/schedules/${current().id}/`, { json: { is_active: false } });
@@ -100,9 +136,13 @@ export async function reviewScreen() {
   }
 
   function onKey(event) {
-    if (event.target.closest("input, textarea, select") || event.ctrlKey || event.metaKey || event.altKey || !current()) return;
+    if (event.target.closest("input, textarea, select") || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (!current() && event.key !== "z") return;
     if (event.key === " " && event.target.closest("button")) return; // the button's own press
-    if (event.key === " " && !state.revealed) {
+    if (event.key === "z") {
+      event.preventDefault();
+      undo();
+    } else if (event.key === " " && !state.revealed) {
       event.preventDefault();
       reveal();
     } else if (state.revealed && ANSWERS[Number(event.key) - 1]) {

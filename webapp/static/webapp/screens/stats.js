@@ -34,6 +34,7 @@ export async function statsScreen() {
   const figures = [
     ["Due now", s.due], ["Overdue", s.overdue], ["New", s.new], ["Reviewed today", s.reviews_today],
     ["Reviews, last 30 days", s.reviews_last_30_days], ["Success rate", percent(s.success_rate)],
+    ["Retention (hard counts as a pass)", percent(s.retention)], ["Leeches", s.leeches],
     ["Streak", `${s.current_streak_days} day${s.current_streak_days === 1 ? "" : "s"}`],
   ];
   show(
@@ -44,9 +45,9 @@ export async function statsScreen() {
     h("h2", { id: "by-category-title" }, "Success by category"),
     stats.success_rate_by_category.length
       ? h("table", { "aria-labelledby": "by-category-title", id: "by-category" },
-          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Category"), h("th", { scope: "col" }, "Reviews"), h("th", { scope: "col" }, "Remembered"))),
+          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Category"), h("th", { scope: "col" }, "Reviews"), h("th", { scope: "col" }, "Remembered"), h("th", { scope: "col" }, "Retention"))),
           h("tbody", {}, stats.success_rate_by_category.map((row) =>
-            h("tr", {}, h("th", { scope: "row" }, row.name ?? "No category"), h("td", {}, String(row.reviews)), h("td", {}, percent(row.success_rate))))))
+            h("tr", {}, h("th", { scope: "row" }, row.name ?? "No category"), h("td", {}, String(row.reviews)), h("td", {}, percent(row.success_rate)), h("td", {}, percent(row.retention))))))
       : h("p", {}, "No reviews yet."),
     h("p", {}, `${stats.total_contents} cards, ${stats.total_reviews} reviews in all.`),
   );
