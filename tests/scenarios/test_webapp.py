@@ -365,11 +365,16 @@ def test_a_tab_whose_access_token_was_revoked_refreshes_from_the_cookie_and_carr
     assert first.errors == []
 
 
-def test_a_learner_moves_to_fsrs_sees_when_each_grade_brings_a_card_back_and_undoes_a_grade(
-    learner, chromium, server
-):
+@pytest.fixture
+def learner_with_three_cards(learner):
     for title in ("uno", "dos", "tres"):
         content_create(owner_id=learner.id, title=title, body=f"{title}, in English")
+    return learner
+
+
+def test_a_learner_moves_to_fsrs_sees_when_each_grade_brings_a_card_back_and_undoes_a_grade(
+    learner_with_three_cards, chromium, server
+):
     app = Browsing(chromium, origin_of(server))
     sign_in(app, "reader")
     app.go("settings", "Settings")

@@ -115,7 +115,7 @@ export async function reviewScreen() {
     if (busy) return;
     busy = true;
     try {
-      const undone = await api.call("POST", "review/undo/", { headers: { "Idempotency-Key": api.idempotencyKey() } });
+      const { undone } = await api.call("POST", "review/undo/", { headers: { "Idempotency-Key": api.idempotencyKey() } });
       await load(undone.content_id);
       say(`Took back your answer "${undone.result}" to "${undone.title}".`);
     } catch (error) {
