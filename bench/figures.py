@@ -74,7 +74,8 @@ def performance_page(run: dict, *, source: str) -> str:
         ("Through a Redis outage", "perf-outage.svg", "Latency of the reads after the first three of each fault."),
     ]
     charts = "\n".join(f"### {title}\n\n![{title}](img/{name})\n\n{caption}\n" for title, name, caption in figures)
-    return f"Source: `{source}` ({mode} run, commit {run.get('machine', {}).get('git', '?')}). {note}\n\n{charts}\n{body}\n"
+    commit = run.get("machine", {}).get("git", "?")
+    return f"Source: `{source}` ({mode} run, commit {commit}). {note}\n\n{charts}\n{body}\n"
 
 
 def _svg(figure, name: str) -> Path:
@@ -158,7 +159,8 @@ def _outage_chart(plt, run: dict):
     figure, axes = plt.subplots(figsize=(6, 2.8))
     faults, width = list(outage), 0.25
     for index, key in enumerate(("p50_ms", "p99_ms", "max_ms")):
-        axes.bar([n + (index - 1) * width for n in range(len(faults))], [outage[f][key] for f in faults], width, label=key[:-3])
+        positions = [n + (index - 1) * width for n in range(len(faults))]
+        axes.bar(positions, [outage[fault][key] for fault in faults], width, label=key[:-3])
     axes.axhline(report.OUTAGE_P99_MS, color="tab:red", linestyle="--", linewidth=1, label="p99 target")
     labels = [f"{fault}\n(first HIT {outage[fault]['recovery_seconds']} s after)" for fault in faults]
     axes.set_xticks(range(len(faults)), labels)
@@ -210,32 +212,53 @@ def sizing(run: dict) -> list[dict]:
     return rows
 
 
-def sizing_page(run: dict, *, source: str) -> str:
-    measured = costs(run)
+def _row(*cells) -> str:
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
+def _measured_rows(measured: dict) -> list[str]:
     hit_cpu = measured["cpu_ms_hit"]
-    inputs = [
-        "| measured (from the run) | value |",
+    sql = f"{measured['sql_per_request']:.2f} / {measured['sql_per_request_off']:.2f}"
+    return [
+        _row("measured (from the run)", "value"),
         "|---|---|",
-        f"| server CPU per served today hit (deployed server) | {'-' if hit_cpu is None else f'{hit_cpu:.2f} ms'} |",
-        f"| server CPU per request of the workload, cache on (hits, misses, writes and their refresh) | {measured['cpu_ms_request_on']:.2f} ms |",
-        f"| server CPU per request of the workload, cache off (every read computed) | {measured['cpu_ms_request_off']:.2f} ms |",
-        f"| hit rate of the workload (`X-Cache`) | {measured['hit_rate']:.1%} |",
-        f"| SQL statements per request, cache on / off | {measured['sql_per_request']:.2f} / {measured['sql_per_request_off']:.2f} |",
-        f"| Redis commands per request (hit and miss mix at that rate) | {measured['redis_commands_per_request']:.1f} |",
+        _row("server CPU per served today hit (deployed server)", "-" if hit_cpu is None else f"{hit_cpu:.2f} ms"),
+        _row(
+            "server CPU per request of the workload, cache on (hits, misses, writes and their refresh)",
+            f"{measured['cpu_ms_request_on']:.2f} ms",
+        ),
+        _row(
+            "server CPU per request of the workload, cache off (every read computed)",
+            f"{measured['cpu_ms_request_off']:.2f} ms",
+        ),
+        _row("hit rate of the workload (`X-Cache`)", f"{measured['hit_rate']:.1%}"),
+        _row("SQL statements per request, cache on / off", sql),
+        _row("Redis commands per request (hit and miss at that rate)", f"{measured['redis_commands_per_request']:.1f}"),
         *(
-            f"| bytes per {endpoint} entry (body + {ENTRY_OVERHEAD_BYTES:,} assumed overhead) | {size:,} |"
+            _row(f"bytes per {endpoint} entry (body + {ENTRY_OVERHEAD_BYTES:,} assumed overhead)", f"{size:,}")
             for endpoint, size in measured["entry_bytes"].items()
         ),
     ]
-    table = [
-        "| daily learners | peak req/s | app cores (cache off) | Redis memory | Redis ops/s | PostgreSQL queries/s (cache off) |",
-        "|---|---|---|---|---|---|",
-        *(
-            f"| {row['learners']:,} | {row['peak_rps']:,.0f} | {row['app_cores']:,.1f} ({row['app_cores_without_cache']:,.1f}) "
-            f"| {row['redis_mb']:,.0f} MB | {row['redis_ops']:,.0f} | {row['sql_qps']:,.0f} ({row['sql_qps_without_cache']:,.0f}) |"
-            for row in sizing(run)
-        ),
-    ]
+
+
+def _sizing_rows(run: dict) -> list[str]:
+    header = ("daily learners", "peak req/s", "app cores (cache off)", "Redis memory", "Redis ops/s")
+    rows = [_row(*header, "PostgreSQL queries/s (cache off)"), "|---|---|---|---|---|---|"]
+    for row in sizing(run):
+        rows.append(
+            _row(
+                f"{row['learners']:,}",
+                f"{row['peak_rps']:,.0f}",
+                f"{row['app_cores']:,.1f} ({row['app_cores_without_cache']:,.1f})",
+                f"{row['redis_mb']:,.0f} MB",
+                f"{row['redis_ops']:,.0f}",
+                f"{row['sql_qps']:,.0f} ({row['sql_qps_without_cache']:,.0f})",
+            )
+        )
+    return rows
+
+
+def sizing_page(run: dict, *, source: str) -> str:
     assumptions = [
         f"- a daily learner makes {REQUESTS_PER_LEARNER_DAY} requests a day in the bench's workload mix "
         f"({', '.join(f'{k} {v:.0%}' for k, v in run['workload_meta']['mix'].items())});",
@@ -250,10 +273,10 @@ def sizing_page(run: dict, *, source: str) -> str:
     ]
     return (
         f"Source: `{source}` ({run.get('mode')} run, commit {run['machine'].get('git', '?')}).\n\n"
-        + "\n".join(inputs)
+        + "\n".join(_measured_rows(costs(run)))
         + "\n\nAssumptions:\n\n"
         + "\n".join(assumptions)
         + "\n\n"
-        + "\n".join(table)
+        + "\n".join(_sizing_rows(run))
         + "\n"
     )

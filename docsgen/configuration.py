@@ -23,7 +23,8 @@ MEANINGS = {
     "DB_SQLITE_TIMEOUT": "SQLite only: how long a write waits for the one writer before it is a 503",
     "REDIS_URL": "e.g. `redis://host:6379` (the database number is set per purpose); with "
     "`REDIS_MODE=cluster`, any one node of the cluster; unset: an embedded in-process fakeredis",
-    "REDIS_MODE": "`standalone`, `sentinel` or `cluster` ([Operations](operations.md#scaling-out-sentinel-and-redis-cluster))",
+    "REDIS_MODE": "`standalone`, `sentinel` or `cluster` "
+    "([Operations](operations.md#scaling-out-sentinel-and-redis-cluster))",
     "REDIS_SENTINELS": "sentinel mode: the sentinels, `host:port,host:port,...`",
     "REDIS_SENTINEL_MASTER": "sentinel mode: the name the sentinels monitor the master under",
     "REDIS_SENTINEL_PASSWORD": "sentinel mode: the sentinels' password",
@@ -35,7 +36,8 @@ MEANINGS = {
     "REDIS_DB_REVOCATION": "Redis database of the token revocation hashes",
     "REDIS_KEY_NAMESPACE": "prefix of every key (`resee:throttle:…`, `resee:api:…`, `resee:job:…`, "
     "`resee:celery:…`, `resee:revoked:…`) and of the job queue's name",
-    "REDIS_TIMEOUT": "connect and read timeout of every Redis call, seconds: a sick Redis must not hold requests for seconds",
+    "REDIS_TIMEOUT": "connect and read timeout of every Redis call, seconds: a sick Redis must not hold "
+    "requests for seconds",
     "REDIS_BREAKER_FAILURES": "the circuit to a Redis server opens after this many failures in a row",
     "REDIS_BREAKER_COOLDOWN_SECONDS": "an open circuit lets one probe through after this many seconds",
     "SECRET_KEY": "required when `DEBUG` is off; `make run` keeps a generated one in `var/secret_key`",
@@ -81,7 +83,8 @@ MEANINGS = {
     "CACHE_L1_ENABLED": "an in-process LRU in front of Redis ([The cache](cache.md#under-pressure))",
     "CACHE_L1_TTL_SECONDS": "the longest an L1 entry is kept, seconds",
     "SLOW_REQUEST_MS": "requests at least this slow are logged on `resee.slow` (0: off)",
-    "METRICS_TOKEN": "the bearer token `/metrics` requires; unset: `/metrics` open, and `check --deploy` warns (`resee.W001`)",
+    "METRICS_TOKEN": "the bearer token `/metrics` requires; unset: `/metrics` open, and `check --deploy` "
+    "warns (`resee.W001`)",
     "PROMETHEUS_MULTIPROC_DIR": "where every worker writes its metrics, added up by `/metrics`; unset: a new "
     "temporary directory per server start; set a fixed one to read it with `cache_stats`",
     "BEHIND_TLS_PROXY": "trust `X-Forwarded-Proto: https` from the proxy in front",
@@ -147,10 +150,10 @@ def render() -> str:
     undescribed, unread = sorted(set(found) - set(MEANINGS)), sorted(set(MEANINGS) - set(found))
     if undescribed or unread:
         raise SystemExit(f"docsgen: describe {undescribed} in docsgen/configuration.py; drop {unread}")
-    rows = [
-        f"| `{name}` | {_default(entry['default'])} | {MEANINGS[name]} | {', '.join(f'`{m}`' for m in entry['modules'])} |"
-        for name, entry in sorted(found.items())
-    ]
+    rows = []
+    for name, entry in sorted(found.items()):
+        modules = ", ".join(f"`{module}`" for module in entry["modules"])
+        rows.append(f"| `{name}` | {_default(entry['default'])} | {MEANINGS[name]} | {modules} |")
     return HEADER + "\n".join(rows) + "\n" + FOOTER
 
 

@@ -20,7 +20,7 @@ from utils.cache_utils import invalidate_pattern, keys
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FOLLOW_SECONDS = 10.0  # the bound: the app serves hits from the promoted replica by then
+FOLLOW_SECONDS = 10.0  # the promised bound: the app serves hits from the promoted replica by then
 COOLDOWN = 1.0
 LOAD_SECONDS = 25.0  # the bound on the load test, whatever happens
 
