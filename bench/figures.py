@@ -7,6 +7,7 @@ docs/data/bench-full.json is what publishes it. `python -m docsgen` (and the MkD
 `write()`; matplotlib comes from requirements-docs.txt.
 """
 
+import io
 import json
 import re
 from pathlib import Path
@@ -28,6 +29,17 @@ ENTRY_OVERHEAD_BYTES = 1300  # Redis's own bytes per entry beside the body: key,
 LEARNERS = (10_000, 100_000, 1_000_000)
 
 
+def write_if_changed(path: Path, content: str | bytes) -> Path:
+    """Write `content` unless the file already holds it.
+
+    # Note: a build while tests read the committed pages must never let them see a half-written
+    # file, and an unchanged page should not wake `mkdocs serve`."""
+    data = content.encode() if isinstance(content, str) else content
+    if not path.exists() or path.read_bytes() != data:
+        path.write_bytes(data)
+    return path
+
+
 def latest_run() -> tuple[Path, dict] | None:
     """The committed run the docs show: a full one if there is one, else the newest quick one."""
     runs = sorted(DATA.glob("bench-*.json"))
@@ -45,14 +57,13 @@ def write() -> list[Path]:
     if found is None:
         missing = "No bench run is committed yet (docs/data/bench-full.json): run `make bench` and copy it there.\n"
         for name in ("performance.md", "sizing.md"):
-            (GENERATED / name).write_text(missing)
+            write_if_changed(GENERATED / name, missing)
         return [GENERATED / "performance.md", GENERATED / "sizing.md"]
     path, run = found
     charts = _charts(run)
-    performance = GENERATED / "performance.md"
-    performance.write_text(performance_page(run, source=path.relative_to(REPO).as_posix()))
-    sizing = GENERATED / "sizing.md"
-    sizing.write_text(sizing_page(run, source=path.relative_to(REPO).as_posix()))
+    source = path.relative_to(REPO).as_posix()
+    performance = write_if_changed(GENERATED / "performance.md", performance_page(run, source=source))
+    sizing = write_if_changed(GENERATED / "sizing.md", sizing_page(run, source=source))
     return [performance, sizing, *charts]
 
 
@@ -80,9 +91,9 @@ def performance_page(run: dict, *, source: str) -> str:
 
 def _svg(figure, name: str) -> Path:
     IMAGES.mkdir(parents=True, exist_ok=True)
-    path = IMAGES / name
-    figure.savefig(path, format="svg", metadata={"Date": None}, bbox_inches="tight")
-    return path
+    svg = io.BytesIO()
+    figure.savefig(svg, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    return write_if_changed(IMAGES / name, svg.getvalue())
 
 
 def _pyplot():

@@ -183,5 +183,6 @@ losing each costs: [Operations](operations.md#redis-databases-by-purpose).
 
 
 def write() -> Path:
-    OUT.write_text(render())
-    return OUT
+    from bench.figures import write_if_changed
+
+    return write_if_changed(OUT, render())

@@ -6,6 +6,8 @@ says the run has not been made."""
 import json
 from pathlib import Path
 
+from bench.figures import write_if_changed
+
 REPO = Path(__file__).resolve().parent.parent
 REPORT = REPO / "docs" / "data" / "chaos-report.json"
 TIMELINE = REPO / "docs" / "img" / "chaos-timeline.svg"
@@ -19,8 +21,8 @@ NOT_YET = """The chaos run has not yet run for these pages: no `docs/data/chaos-
 
 def write() -> list[Path]:
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(render(json.loads(REPORT.read_text())) if REPORT.exists() else NOT_YET)
-    return [OUT]
+    page = render(json.loads(REPORT.read_text())) if REPORT.exists() else NOT_YET
+    return [write_if_changed(OUT, page)]
 
 
 def render(summary: dict) -> str:
