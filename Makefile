@@ -12,7 +12,7 @@ RUN_CORS_ORIGIN ?= http://localhost:5173
 # The web app's page a password reset mail links to (printed on the console under `make run`).
 PASSWORD_RESET_URL ?= http://$(HOST):$(PORT)/\#/reset/{uid}/{token}
 
-.PHONY: run serve worker test test-unit test-integration lint schema bench bench-quick clean
+.PHONY: run serve worker test test-unit test-integration lint schema bench bench-quick docs docs-build clean
 
 $(VENV)/.run-deps: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ $(VENV)/.run-deps: requirements.txt
 
 $(VENV)/.dev-deps: $(VENV)/.run-deps requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(VENV)/.docs-deps: $(VENV)/.run-deps requirements-docs.txt
+	$(PY) -m pip install --quiet -r requirements-docs.txt
 	touch $@
 
 $(VENV)/.bench-deps: $(VENV)/.dev-deps requirements-bench.txt
@@ -95,5 +99,16 @@ bench-quick: $(VENV)/.bench-deps
 bench: $(VENV)/.bench-deps
 	$(PY) -m bench $(BENCH_ARGS)
 
+## docs: serve the documentation site on http://$(HOST):$(DOCS_PORT), rebuilt on every edit;
+## docs-build: build it into site/ as CI does (strict: a broken link or a missing page fails).
+## Both first write the generated parts (python -m docsgen: configuration, OpenAPI, figures).
+DOCS_PORT ?= 8001
+
+docs: $(VENV)/.docs-deps
+	$(VENV)/bin/mkdocs serve --dev-addr $(HOST):$(DOCS_PORT)
+
+docs-build: $(VENV)/.docs-deps
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .hypothesis
+	rm -rf $(VENV) var site .pytest_cache .hypothesis

@@ -17,7 +17,7 @@ keepalive = 5
 # Note: gunicorn keeps a keep-alive connection on the worker that accepted it, and a worker
 # replaced after max_requests hands its clients to the others when they reconnect: soon one
 # process (one GIL, one core) serves every client while the rest idle (seen in `make bench`: one
-# worker at 100% CPU, the other at 5%). Closing each connection after this many requests, as
+# worker busy, the other idle). Closing each connection after this many requests, as
 # nginx's keepalive_requests does, lets its client reconnect to whichever worker accepts first.
 keepalive_requests = int(os.environ.get("GUNICORN_KEEPALIVE_REQUESTS", "100"))
 max_requests = 5000

@@ -64,7 +64,7 @@ def metrics_token_is_set(app_configs, **kwargs):
     return [
         checks.Warning(
             "METRICS_TOKEN is not set, so anyone who can reach the API can read /metrics.",
-            hint="Set METRICS_TOKEN and give Prometheus the same value (see README, Operations).",
+            hint="Set METRICS_TOKEN and give Prometheus the same value (see docs/operations.md).",
             id="resee.W001",
         )
     ]

@@ -723,3 +723,23 @@ def variables_the_app_reads() -> set[str]:
         read |= set(re.findall(r'env_(?:str|bool|int|float|list)\(\s*"([A-Z_]+)"', source))
         read |= set(re.findall(r'os\.environ\.get\(\s*"([A-Z_]+)"', source))
     return read | {"PROMETHEUS_MULTIPROC_DIR"}
+
+
+# --- The documentation site's tools -------------------------------------------------------------
+
+
+def docs_tool(module: str):
+    """A module of requirements-docs.txt, imported; without it the test skips saying so, except
+    with CI=true, where that is a failure (CI installs them: `make docs-build`)."""
+    import importlib
+    import os
+
+    import pytest
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        reason = f"{module} not installed (pip install -r requirements-docs.txt, or make docs-build)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)

@@ -252,7 +252,7 @@ class RedisClusterServers:
     """A Redis Cluster of this test: `masters` cluster-enabled redis-servers on free loopback
     ports (no replicas), the slots spread over them by `redis-cli --cluster create`. A master
     killed leaves its slots uncovered; the others serve on (cluster-require-full-coverage no,
-    which the README's "Scaling out" asks of a deployment too)."""
+    which docs/operations.md, "Scaling out", asks of a deployment too)."""
 
     def __init__(self, workdir: Path, masters: int = 3):
         cluster_args = (

@@ -508,7 +508,8 @@ def test_an_evicted_entry_is_recomputed(alice, monkeypatch):
 
 
 def test_a_write_commits_and_the_failed_invalidation_is_counted_when_redis_is_down(alice):
-    """README, "Known limit": the bump is not retried, so it must at least be counted."""
+    """A bump that cannot reach Redis is counted as a failed Redis call (docs/cache.md, "No
+    invalidation is lost": it is also kept as a debt)."""
     seed(alice)
     labels = {"purpose": "cache", "operation": "invalidate"}
     failures = REGISTRY.get_sample_value("resee_redis_errors_total", labels) or 0.0

@@ -71,7 +71,7 @@ def test_health_says_degraded_when_redis_is_down(anon):
 # --- A redis-server of the test's own, broken three ways -------------------------------------------
 
 COOLDOWN = 3.0  # long enough to measure the open circuit on a slow machine
-RECOVERY_SECONDS = 5.0  # the bound for hits to resume once Redis is back
+RECOVERY_SECONDS = 5.0  # the promised bound for hits to resume once Redis is back
 
 
 class Recorder:

@@ -1,4 +1,4 @@
-"""L1: an optional in-process LRU in front of Redis (off by default; see the README for why).
+"""L1: an optional in-process LRU in front of Redis (off by default; see docs/cache.md for why).
 
 Bounded in entries and bytes, each entry kept at most L1_TTL_SECONDS. A bump evicts the user's
 namespaces here at once and is published on a Redis channel; every process runs one subscriber

@@ -1,0 +1,10 @@
+"""Every generated part of the documentation, in one call."""
+
+from pathlib import Path
+
+from bench import figures
+from docsgen import configuration, openapi, reliability
+
+
+def generate() -> list[Path]:
+    return [configuration.write(), openapi.write(), *figures.write(), *reliability.write()]

@@ -1,0 +1,31 @@
+"""The reliability page shows the last published chaos run, or says it has not run."""
+
+from docsgen import reliability
+
+SUMMARY = {
+    "seed": 7,
+    "operations": 1200,
+    "clients": 8,
+    "seconds": 60.0,
+    "faults": {"redis_kill": 2},
+    "anomalies": {"stale_read": 0, "lost_write": 0},
+    "recovery_seconds": {"redis_kill": [0.4, 1.2]},
+    "recovery_write_seconds": {"redis_kill": [0.1]},
+    "outcomes": {"2xx": 1190, "5xx": 10},
+    "x_cache": {"HIT": 900},
+    "latency_ms": {"p50": 12.0, "p99": 80.0},
+}
+
+
+def test_without_a_published_run_the_page_says_it_has_not_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(reliability, "REPORT", tmp_path / "chaos-report.json")
+    monkeypatch.setattr(reliability, "OUT", tmp_path / "chaos.md")
+    reliability.write()
+    assert "has not yet run" in (tmp_path / "chaos.md").read_text()
+
+
+def test_a_published_run_gives_its_faults_recoveries_and_anomalies():
+    page = reliability.render(SUMMARY)
+    assert "| redis_kill | 2 | 1.2 | 0.1 |" in page
+    assert "| stale_read | 0 |" in page
+    assert "python -m chaos --seed 7" in page
