@@ -40,6 +40,8 @@ MEANINGS = {
     "requests for seconds",
     "REDIS_BREAKER_FAILURES": "the circuit to a Redis server opens after this many failures in a row",
     "REDIS_BREAKER_COOLDOWN_SECONDS": "an open circuit lets one probe through after this many seconds",
+    "REDIS_BREAKER_PROBE_SECONDS": "while a circuit is open, one thread per process PINGs that server this "
+    "often, seconds; an answer ends the cool-down early ([Reliability](reliability.md))",
     "SECRET_KEY": "required when `DEBUG` is off; `make run` keeps a generated one in `var/secret_key`",
     "DEBUG": "Django's debug mode; `make run` turns it on",
     "ALLOWED_HOSTS": "comma-separated host names the server answers",
@@ -53,6 +55,8 @@ MEANINGS = {
     "IMPORT_MAX_UPLOAD_MB": "an import's largest upload, MB",
     "IMPORT_MAX_COLLECTION_MB": "an import's largest unpacked Anki collection, MB",
     "IMPORT_MAX_NOTES": "an import's most notes or rows",
+    "RECOUNT_INLINE_MAX_REVIEWS": "a change of the learner's zone or hour recounts up to this many past "
+    "reviews in its request; a longer history, in a job ([Scheduling](scheduling.md#the-learners-day))",
     "THROTTLE_ANON_RATE": "requests per IP without a token",
     "THROTTLE_USER_RATE": "requests per user",
     "THROTTLE_AUTH_RATE": "per IP on register, token, refresh, the password calls and account deletion",
@@ -73,6 +77,11 @@ MEANINGS = {
     "PASSWORD_RESET_URL": "the web app's reset page, with `{uid}` and `{token}` in it, e.g. "
     "`https://app.example/reset/{uid}/{token}`; empty: the mail gives the uid and token",
     "REVIEW_INTERVAL_DAYS": "the ladder, strictly increasing ([Scheduling](scheduling.md#the-ladder))",
+    "LEECH_LAPSES": "the lapses that make a card a leech, a positive integer "
+    "([Statistics](statistics.md#schedules-and-leeches))",
+    "FSRS_MAXIMUM_INTERVAL_DAYS": "FSRS's longest interval, days ([Scheduling](scheduling.md#the-schedulers))",
+    "FSRS_FUZZ": "FSRS's fuzz of intervals of three days or more ([Scheduling](scheduling.md#the-schedulers)); "
+    "off under pytest",
     "CACHE_ENABLED": "the read-through cache (off: every answer is `X-Cache: BYPASS`)",
     "CACHE_TTL_TODAY": "lifetime of a today entry, seconds",
     "CACHE_TTL_STATS": "lifetime of a stats entry, seconds",
