@@ -1,0 +1,38 @@
+"""python -m chaos [--seed N] [--operations N] [--clients N] [--redis-mode standalone] [--out var/chaos]"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from chaos.faults import KINDS
+from chaos.run import run
+from chaos.servers import missing_programs
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--operations", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--users", type=int, default=3, help="learners per client")
+    parser.add_argument("--redis-mode", choices=["standalone"], default="standalone",
+                        help="only standalone so far (Sentinel and Cluster: see README)")  # fmt: skip
+    parser.add_argument("--faults", default=",".join(KINDS), help="comma-separated fault kinds (empty: none)")
+    parser.add_argument("--rounds", type=int, default=2, help="each fault kind at least this many times")
+    parser.add_argument("--mutant", default=None, help="a bug from chaos/mutants to serve (the checker's self-test)")
+    parser.add_argument("--out", type=Path, default=Path("var/chaos"))
+    options = parser.parse_args(argv)
+    if missing := missing_programs():
+        print(f"the chaos run needs {', '.join(missing)} on PATH", file=sys.stderr)
+        return 2
+    kinds = [kind for kind in options.faults.split(",") if kind]
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        parser.error(f"unknown fault kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
+    summary = run(seed=options.seed, operations=options.operations, clients=options.clients, users=options.users,
+                  out=options.out, fault_kinds=kinds, rounds=options.rounds, mutant=options.mutant)  # fmt: skip
+    return 1 if any(summary["anomalies"].values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
