@@ -9,6 +9,7 @@ write acknowledged `UNKNOWN_HORIZON` seconds after it settles the fact. The mode
 each write sets (a completed card not due today, a title, a card gone, counts that moved) and does
 not re-derive schedules."""
 
+import copy
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -139,9 +140,7 @@ class Checker:
 
     def read(self, model: Model, op: dict) -> None:
         if op["k"] == "revoked_probe":
-            if acked(op):
-                self.flag("revoked_accepted", op, f"a token revoked before (…{op['a']['token']}) was accepted")
-            return
+            return  # its token's revocation is checked as every operation's is
         if not acked(op) or op["r"] is None:
             return
         getattr(self, f"read_{op['k']}", lambda *_: None)(model, op)
@@ -274,17 +273,50 @@ def recovery(history: list[dict], faults: list[dict]) -> dict:
 
 
 def check(history: list[dict], faults: list[dict], state: dict) -> dict:
+    """Per learner: each read against the model of the writes acknowledged before it began, the
+    writes it overlapped counted as maybe-happened; then the end state; then the 5xx."""
     checker = Checker(faults)
-    models: dict[str, Model] = defaultdict(Model)
-    for op in history:
-        checker.server_errors(op)
-        model = models[op["u"]]
-        if op["k"] in READS:
-            checker.read(model, op)
-        else:
-            checker.apply(model, op)
+    models: dict[str, Model] = {}
+    for user, ops in _by_user(history).items():
+        model = models[user] = Model()
+        writes = [op for op in ops if op["k"] not in READS]
+        applied, revoked = 0, {}
+        for op in ops:
+            if op["k"] in READS:
+                while applied < len(writes) and writes[applied]["t1"] < op["t0"]:
+                    revoked.update(_revocations(writes[applied]))
+                    checker.apply(model, writes[applied])
+                    applied += 1
+                overlapping = [w for w in writes[applied:] if w["t0"] < op["t1"]]
+                checker.read(_with_maybe(model, overlapping) if overlapping else model, op)
+            if acked(op) and revoked.get(op.get("tk"), float("inf")) < op["t0"]:
+                checker.flag("revoked_accepted", op, f"token …{op['tk']} accepted after its revocation")
+            checker.server_errors(op)
+        for write in writes[applied:]:
+            checker.apply(model, write)
     checker.end_state(models, state)
     return {"anomalies": checker.found, "recovery": recovery(history, faults)}
+
+
+def _by_user(history: list[dict]) -> dict[str, list[dict]]:
+    users: dict[str, list[dict]] = defaultdict(list)
+    for op in history:
+        users[op["u"]].append(op)
+    return users
+
+
+def _revocations(op: dict) -> dict:
+    """The token an acknowledged logout or password change revoked, and when its answer came."""
+    return {op["a"]["token"]: op["t1"]} if op["k"] in ("logout", "password") and acked(op) else {}
+
+
+def _with_maybe(model: Model, writes: list[dict]) -> Model:
+    """The model with `writes`, which a read overlapped, as writes of unknown outcome."""
+    maybe = copy.deepcopy(model)
+    checker = Checker([])
+    for write in writes:
+        checker.apply(maybe, {**write, "s": None, "r": None})
+    return maybe
 
 
 def database_state(url: str) -> dict:

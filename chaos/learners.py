@@ -8,6 +8,7 @@ on; what the answer means for the learner's own bookkeeping is `learn_<kind>`, i
 import http.client
 import json
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,6 +265,7 @@ class Recorder:
         self.file = open(path, "w")  # noqa: SIM115 - closed by close()
         self.client = client
         self.count = 0
+        self.lock = threading.Lock()
 
     def send(self, http: Http, me: Learner, kind: str, request) -> tuple[int | None, object]:
         method, path, body, args, token = request
@@ -271,10 +273,11 @@ class Recorder:
         status, headers, data, error = http.send(method, path, body, token)
         ended = time.monotonic()
         record = {"c": self.client, "u": me.username, "k": kind, "a": args, "t0": started, "t1": ended,
-                  "s": status, "x": headers.get("x-cache"), "json": headers.get("content-type", "").startswith(
+                  "tk": token[-16:] if token else None, "s": status, "x": headers.get("x-cache"), "json": headers.get("content-type", "").startswith(
                       "application/json"), "r": relevant(kind, data), "e": error}  # fmt: skip
-        self.file.write(json.dumps(record) + "\n")
-        self.count += 1
+        with self.lock:
+            self.file.write(json.dumps(record) + "\n")
+            self.count += 1
         return status, data
 
     def close(self) -> None:
@@ -330,15 +333,16 @@ def run_client(index: int, port: int, seed: int, users: int, budget: int, out: s
             set_up(http, rec, me, rng)
         ready.release()
         go.wait()
-        table = [(kind, OPERATIONS[kind]) for kind in kinds]
+        stop = threading.Event()
+        reader = threading.Thread(target=read_along, args=(port, rng.random(), learners, rec, stop), daemon=True)
+        reader.start()
+        table = [(kind, OPERATIONS[kind]) for kind in kinds if kind not in ALONG]
         weights = [weight for _, (weight, _) in table]
-        done = 0
-        while done < budget or not faults_done.is_set():
+        while rec.count < budget or not faults_done.is_set():
             me = rng.choice(learners)
             if me.access is None:
                 if not sign_in(http, rec, me):
                     time.sleep(0.05)
-                done += 1
                 continue
             kind, (_, sender) = rng.choices(table, weights)[0]
             request = sender(me, rng)
@@ -346,9 +350,34 @@ def run_client(index: int, port: int, seed: int, users: int, budget: int, out: s
                 continue
             status, data = rec.send(http, me, kind, request)
             learn(me, kind, request, status, data)
-            done += 1
             if status is None or status >= 500:
                 time.sleep(0.02)  # as a client backs off
+            elif rng.random() < 0.5:
+                time.sleep(rng.uniform(0, 0.3))  # a learner thinks; a stale entry would live on meanwhile
+        stop.set()
+        reader.join(timeout=30)
     finally:
         rec.close()
         http.close()
+
+
+ALONG = ("today", "stats", "content", "search")
+
+
+def read_along(port: int, seed: float, learners: list[Learner], rec: Recorder, stop) -> None:
+    """A second thread of the client: cached reads of the same learners while their writes go
+    on, so that a read can race a write's commit, its bump and its refresh."""
+    rng, http = random.Random(seed), Http(port)
+    table = [(kind, OPERATIONS[kind]) for kind in ALONG]
+    weights = [weight for _, (weight, _) in table]
+    while not stop.is_set():
+        me = rng.choice(learners)
+        kind, (_, sender) = rng.choices(table, weights)[0]
+        request = sender(me, rng) if me.access else None
+        if request is None:
+            time.sleep(0.01)
+            continue
+        status, _ = rec.send(http, me, kind, request)
+        if status is None or status >= 500:
+            time.sleep(0.02)
+    http.close()

@@ -104,6 +104,9 @@ def run(*, seed: int, operations: int, clients: int, users: int, out: Path, faul
                 server.stop()
         redis.stop()
         pg.stop("immediate")
+        for log in (work / "app.log", work / "postgres.log"):
+            if log.exists():
+                shutil.copy(log, out / log.name)
         shutil.rmtree(work, ignore_errors=True)
     history = checker.load_history(out)
     fault_log = [asdict(fault) for fault in faults.log]

@@ -78,7 +78,7 @@ class Postgres:
         self._run("initdb", "-D", str(self.dir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
         settings = f"listen_addresses='127.0.0.1'\nport={self.port}\nunix_socket_directories=''\nfsync=off\n"
         with open(self.dir / "postgresql.conf", "a") as conf:
-            conf.write(settings + "synchronous_commit=off\nfull_page_writes=off\nmax_connections=200\n")
+            conf.write(settings + "max_connections=200\n")
         self.start()
         import psycopg
 
