@@ -7,22 +7,30 @@ logger = logging.getLogger("chaos.mutant")
 
 
 def bump_before_commit() -> None:
-    """Invalidation sends its bump at once, inside the write's transaction, not after its commit:
-    a concurrent reader refills the cache from the pre-commit rows under the new token."""
-    from utils.cache_utils import invalidation
+    """A write's invalidation is sent as its block begins, inside the transaction, instead of
+    after the commit: a reader meanwhile refills the cache from the pre-commit rows under the
+    new token, and nothing bumps it again."""
+    import sys
+    from contextlib import contextmanager
 
-    def invalidate_on_commit(*, user_id, namespaces=invalidation.NAMESPACES, reason):
-        namespaces = set(namespaces)
-        if namespaces:
-            invalidation.bump_now(user_id=user_id, namespaces=namespaces, reasons={reason})
+    from utils.cache_utils import invalidation, policy
 
-    invalidation.invalidate_on_commit = invalidate_on_commit
-    import utils.cache_utils
-    from accounts import signals
-    from utils.cache_utils import policy
+    real = policy.invalidates
 
-    for module in (policy, signals, utils.cache_utils):
-        module.invalidate_on_commit = invalidate_on_commit
+    @contextmanager
+    def invalidates(*writes, owner_id, change, reason):
+        stale = set().union(*(policy.namespaces_for(model, change=change) for model in writes))
+        if stale:
+            invalidation.bump_now(user_id=owner_id, namespaces=stale, reasons={reason})
+        policy._muted.depth = getattr(policy._muted, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            policy._muted.depth -= 1
+
+    for module in list(sys.modules.values()):
+        if getattr(module, "invalidates", None) is real:
+            module.invalidates = invalidates
 
 
 def bump_dropped_while_redis_down() -> None:
