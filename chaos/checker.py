@@ -59,6 +59,7 @@ class Model:
     categories: dict[int, Fact] = field(default_factory=dict)
     settings: dict[str, Fact] = field(default_factory=dict)
     unknown_creates: int = 0
+    undos: int = 0
 
     def shown(self, card_id: int) -> Card | None:
         return self.cards.get(card_id)
@@ -71,7 +72,7 @@ class Model:
     def review_bounds(self) -> tuple[int, int]:
         low = sum(c.acked_reviews for c in self.cards.values() if c.exists.allowed() == {True})
         high = sum(c.acked_reviews + c.unknown_reviews for c in self.cards.values())
-        return low, high
+        return max(0, low - self.undos), high
 
 
 def acked(op) -> bool:
@@ -110,7 +111,9 @@ class Checker:
         if kind == "create":
             if ok and op["r"] and op["r"].get("id"):
                 tag = args["title"].split()[0]
-                model.cards[op["r"]["id"]] = Card(tag, args.get("category"), Fact(args["title"], i), Fact(True, i), Fact(False, i))
+                model.cards[op["r"]["id"]] = Card(
+                    tag, args.get("category"), Fact(args["title"], i), Fact(True, i), Fact(False, i)
+                )
             else:
                 model.unknown_creates += 1
         elif kind == "create_category" and ok:
@@ -124,10 +127,12 @@ class Checker:
                 card.acked_reviews += ok
                 card.unknown_reviews += maybe
         elif kind == "undo":
+            # Note: which review an undo took back is the server's to say: any completed card may
+            # be due again, and the count of reviews may be one lower.
+            model.undos += 1
             for card in model.cards.values():
                 if True in card.completed.allowed():
                     card.completed.perhaps(False, at)
-                    card.acked_reviews -= ok and card.acked_reviews > 0
         elif kind == "rename" and args["category"] in model.categories:
             fact = model.categories[args["category"]]
             fact.settle(args["name"], at, i) if ok else fact.perhaps(args["name"], at)
@@ -157,7 +162,9 @@ class Checker:
         if card.exists.allowed() == {False}:
             self.stale(op, f"card {card_id} shown after its delete", card.exists.cause)
         elif title not in card.title.allowed():
-            self.stale(op, f"card {card_id} titled {title!r}, expected one of {sorted(card.title.allowed())}", card.title.cause)
+            self.stale(
+                op, f"card {card_id} titled {title!r}, expected one of {sorted(card.title.allowed())}", card.title.cause
+            )
         return card
 
     def read_today(self, model, op) -> None:
@@ -173,7 +180,9 @@ class Checker:
             card = self.check_row(model, op, card_id, title)
             if category_id in model.categories and category_name not in model.categories[category_id].allowed():
                 fact = model.categories[category_id]
-                self.stale(op, f"category {category_id} named {category_name!r}, expected {sorted(fact.allowed())}", fact.cause)
+                self.stale(
+                    op, f"category {category_id} named {category_name!r}, expected {sorted(fact.allowed())}", fact.cause
+                )
             if card is not None and query and not self.may_match(card, query):
                 self.stale(op, f"card {card_id} found by {query!r}, which it no longer holds", card.title.cause)
         if not complete:
@@ -240,7 +249,12 @@ class Checker:
             for card_id, card in model.cards.items():
                 row = rows["cards"].get(str(card_id))
                 if (row is not None) not in card.exists.allowed():
-                    self.flag("lost_write", end, f"card {card_id} {'present' if row else 'absent'} in the database", card.exists.cause)
+                    self.flag(
+                        "lost_write",
+                        end,
+                        f"card {card_id} {'present' if row else 'absent'} in the database",
+                        card.exists.cause,
+                    )
                 elif row is not None and row not in card.title.allowed():
                     self.flag("lost_write", end, f"card {card_id} titled {row!r} in the database", card.title.cause)
             extra = [c for c in rows["cards"] if int(c) not in model.cards]

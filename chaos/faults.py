@@ -32,8 +32,7 @@ class Fault:
 class Faults:
     """Injects the faults into `servers` (the run's Postgres, Redis, FaultyProxy and App)."""
 
-    def __init__(self, servers, seed: int, *, hold: tuple[float, float] = (1.5, 3.5), gap: tuple[float, float] = (1.5, 3.0),
-                 kinds=KINDS, rounds: int = 2):  # fmt: skip
+    def __init__(self, servers, seed: int, *, hold=(1.5, 3.5), gap=(1.5, 3.0), kinds=KINDS, rounds: int = 2):
         self.pg, self.redis, self.proxy, self.app = servers
         self.rng = random.Random(f"faults-{seed}")
         self.hold, self.gap = hold, gap

@@ -154,7 +154,13 @@ def op_rename(me, rng):
         return None
     category = rng.choice(sorted(me.categories))
     name = f"{me.tag()} category"
-    return "PATCH", f"/api/content/categories/{category}/", {"name": name}, {"category": category, "name": name}, me.access
+    return (
+        "PATCH",
+        f"/api/content/categories/{category}/",
+        {"name": name},
+        {"category": category, "name": name},
+        me.access,
+    )
 
 
 def op_settings(me, rng):
@@ -273,8 +279,9 @@ class Recorder:
         status, headers, data, error = http.send(method, path, body, token)
         ended = time.monotonic()
         record = {"c": self.client, "u": me.username, "k": kind, "a": args, "t0": started, "t1": ended,
-                  "tk": token[-16:] if token else None, "s": status, "x": headers.get("x-cache"), "json": headers.get("content-type", "").startswith(
-                      "application/json"), "r": relevant(kind, data), "e": error}  # fmt: skip
+                  "tk": token[-16:] if token else None, "s": status, "x": headers.get("x-cache"),
+                  "json": headers.get("content-type", "").startswith("application/json"),
+                  "r": relevant(kind, data), "e": error}  # fmt: skip
         with self.lock:
             self.file.write(json.dumps(record) + "\n")
             self.count += 1
@@ -315,15 +322,17 @@ def set_up(http: Http, rec: Recorder, me: Learner, rng: random.Random) -> None:
     assert sign_in(http, rec, me), f"{me.username} cannot sign in"
     day = {"time_zone": "UTC", "day_starts_at_hour": 0}
     until_acked("settings", lambda: ("PATCH", "/api/auth/me/", day, day, me.access))
-    for n in range(2):
-        name = f"{me.tag()} category"
-        category = until_acked("create_category", lambda: ("POST", "/api/content/categories/", {"name": name}, {"name": name}, me.access))
+    for name in (f"{me.tag()} category", f"{me.tag()} category"):
+        body = {"name": name}
+        category = until_acked("create_category", lambda: ("POST", "/api/content/categories/", body, body, me.access))  # noqa: B023 - called at once
         me.categories[category["id"]] = name
     for _ in range(8):
         until_acked("create", lambda: op_create(me, rng))
 
 
-def run_client(index: int, port: int, seed: int, users: int, budget: int, out: str, kinds: list[str], ready, go, faults_done) -> None:
+def run_client(
+    index: int, port: int, seed: int, users: int, budget: int, out: str, kinds: list[str], ready, go, faults_done
+) -> None:
     rng = random.Random(f"{seed}-{index}")
     http = Http(port)
     rec = Recorder(Path(out) / f"history-{index}.jsonl", index)

@@ -28,8 +28,11 @@ def window(history: list[dict], found: dict) -> list[str]:
     ops = [op for op in history[start : end + 1] if op["u"] == found["user"]]
     if len(ops) > WINDOW_LINES:
         ops = ops[: WINDOW_LINES // 2] + ops[-WINDOW_LINES // 2 :]
-    return [f"  #{op['i']} t={op['t0']:.3f}..{op['t1']:.3f} {op['k']} {json.dumps(op['a'])} -> {op['s']} {op['x'] or ''} "
-            f"{json.dumps(op['r'])[:160]}" for op in ops]  # fmt: skip
+    return [
+        f"  #{op['i']} t={op['t0']:.3f}..{op['t1']:.3f} {op['k']} {json.dumps(op['a'])} -> {op['s']} "
+        f"{op['x'] or ''} {json.dumps(op['r'])[:160]}"
+        for op in ops
+    ]
 
 
 def write(out: Path, *, seed: int, clients: int, history: list[dict], faults: list[dict], result: dict,
@@ -47,7 +50,9 @@ def write(out: Path, *, seed: int, clients: int, history: list[dict], faults: li
         "recovery_write_seconds": result["recovery"]["write"],
         "outcomes": dict(Counter(outcome(op) for op in history)),
         "x_cache": dict(Counter(op["x"] for op in history if op["x"])),
-        "latency_ms": {f"p{q}": round(1000 * percentile([op["t1"] - op["t0"] for op in history], q), 1) for q in (50, 99)},
+        "latency_ms": {
+            f"p{q}": round(1000 * percentile([op["t1"] - op["t0"] for op in history], q), 1) for q in (50, 99)
+        },
         "anomalous_operations": {name: found[name][:200] for name in ANOMALIES if found[name]},
         "fault_log": faults,
     }
@@ -62,8 +67,9 @@ def write(out: Path, *, seed: int, clients: int, history: list[dict], faults: li
 
 
 def table(summary: dict) -> str:
+    latency = summary["latency_ms"]
     lines = [f"chaos run: seed {summary['seed']}, {summary['operations']} operations, {summary['clients']} clients, "
-             f"{summary['seconds']} s; latency p50 {summary['latency_ms']['p50']} ms, p99 {summary['latency_ms']['p99']} ms",
+             f"{summary['seconds']} s; latency p50 {latency['p50']} ms, p99 {latency['p99']} ms",
              f"outcomes {summary['outcomes']}  X-Cache {summary['x_cache']}", "",
              f"{'fault':<16}{'count':>6}  {'first HIT after (s)':<28}{'first write after (s)':<28}"]  # fmt: skip
     for kind, count in sorted(summary["faults"].items()):
@@ -77,6 +83,12 @@ def table(summary: dict) -> str:
 
 def _spread(values: list[float]) -> str:
     return f"max {max(values):.2f}, median {percentile(values, 50):.2f}" if values else "-"
+
+
+def _tag(name: str, text: str = "", **attrs) -> str:
+    """One SVG element; attribute names with "_" for "-"."""
+    pairs = " ".join(f"{key.replace('_', '-')}='{value}'" for key, value in attrs.items())
+    return f"<{name} {pairs}>{text}</{name}>"
 
 
 def timeline(history: list[dict], faults: list[dict], width: int = 1000, height: int = 420) -> str:
@@ -96,31 +108,38 @@ def timeline(history: list[dict], faults: list[dict], width: int = 1000, height:
         latencies[second].append(1000 * (op["t1"] - op["t0"]))
     top = max(1, max(sum(b.values()) for b in buckets))
     slowest = max(1.0, max(percentile(values, 99) for values in latencies if values))
-    plot_h, x_of = height - 60, lambda t: 50 + (width - 100) * t / span
+    plot_h, bar = height - 60, (width - 100) / seconds
 
-    def y_of(value: float, scale: float) -> float:
-        return 20 + plot_h * (1 - value / scale)
+    def x_of(moment: float) -> str:
+        return f"{50 + (width - 100) * (moment - t0) / span:.1f}"
 
-    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' font-family='sans-serif' font-size='10'>"]
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' font-family='sans-serif'>"]
     for fault in faults:
-        x0, x1 = x_of(fault["start"] - t0), x_of(fault["end"] - t0)
-        parts.append(f"<rect x='{x0:.1f}' y='20' width='{max(1.0, x1 - x0):.1f}' height='{plot_h}' fill='#90a4ae' opacity='0.35'><title>{fault['kind']}</title></rect>")
-        parts.append(f"<text x='{x0:.1f}' y='16' transform='rotate(-30 {x0:.1f} 16)'>{fault['kind']}</text>")
-    bar = (width - 100) / seconds
+        x0, x1 = x_of(fault["start"]), x_of(fault["end"])
+        wide = f"{max(1.0, float(x1) - float(x0)):.1f}"
+        parts.append(_tag("rect", _tag("title", fault["kind"]), x=x0, y=20, width=wide, height=plot_h, fill="#90a4ae",
+                          opacity=0.35))  # fmt: skip
+        parts.append(_tag("text", fault["kind"], x=x0, y=16, font_size=9, transform=f"rotate(-30 {x0} 16)"))
     for second, counts in enumerate(buckets):
         y = 20 + plot_h
         for name, colour in colours.items():
-            h = plot_h * counts[name] / top
-            if h:
+            if h := plot_h * counts[name] / top:
                 y -= h
-                parts.append(f"<rect x='{50 + second * bar:.1f}' y='{y:.1f}' width='{max(0.5, bar - 0.5):.1f}' height='{h:.1f}' fill='{colour}'/>")
+                left, wide = f"{50 + second * bar:.1f}", f"{max(0.5, bar - 0.5):.1f}"
+                parts.append(_tag("rect", x=left, y=f"{y:.1f}", width=wide, height=f"{h:.1f}", fill=colour))
     for q, colour in ((50, "#1565c0"), (99, "#000000")):
-        points = " ".join(f"{50 + (s + 0.5) * bar:.1f},{y_of(percentile(v, q), slowest):.1f}" for s, v in enumerate(latencies) if v)
-        parts.append(f"<polyline points='{points}' fill='none' stroke='{colour}' stroke-width='1'/>")
-    parts.append(f"<text x='5' y='{height - 25}'>0 s</text><text x='{width - 60}' y='{height - 25}'>{span:.0f} s</text>")
-    parts.append(f"<text x='5' y='30'>{top} ops/s</text><text x='{width - 48}' y='30'>{slowest:.0f} ms</text>")
+        points = " ".join(
+            f"{50 + (s + 0.5) * bar:.1f},{20 + plot_h * (1 - percentile(v, q) / slowest):.1f}"
+            for s, v in enumerate(latencies)
+            if v
+        )
+        parts.append(_tag("polyline", points=points, fill="none", stroke=colour, stroke_width=1))
+    for x, y, text in ((5, height - 25, "0 s"), (width - 60, height - 25, f"{span:.0f} s"), (5, 30, f"{top} ops/s"),
+                       (width - 48, 30, f"{slowest:.0f} ms")):  # fmt: skip
+        parts.append(_tag("text", text, x=x, y=y, font_size=10))
     legend = [*colours.items(), ("p50 latency", "#1565c0"), ("p99 latency", "#000000"), ("fault", "#90a4ae")]
     for n, (name, colour) in enumerate(legend):
-        parts.append(f"<rect x='{60 + n * 110}' y='{height - 14}' width='10' height='10' fill='{colour}'/><text x='{74 + n * 110}' y='{height - 5}'>{name}</text>")
+        parts.append(_tag("rect", x=60 + n * 110, y=height - 14, width=10, height=10, fill=colour))
+        parts.append(_tag("text", name, x=74 + n * 110, y=height - 5, font_size=10))
     parts.append("</svg>")
     return "\n".join(parts)

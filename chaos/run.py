@@ -1,7 +1,6 @@
 """A chaos run from start to end: its servers up, the learners' processes and the faults going,
 everything stopped in finally blocks, then the history checked and reported."""
 
-import json
 import multiprocessing
 import os
 import secrets
@@ -45,9 +44,13 @@ def app_env(pg: Postgres, proxy: FaultyProxy, mutant: str | None) -> dict:
     return env
 
 
-def endpoint_exists(port: int, path: str, token: str) -> bool:
-    status = learners.Http(port).send("POST", path, {}, token)[0]
-    return status != 404
+def endpoint_exists(port: int, path: str) -> bool:
+    """Whether the app routes `path` (an anonymous call: 401 when it does, 404 when it does not)."""
+    http = learners.Http(port)
+    try:
+        return http.send("POST", path, {}, None)[0] != 404
+    finally:
+        http.close()
 
 
 def run(*, seed: int, operations: int, clients: int, users: int, out: Path, fault_kinds=KINDS, rounds: int = 2,
@@ -67,7 +70,7 @@ def run(*, seed: int, operations: int, clients: int, users: int, out: Path, faul
         app.manage("migrate", "--noinput")
         app.start()
         faults = Faults((pg, redis, proxy, app), seed, kinds=fault_kinds, rounds=rounds, hold=hold, gap=gap)
-        kinds = [k for k in learners.OPERATIONS if k != "undo"]
+        kinds = [k for k in learners.OPERATIONS if k != "undo" or endpoint_exists(app.port, "/api/review/undo/")]
         ctx = multiprocessing.get_context("spawn")
         ready, go, faults_done = ctx.Semaphore(0), ctx.Event(), ctx.Event()
         per_client = max(1, operations // clients)

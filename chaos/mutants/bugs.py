@@ -90,7 +90,9 @@ def refresh_version_after_compute() -> None:
             store.guarded(user_id, "lookup", store.lookup, user_id=user_id, namespace=namespace, params=params)
             return warm.FRESH
         except store.CacheMiss as miss:
-            version = miss.version or store.guarded(user_id, "claim", store.claim_version, user_id=user_id, namespace=namespace)
+            version = miss.version or store.guarded(
+                user_id, "claim", store.claim_version, user_id=user_id, namespace=namespace
+            )
         lock = keys.lock_key(user_id, namespace, version, params)
         token = store.guarded(user_id, "lock", singleflight.acquire, lock, ttl_ms=cache_settings.LOCK_TTL_MS)
         if token is None:
