@@ -2,6 +2,7 @@
 it began and the moment it was over (the service back as it was, or, for a fault that is one
 blow, the blow)."""
 
+import os
 import random
 import signal
 import threading
@@ -102,10 +103,14 @@ class Faults:
         pids = self.app.worker_pids()
         if not pids:
             return "no worker"
-        pid = self.rng.choice(sorted(pids))
-        import os
-
+        pid, started = self.rng.choice(sorted(pids)), self.app.workers_started()
         os.kill(pid, signal.SIGKILL)
+        # Note: over when granian has a worker in its place, so the next fault never kills the
+        # replacement while it starts (the port would then refuse every connection).
+        deadline = time.monotonic() + 60
+        while self.app.workers_started() <= started:
+            if time.monotonic() > deadline or self.stopping.wait(0.1):
+                return f"pid {pid}, not replaced"
         return f"pid {pid}"
 
     def pg_stop(self, hold: float):

@@ -351,7 +351,7 @@ def run_client(
             me = rng.choice(learners)
             if me.access is None:
                 if not sign_in(http, rec, me):
-                    time.sleep(0.05)
+                    time.sleep(0.2)
                 continue
             kind, (_, sender) = rng.choices(table, weights)[0]
             request = sender(me, rng)
@@ -360,7 +360,7 @@ def run_client(
             status, data = rec.send(http, me, kind, request)
             learn(me, kind, request, status, data)
             if status is None or status >= 500:
-                time.sleep(0.02)  # as a client backs off
+                time.sleep(0.2)  # as a client backs off
             elif rng.random() < 0.5:
                 time.sleep(rng.uniform(0, 0.3))  # a learner thinks; a stale entry would live on meanwhile
         stop.set()
@@ -388,5 +388,5 @@ def read_along(port: int, seed: float, learners: list[Learner], rec: Recorder, s
             continue
         status, _ = rec.send(http, me, kind, request)
         if status is None or status >= 500:
-            time.sleep(0.02)
+            time.sleep(0.2)
     http.close()

@@ -253,6 +253,10 @@ class App:
         except OSError:
             return False
 
+    def workers_started(self) -> int:
+        """How many workers granian has said it started (its log's "Started worker-N")."""
+        return self.log_path.read_text(errors="replace").count("Started worker")
+
     def worker_pids(self) -> list[int]:
         children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
         return [int(pid) for pid in children.read_text().split()] if children.exists() else []
