@@ -4,7 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from chaos.faults import KINDS
+from chaos.faults import MODES
 from chaos.run import run
 from chaos.servers import missing_programs
 
@@ -15,9 +15,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--operations", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--users", type=int, default=3, help="learners per client")
-    parser.add_argument("--redis-mode", choices=["standalone"], default="standalone",
-                        help="only standalone so far (Sentinel and Cluster: see README)")  # fmt: skip
-    parser.add_argument("--faults", default=",".join(KINDS), help="comma-separated fault kinds (empty: none)")
+    parser.add_argument(
+        "--redis-mode",
+        choices=sorted(MODES),
+        default="standalone",
+        help="standalone (through the run's proxy) or sentinel (a master, a replica, three sentinels)",
+    )
+    parser.add_argument(
+        "--faults", default=None, help="comma-separated fault kinds (empty: none; default: all of the mode's)"
+    )
     parser.add_argument("--rounds", type=int, default=2, help="each fault kind at least this many times")
     parser.add_argument("--mutant", default=None, help="a bug from chaos/mutants to serve (the checker's self-test)")
     parser.add_argument("--out", type=Path, default=Path("var/chaos"))
@@ -25,12 +31,13 @@ def main(argv: list[str]) -> int:
     if missing := missing_programs():
         print(f"the chaos run needs {', '.join(missing)} on PATH", file=sys.stderr)
         return 2
-    kinds = [kind for kind in options.faults.split(",") if kind]
-    unknown = set(kinds) - set(KINDS)
-    if unknown:
-        parser.error(f"unknown fault kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
+    known = MODES[options.redis_mode]
+    kinds = known if options.faults is None else [kind for kind in options.faults.split(",") if kind]
+    if unknown := set(kinds) - set(known):
+        parser.error(f"fault kinds {sorted(unknown)} not in {options.redis_mode} mode; known: {', '.join(known)}")
     summary = run(seed=options.seed, operations=options.operations, clients=options.clients, users=options.users,
-                  out=options.out, fault_kinds=kinds, rounds=options.rounds, mutant=options.mutant)  # fmt: skip
+                  out=options.out, fault_kinds=kinds, rounds=options.rounds, mutant=options.mutant,
+                  redis_mode=options.redis_mode)  # fmt: skip
     return 1 if any(summary["anomalies"].values()) else 0
 
 

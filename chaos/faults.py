@@ -20,6 +20,13 @@ KINDS = (
     "pg_stop",  # PostgreSQL stopped (immediate), started again a while later
     "pg_terminate",  # pg_terminate_backend on every app connection
 )
+# Note: with Sentinel the app dials the servers the sentinels name, not the proxy: no blackhole
+# or added latency there; the other Redis faults fall on the master of the moment.
+SENTINEL_KINDS = (
+    *(kind for kind in KINDS if kind not in ("redis_blackhole", "redis_slow")),
+    "failover",  # SENTINEL FAILOVER: the replica promoted, the master demoted
+)
+MODES = {"standalone": KINDS, "sentinel": SENTINEL_KINDS}
 
 
 @dataclass
@@ -119,6 +126,9 @@ class Faults:
             self._hold(hold)
         finally:
             self.pg.start()
+
+    def failover(self, hold: float):
+        return self.redis.failover()
 
     def pg_terminate(self, hold: float):
         return f"{self.pg.terminate_connections()} connections"

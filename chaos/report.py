@@ -36,12 +36,13 @@ def window(history: list[dict], found: dict) -> list[str]:
 
 
 def write(out: Path, *, seed: int, clients: int, history: list[dict], faults: list[dict], result: dict,
-          seconds: float, mutant: str | None = None) -> dict:  # fmt: skip
+          seconds: float, mutant: str | None = None, redis_mode: str = "standalone") -> dict:  # fmt: skip
     found = result["anomalies"]
     summary = {
         "seed": seed,
         "operations": len(history),
         "clients": clients,
+        "redis_mode": redis_mode,
         "seconds": round(seconds, 1),
         "mutant": mutant,
         "faults": dict(Counter(f["kind"] for f in faults)),

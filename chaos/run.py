@@ -13,17 +13,23 @@ from pathlib import Path
 
 from chaos import checker, learners, report
 from chaos.faults import KINDS, Faults
-from chaos.servers import REPO, App, FaultyProxy, Postgres, Redis
+from chaos.servers import REPO, App, FaultyProxy, Postgres, Redis, SentinelRedis
 
 MUTANTS = REPO / "chaos" / "mutants"
 
 
-def app_env(pg: Postgres, proxy: FaultyProxy, mutant: str | None) -> dict:
+def redis_env(redis, proxy: FaultyProxy | None) -> dict:
+    if proxy is None:
+        return {"REDIS_MODE": "sentinel", "REDIS_SENTINELS": redis.addresses, "REDIS_SENTINEL_MASTER": redis.NAME}
+    return {"REDIS_MODE": "standalone", "REDIS_URL": f"redis://127.0.0.1:{proxy.port}"}
+
+
+def app_env(pg: Postgres, redis: dict, mutant: str | None) -> dict:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "DATABASE_", "CACHE_"))},
         "DJANGO_SETTINGS_MODULE": "resee.settings",
         "DATABASE_URL": pg.url,
-        "REDIS_URL": f"redis://127.0.0.1:{proxy.port}",
+        **redis,
         "REDIS_KEY_NAMESPACE": "chaos",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "127.0.0.1",
@@ -54,19 +60,22 @@ def endpoint_exists(port: int, path: str) -> bool:
 
 
 def run(*, seed: int, operations: int, clients: int, users: int, out: Path, fault_kinds=KINDS, rounds: int = 2,
-        mutant: str | None = None, hold=(1.5, 3.5), gap=(1.5, 3.0)) -> dict:  # fmt: skip
+        mutant: str | None = None, redis_mode: str = "standalone", hold=(1.5, 3.5),
+        gap=(1.5, 3.0)) -> dict:  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("history-*.jsonl"):
         old.unlink()
     work = Path(tempfile.mkdtemp(prefix="resee-chaos-"))
-    pg, redis, proxy, app = Postgres(work), Redis(work), None, None
+    sentinel = redis_mode == "sentinel"
+    pg, proxy, app = Postgres(work), None, None
+    redis = SentinelRedis(work) if sentinel else Redis(work / "redis")
     procs: list[multiprocessing.Process] = []
     faults = None
     try:
         pg.init()
-        redis.start()
-        proxy = FaultyProxy(redis.port)
-        app = App(work, app_env(pg, proxy, mutant))
+        redis.start_all()
+        proxy = None if sentinel else FaultyProxy(redis.port)
+        app = App(work, app_env(pg, redis_env(redis, proxy), mutant))
         app.manage("migrate", "--noinput")
         app.start()
         faults = Faults((pg, redis, proxy, app), seed, kinds=fault_kinds, rounds=rounds, hold=hold, gap=gap)
@@ -105,9 +114,9 @@ def run(*, seed: int, operations: int, clients: int, users: int, out: Path, faul
         for server in (app, proxy):
             if server is not None:
                 server.stop()
-        redis.stop()
+        redis.stop_all()
         pg.stop("immediate")
-        for log in (work / "app.log", work / "postgres.log"):
+        for log in (work / "app.log", work / "postgres.log", *work.glob("sentinel*.log")):
             if log.exists():
                 shutil.copy(log, out / log.name)
         shutil.rmtree(work, ignore_errors=True)
@@ -115,5 +124,5 @@ def run(*, seed: int, operations: int, clients: int, users: int, out: Path, faul
     fault_log = [asdict(fault) for fault in faults.log]
     result = checker.check(history, fault_log, end_state)
     summary = report.write(out, seed=seed, clients=clients, history=history, faults=fault_log, result=result,
-                           seconds=ended - started, mutant=mutant)  # fmt: skip
+                           seconds=ended - started, mutant=mutant, redis_mode=redis_mode)  # fmt: skip
     return summary

@@ -107,16 +107,17 @@ class Postgres:
 class Redis:
     """A redis-server of the run's own (no persistence: a restart comes back empty)."""
 
-    def __init__(self, workdir: Path):
-        self.dir = workdir / "redis"
+    def __init__(self, workdir: Path, *extra_args: str):
+        self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
+        self.extra_args = extra_args
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                    "--appendonly", "no", "--dir", str(self.dir), "--maxmemory", "256mb",
-                   "--maxmemory-policy", "allkeys-lru"]  # fmt: skip
+                   "--maxmemory-policy", "allkeys-lru", *self.extra_args]  # fmt: skip
         with open(self.dir / "redis.log", "ab") as log:
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         wait_for(self.answers, seconds=10, what="redis-server")
@@ -140,6 +141,101 @@ class Redis:
     def stop(self) -> None:
         stop_process(self.proc)
         self.proc = None
+
+    start_all, stop_all = start, stop
+
+
+class SentinelRedis:
+    """A master, a replica and three sentinels (quorum 2, down after 1 s) of the run's own. Its
+    faults fall on whichever server is the master at the moment; `failover` asks the sentinels
+    for one and waits until they name the new master."""
+
+    NAME = "resee"
+
+    def __init__(self, workdir: Path):
+        self.nodes = [Redis(workdir / "redis-a")]
+        self.nodes.append(Redis(workdir / "redis-b", "--replicaof", "127.0.0.1", str(self.nodes[0].port)))
+        self.sentinel_ports = [free_port() for _ in range(3)]
+        self.workdir = workdir
+        self.sentinels: list[subprocess.Popen] = []
+        self._struck: Redis | None = None
+
+    @property
+    def addresses(self) -> str:
+        return ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
+
+    def start_all(self) -> None:
+        for node in self.nodes:
+            node.start()
+        for n, port in enumerate(self.sentinel_ports):
+            config = self.workdir / f"sentinel{n}.conf"
+            config.write_text(
+                f"port {port}\nbind 127.0.0.1\ndir {self.workdir}\n"
+                f"sentinel monitor {self.NAME} 127.0.0.1 {self.nodes[0].port} 2\n"
+                f"sentinel down-after-milliseconds {self.NAME} 1000\n"
+                f"sentinel failover-timeout {self.NAME} 10000\n"
+            )
+            with open(self.workdir / f"sentinel{n}.log", "ab") as log:
+                self.sentinels.append(
+                    subprocess.Popen(["redis-server", str(config), "--sentinel"], stdout=log, stderr=log)
+                )
+        wait_for(self._watched, seconds=60, what="the sentinels")
+
+    def _ask(self, port: int, *command: str) -> list | None:
+        import redis
+
+        try:
+            with redis.Redis(port=port, socket_timeout=1) as client:
+                return client.execute_command(*command)
+        except redis.RedisError:
+            return None
+
+    def _watched(self) -> bool:
+        for port in self.sentinel_ports:
+            fields = self._ask(port, "SENTINEL", "MASTER", self.NAME)
+            seen = dict(zip(fields[::2], fields[1::2], strict=True)) if fields else {}
+            if int(seen.get(b"num-slaves", 0)) < 1 or int(seen.get(b"num-other-sentinels", 0)) < 2:
+                return False
+        return True
+
+    def master_port(self) -> int | None:
+        for port in self.sentinel_ports:
+            if address := self._ask(port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.NAME):
+                return int(address[1])
+        return None
+
+    def master(self) -> Redis:
+        port = self.master_port()
+        return next(node for node in self.nodes if node.port == port)
+
+    def signal(self, sig: int) -> None:
+        if sig == signal.SIGSTOP:
+            self._struck = self.master()
+        self._struck.signal(sig)
+
+    def kill(self) -> None:
+        self._struck = self.master()
+        self._struck.kill()
+
+    def stop(self) -> None:
+        self._struck = self.master()
+        self._struck.stop()
+
+    def start(self) -> None:
+        # Note: back as a master of nothing; the sentinels make it a replica of the new master.
+        self._struck.start()
+
+    def failover(self) -> str:
+        before = self.master_port()
+        self._ask(self.sentinel_ports[0], "SENTINEL", "FAILOVER", self.NAME)
+        wait_for(lambda: self.master_port() not in (before, None), seconds=30, what="the failover")
+        return f"{before} -> {self.master_port()}"
+
+    def stop_all(self) -> None:
+        for sentinel in self.sentinels:
+            stop_process(sentinel)
+        for node in self.nodes:
+            node.stop()
 
 
 class FaultyProxy:
