@@ -36,7 +36,8 @@ def window(history: list[dict], found: dict) -> list[str]:
 
 
 def write(out: Path, *, seed: int, clients: int, history: list[dict], faults: list[dict], result: dict,
-          seconds: float, mutant: str | None = None, redis_mode: str = "standalone") -> dict:  # fmt: skip
+          seconds: float, mutant: str | None = None, redis_mode: str = "standalone",
+          rerun: str = "") -> dict:  # fmt: skip
     found = result["anomalies"]
     summary = {
         "seed": seed,
@@ -62,7 +63,7 @@ def write(out: Path, *, seed: int, clients: int, history: list[dict], faults: li
     print(table(summary))
     for name in ANOMALIES:
         for one in found[name][:3]:
-            print(f"\n{name} (seed {seed}, rerun: python -m chaos --seed {seed}): {one['why']}")
+            print(f"\n{name} (seed {seed}, rerun: python -m chaos {rerun or f'--seed {seed}'}): {one['why']}")
             print("\n".join(window(history, one)))
     return summary
 

@@ -59,6 +59,14 @@ def endpoint_exists(port: int, path: str) -> bool:
         http.close()
 
 
+def rerun_options(given: dict) -> str:
+    """The command-line options that repeat a run (python -m chaos ...)."""
+    names = ("seed", "operations", "clients", "users", "redis_mode", "rounds")
+    options = [f"--{name.replace('_', '-')} {given[name]}" for name in names]
+    options.append(f"--faults '{','.join(given['fault_kinds'])}'")
+    return " ".join(options + ([f"--mutant {given['mutant']}"] if given["mutant"] else []))
+
+
 def run(*, seed: int, operations: int, clients: int, users: int, out: Path, fault_kinds=KINDS, rounds: int = 2,
         mutant: str | None = None, redis_mode: str = "standalone", hold=(1.5, 3.5),
         gap=(1.5, 3.0)) -> dict:  # fmt: skip
@@ -124,5 +132,6 @@ def run(*, seed: int, operations: int, clients: int, users: int, out: Path, faul
     fault_log = [asdict(fault) for fault in faults.log]
     result = checker.check(history, fault_log, end_state)
     summary = report.write(out, seed=seed, clients=clients, history=history, faults=fault_log, result=result,
-                           seconds=ended - started, mutant=mutant, redis_mode=redis_mode)  # fmt: skip
+                           seconds=ended - started, mutant=mutant, redis_mode=redis_mode,
+                           rerun=rerun_options(locals()))  # fmt: skip
     return summary

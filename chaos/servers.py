@@ -192,8 +192,7 @@ class SentinelRedis:
 
     def _watched(self) -> bool:
         for port in self.sentinel_ports:
-            fields = self._ask(port, "SENTINEL", "MASTER", self.NAME)
-            seen = dict(zip(fields[::2], fields[1::2], strict=True)) if fields else {}
+            seen = self._ask(port, "SENTINEL", "MASTER", self.NAME) or {}  # redis-py parses it to a dict
             if int(seen.get(b"num-slaves", 0)) < 1 or int(seen.get(b"num-other-sentinels", 0)) < 2:
                 return False
         return True
