@@ -94,8 +94,9 @@ def load_history(out: Path) -> list[dict]:
 
 
 class Checker:
-    def __init__(self, faults: list[dict]):
+    def __init__(self, faults: list[dict], day_ends: float = float("inf")):
         self.faults = faults
+        self.day_ends = day_ends  # the monotonic moment the learners' day (UTC, from midnight) ends
         self.found: dict[str, list[dict]] = {name: [] for name in ANOMALIES}
 
     def flag(self, name: str, op: dict, why: str, cause: int | None = None) -> None:
@@ -170,7 +171,7 @@ class Checker:
     def read_today(self, model, op) -> None:
         for card_id, title, _due in op["r"]:
             card = self.check_row(model, op, card_id, title)
-            if card is not None and card.completed.allowed() == {True}:
+            if card is not None and card.completed.allowed() == {True} and op["t1"] < self.day_ends:
                 self.stale(op, f"card {card_id} still due today after its completion", card.completed.cause)
 
     def read_content(self, model, op, *, complete: bool = True, query: str | None = None) -> None:
@@ -207,6 +208,8 @@ class Checker:
         self.read_content(model, op, query=op["a"]["q"])
 
     def read_stats(self, model, op) -> None:
+        if op["t1"] >= self.day_ends:
+            return  # Note: a new day: cards completed yesterday are due again, today's tally is 0
         for name, (low, high) in (("reviews_today", model.review_bounds()), ("due", model.due_bounds())):
             value = op["r"].get(name)
             if value is None or not low <= value <= high:
@@ -286,10 +289,10 @@ def recovery(history: list[dict], faults: list[dict]) -> dict:
     return {name: dict(values) for name, values in out.items()}
 
 
-def check(history: list[dict], faults: list[dict], state: dict) -> dict:
+def check(history: list[dict], faults: list[dict], state: dict, day_ends: float = float("inf")) -> dict:
     """Per learner: each read against the model of the writes acknowledged before it began, the
     writes it overlapped counted as maybe-happened; then the end state; then the 5xx."""
-    checker = Checker(faults)
+    checker = Checker(faults, day_ends)
     models: dict[str, Model] = {}
     for user, ops in _by_user(history).items():
         model = models[user] = Model()

@@ -74,6 +74,9 @@ def run(*, seed: int, operations: int, clients: int, users: int, out: Path, faul
     for old in out.glob("history-*.jsonl"):
         old.unlink()
     work = Path(tempfile.mkdtemp(prefix="resee-chaos-"))
+    # Note: the learners' day is UTC's from midnight (chaos.learners.day_hours); past its end,
+    # completed cards are due again and the checker leaves day-bound facts alone.
+    day_ends = time.monotonic() + (86400 - time.time() % 86400)
     sentinel = redis_mode == "sentinel"
     pg, proxy, app = Postgres(work), None, None
     redis = SentinelRedis(work) if sentinel else Redis(work / "redis")
@@ -130,7 +133,7 @@ def run(*, seed: int, operations: int, clients: int, users: int, out: Path, faul
         shutil.rmtree(work, ignore_errors=True)
     history = checker.load_history(out)
     fault_log = [asdict(fault) for fault in faults.log]
-    result = checker.check(history, fault_log, end_state)
+    result = checker.check(history, fault_log, end_state, day_ends)
     summary = report.write(out, seed=seed, clients=clients, history=history, faults=fault_log, result=result,
                            seconds=ended - started, mutant=mutant, redis_mode=redis_mode,
                            rerun=rerun_options(locals()))  # fmt: skip

@@ -30,10 +30,10 @@ def content(*rows) -> dict:
     return op("content", answer=[[card, title, None, None] for card, title in rows], x="HIT")
 
 
-def checked(*ops, state: dict | None = None, faults=()) -> dict:
+def checked(*ops, state: dict | None = None, faults=(), day_ends: float = float("inf")) -> dict:
     history = [{**one, "i": index} for index, one in enumerate(ops)]
     end = state if state is not None else {USER: _state_of(history)}
-    return {name: len(found) for name, found in check(history, list(faults), end)["anomalies"].items()}
+    return {name: len(found) for name, found in check(history, list(faults), end, day_ends)["anomalies"].items()}
 
 
 def _state_of(history) -> dict:
@@ -86,6 +86,12 @@ def test_a_completed_card_still_due_today_is_a_stale_read():
     ops = [created(1, "a card"), op("complete", args={"card": 1}), op("today", answer=[[1, "a card", "2026-01-01"]])]
     state = {USER: {**_state_of([{**o, "i": 0} for o in ops]), "reviews": 1}}
     assert checked(*ops, state=state)["stale_read"] == 1
+
+
+def test_after_the_learners_day_ends_a_completed_card_may_be_due_again():
+    ops = [created(1, "a card"), op("complete", args={"card": 1}), op("today", answer=[[1, "a card", "2026-01-02"]])]
+    state = {USER: {**_state_of([{**o, "i": 0} for o in ops]), "reviews": 1}}
+    assert checked(*ops, state=state, day_ends=ops[-1]["t0"]) == NONE
 
 
 def test_stats_that_have_not_counted_an_acknowledged_completion_are_a_stale_read():
