@@ -25,9 +25,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def program(name: str) -> str | None:
+    """The path of `name`: on PATH, or for PostgreSQL's, where Debian keeps them (off PATH)."""
+    found = shutil.which(name)
+    if found is None and name in PG_BINARIES:
+        versions = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3]))
+        found = str(versions[-1]) if versions else None
+    return found
+
+
 def missing_programs() -> list[str]:
     """The programs a chaos run needs that this machine lacks."""
-    return [name for name in ("redis-server", *PG_BINARIES) if not shutil.which(name)]
+    return [name for name in ("redis-server", *PG_BINARIES) if program(name) is None]
 
 
 def wait_for(check, *, seconds: float, what: str) -> None:
@@ -68,8 +77,8 @@ class Postgres:
     def url(self) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/chaos"
 
-    def _run(self, *command: str) -> None:
-        subprocess.run([*self.as_user, *command], check=True, capture_output=True, timeout=60)
+    def _run(self, name: str, *args: str) -> None:
+        subprocess.run([*self.as_user, program(name), *args], check=True, capture_output=True, timeout=60)
 
     def init(self) -> None:
         self.dir.parent.mkdir(parents=True, exist_ok=True)
