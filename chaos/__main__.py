@@ -1,6 +1,7 @@
 """python -m chaos [--seed N] [--operations N] [--clients N] [--redis-mode standalone] [--out var/chaos]"""
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -28,6 +29,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--mutant", default=None, help="a bug from chaos/mutants to serve (the checker's self-test)")
     parser.add_argument("--out", type=Path, default=Path("var/chaos"))
     options = parser.parse_args(argv)
+    # Note: SIGTERM as Ctrl-C: the run's finally blocks stop every server it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if missing := missing_programs():
         print(f"the chaos run needs {', '.join(missing)} on PATH", file=sys.stderr)
         return 2
