@@ -12,7 +12,7 @@ RUN_CORS_ORIGIN ?= http://localhost:5173
 # The web app's page a password reset mail links to (printed on the console under `make run`).
 PASSWORD_RESET_URL ?= http://$(HOST):$(PORT)/\#/reset/{uid}/{token}
 
-.PHONY: run serve worker test test-unit test-integration lint schema bench bench-quick docs docs-build clean
+.PHONY: run serve worker test test-unit test-integration lint schema bench bench-quick docs docs-build chaos clean
 
 $(VENV)/.run-deps: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -109,6 +109,15 @@ docs: $(VENV)/.docs-deps
 
 docs-build: $(VENV)/.docs-deps
 	$(VENV)/bin/mkdocs build --strict --site-dir site
+
+## chaos: the API as deployed (granian, 2 workers) on a PostgreSQL and a Redis of its own (free
+## loopback ports; needs redis-server, initdb and pg_ctl), learners over HTTP, every fault kind on a
+## seeded schedule, the history checked. Table on stdout, var/chaos/report.json and timeline.svg;
+## exits 1 on any anomaly. CHAOS_ARGS passes options (python -m chaos --help), e.g. --seed 7.
+CHAOS_ARGS ?=
+
+chaos: $(VENV)/.dev-deps
+	$(PY) -m chaos --out var/chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) var site .pytest_cache .hypothesis

@@ -43,6 +43,8 @@ INSTALL_HINTS = {
     "prometheus": "Debian: apt-get install prometheus",
     "prometheus-redis-exporter": "Debian: apt-get install prometheus-redis-exporter",
     "wrk": "Debian: apt-get install wrk",
+    "initdb": "Debian: apt-get install postgresql",
+    "pg_ctl": "Debian: apt-get install postgresql",
 }
 
 
@@ -736,3 +738,18 @@ class RedisExporter(HttpService):
     def __init__(self, workdir: Path, redis_url: str):
         command = [require_binary("prometheus-redis-exporter"), f"-redis.addr={redis_url}"]
         super().__init__(workdir, [*command, "-web.listen-address=127.0.0.1:{port}"], name="redis-exporter")
+
+
+def chaos_run(out: Path, **options) -> dict:
+    """A chaos run (chaos.run) of this test's own, writing to `out`: its report's summary. Skips
+    without redis-server or PostgreSQL's programs, as every server test does (fails in CI)."""
+    from chaos.run import run
+    from chaos.servers import missing_programs
+
+    if missing := missing_programs():
+        reason = f"{', '.join(missing)} not found ({'; '.join(INSTALL_HINTS[name] for name in missing)})"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {reason}: this test must run in CI")
+        pytest.skip(reason)
+    defaults = {"seed": 7, "operations": 1200, "clients": 4, "users": 1, "fault_kinds": ()}
+    return run(out=out, **{**defaults, **options})

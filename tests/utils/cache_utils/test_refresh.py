@@ -12,8 +12,11 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from content.models import Content
+from content.selectors import content_index_read
 from content.services import content_update
 from tests.helpers import HIT, MISS, api_complete, before_store, fetch, seed, titles, uncached, warm
+from utils.cache_utils.warm import WARMED
+from utils.cache_utils.warm import warm as refresh_entry
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,6 +72,26 @@ def test_a_write_committed_while_the_refresh_computes_still_shows(alice, swap_re
     today = fetch(alice, "today")
     assert titles(today) == ["renamed meanwhile"]
     assert today.json() == uncached(alice, "today").json()
+
+
+def test_a_write_committed_while_the_refresh_computes_is_not_hidden_under_its_own_token(alice):
+    cards = seed(alice)
+    warm(alice, "content")
+    content_update(content=Content.objects.get(pk=cards["hola"]["id"]), title="hola!")  # the entry is stale
+    read = content_index_read(user_id=alice.user.id)
+
+    def compute_then_a_write_commits():
+        rows = read.compute()
+        content_update(content=Content.objects.get(pk=cards["bonjour"]["id"]), title="renamed meanwhile")
+        return rows
+
+    # Note: the racing write commits after the computation and before the store, so an entry
+    # stored under the version read after computing (that write's own) would be served as fresh.
+    assert refresh_entry(read._replace(compute=compute_then_a_write_commits)) == WARMED
+
+    content = fetch(alice, "content")
+    assert "renamed meanwhile" in titles(content)
+    assert content.json() == uncached(alice, "content").json()
 
 
 def test_with_the_cache_off_a_write_refreshes_nothing(alice):
