@@ -310,7 +310,7 @@ def test_rescheduling_works_in_batches_and_reports_its_progress(alice, clock, mo
     seen = []
 
     assert services.schedules_reschedule(user_id=alice.user.id, progress=lambda *p: seen.append(p)) == 5
-    assert seen == [(2, 5), (4, 5), (5, 5)]
+    assert seen == [(0, 5), (2, 5), (4, 5), (5, 5)]
     assert {schedule_of(card).state for card in cards} == {State.LEARNING}
 
 
