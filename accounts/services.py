@@ -94,7 +94,7 @@ def learner_update(*, learner: Learner, changes: dict) -> Learner:
     for name in moved:
         setattr(learner, name, changes[name])
     if days_moved := bool(DAY_FIELDS & set(moved)):
-        learner.days_recount_job = _days_recount_job(user_id=learner.user_id)
+        learner.days_recount_job = _job_for_history(user_id=learner.user_id)
         moved.append("days_recount_job")
     if (switched := "scheduler" in moved) and (job := _reschedule_job(learner)) != learner.reschedule_job:
         learner.reschedule_job, learner.reschedule_done, learner.reschedule_total = job, 0, 0
@@ -109,8 +109,9 @@ def learner_update(*, learner: Learner, changes: dict) -> Learner:
     return learner
 
 
-def _days_recount_job(*, user_id: int) -> uuid.UUID | None:
-    """The id of a job for a history too long to recount in the request; None for a short one."""
+def _job_for_history(*, user_id: int) -> uuid.UUID | None:
+    """The id of a job for a history too long to go over in the request (a recount's, a replay's);
+    None for a short one."""
     long = reviews_counted(user_id=user_id) > resee_setting("RECOUNT_INLINE_MAX_REVIEWS")
     return uuid.uuid4() if long else None
 
@@ -151,7 +152,7 @@ def _reschedule_job(learner: Learner) -> uuid.UUID | None:
     """The id of a job for a switch to FSRS with a history too long to replay in the request."""
     if learner.scheduler != Learner.FSRS:
         return None  # back on the ladder: a replay still running stops at its next batch
-    return _days_recount_job(user_id=learner.user_id)
+    return _job_for_history(user_id=learner.user_id)
 
 
 def _fsrs_reschedule(learner: Learner) -> None:

@@ -87,7 +87,7 @@ def _replay_first(schedule: ReviewSchedule, *, learner: Learner) -> None:
     """While a switch's job replays the learner's history (`reschedule_job`), the card answered
     is replayed first, so the answer moves it from its FSRS state whether or not the job has come
     to it yet. Before the snapshot: an undo brings back the replayed card, not the ladder's."""
-    if learner.reschedule_job is None or learner.scheduler != Learner.FSRS:
+    if learner.reschedule_job is None:  # set only while an FSRS learner waits for it
         return
     rows = ReviewHistory.objects.filter(user_id=learner.user_id, content_id=schedule.content_id)
     history = list(rows.order_by("reviewed_at", "id").values_list("grade", "reviewed_at"))
