@@ -83,6 +83,11 @@ class Learner(models.Model):
     # Note: the job recounting the learner's past reviews into the days of a new zone or hour,
     # while it runs (a long history's; a short one is recounted in the change's own request).
     days_recount_job = models.UUIDField(null=True, blank=True, editable=False)
+    # Note: the job replaying the learner's history into their cards' FSRS state after a switch
+    # to FSRS, while it runs (a long history's), and how far it has come: cards done of total.
+    reschedule_job = models.UUIDField(null=True, blank=True, editable=False)
+    reschedule_done = models.PositiveIntegerField(default=0, editable=False)
+    reschedule_total = models.PositiveIntegerField(default=0, editable=False)
 
     objects = PolicedQuerySet.as_manager()  # bulk writes bump what utils.cache_utils.policy says
 

@@ -14,6 +14,16 @@ User = get_user_model()
 SESSION_BODY, SESSION_COOKIE = "body", "cookie"
 
 
+class RescheduleProgressSerializer(serializers.Serializer):
+    """How far a switch's replay has come: cards replayed of the cards with history."""
+
+    done = serializers.IntegerField(source="reschedule_done", read_only=True)
+    total = serializers.IntegerField(source="reschedule_total", read_only=True)
+
+    def to_representation(self, instance: Learner) -> dict | None:
+        return None if instance.reschedule_job is None else super().to_representation(instance)
+
+
 class AccountFieldsMixin:
     """The rules a username and an email follow wherever they are set."""
 
@@ -96,6 +106,20 @@ class AccountSerializer(AccountFieldsMixin, StrictFieldsMixin, serializers.Model
         help_text="FSRS's target: the probability of recalling a card when it comes due (0.70-0.99).",
     )
 
+    reschedule_job = serializers.UUIDField(
+        source="learner.reschedule_job",
+        read_only=True,
+        allow_null=True,
+        help_text="While a switch to `fsrs` has the learner's history replayed into their cards by a background job "
+        "(a long history), that job's id; null once every card is replayed (a short history is replayed in the "
+        "PATCH itself).",
+    )
+    reschedule_progress = RescheduleProgressSerializer(
+        source="learner",
+        read_only=True,
+        allow_null=True,
+        help_text="The replay's progress while `reschedule_job` runs; null otherwise.",
+    )
     days_recount_job = serializers.UUIDField(
         source="learner.days_recount_job",
         read_only=True,
@@ -119,8 +143,10 @@ class AccountSerializer(AccountFieldsMixin, StrictFieldsMixin, serializers.Model
             "days_recount_job",
             "scheduler",
             "desired_retention",
+            "reschedule_job",
+            "reschedule_progress",
         ]
-        read_only_fields = ["id", "date_joined", "days_recount_job"]
+        read_only_fields = ["id", "date_joined", "days_recount_job", "reschedule_job", "reschedule_progress"]
 
     def validate_time_zone(self, value: str) -> str:
         if value not in _time_zones():

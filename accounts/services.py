@@ -83,30 +83,35 @@ def learner_update(*, learner: Learner, changes: dict) -> Learner:
     """Saves the learner's settings (the row, on the first change). A new zone or hour moves the
     learner's days: the past reviews are counted again into the days they now fall on, here for a
     short history, by a job for a long one (RESEE["RECOUNT_INLINE_MAX_REVIEWS"]); until the job
-    is done `days_recount_job` names it and the stats say `days_recounting`. A switch
-    to FSRS replays each card's history into its FSRS state; a switch back to the ladder keeps
-    the cards' dates (the ladder goes on from their rungs)."""
+    is done `days_recount_job` names it and the stats say `days_recounting`. A switch to FSRS
+    replays each card's history into its FSRS state, with the same threshold: here, or by a job
+    that `reschedule_job` names until it is done (`reschedule_done` of `reschedule_total` cards).
+    A switch back to the ladder keeps the cards' dates (the ladder goes on from their rungs) and
+    stops a replay still running."""
     moved = [name for name, value in changes.items() if getattr(learner, name) != value]
     if not moved:
         return learner
     for name in moved:
         setattr(learner, name, changes[name])
     if days_moved := bool(DAY_FIELDS & set(moved)):
-        learner.days_recount_job = _days_recount_job(user_id=learner.user_id)
+        learner.days_recount_job = _job_for_history(user_id=learner.user_id)
         moved.append("days_recount_job")
+    if (switched := "scheduler" in moved) and (job := _reschedule_job(learner)) != learner.reschedule_job:
+        learner.reschedule_job, learner.reschedule_done, learner.reschedule_total = job, 0, 0
+        moved += ["reschedule_job", "reschedule_done", "reschedule_total"]
     created = learner._state.adding
     with invalidates(Learner, owner_id=learner.user_id, change=[CREATED] if created else moved, reason="learner"):
         learner.save(update_fields=None if created else moved)
     if days_moved:
         _days_recount(learner)
-    if "scheduler" in moved and learner.scheduler == Learner.FSRS:
-        # Note: the one call site; synchronous for now, a background job with progress later.
-        schedules_reschedule(user_id=learner.user_id)
+    if switched and learner.scheduler == Learner.FSRS:
+        _fsrs_reschedule(learner)
     return learner
 
 
-def _days_recount_job(*, user_id: int) -> uuid.UUID | None:
-    """The id of a job for a history too long to recount in the request; None for a short one."""
+def _job_for_history(*, user_id: int) -> uuid.UUID | None:
+    """The id of a job for a history too long to go over in the request (a recount's, a replay's);
+    None for a short one."""
     long = reviews_counted(user_id=user_id) > resee_setting("RECOUNT_INLINE_MAX_REVIEWS")
     return uuid.uuid4() if long else None
 
@@ -141,6 +146,59 @@ def learner_days_recount(*, job_id: str) -> None:
         learner.days_recount_job = None
         with invalidates(Learner, owner_id=learner.user_id, change=["days_recount_job"], reason="learner"):
             learner.save(update_fields=["days_recount_job"])
+
+
+def _reschedule_job(learner: Learner) -> uuid.UUID | None:
+    """The id of a job for a switch to FSRS with a history too long to replay in the request."""
+    if learner.scheduler != Learner.FSRS:
+        return None  # back on the ladder: a replay still running stops at its next batch
+    return _job_for_history(user_id=learner.user_id)
+
+
+def _fsrs_reschedule(learner: Learner) -> None:
+    if learner.reschedule_job is None:
+        schedules_reschedule(user_id=learner.user_id)
+    else:
+        # Note: once the switch is committed: the job must find its id and the learner on FSRS.
+        transaction.on_commit(functools.partial(_fsrs_reschedule_queue, job_id=str(learner.reschedule_job)))
+
+
+def _fsrs_reschedule_queue(*, job_id: str) -> None:
+    try:
+        jobs.enqueue(kind=jobs.FSRS_RESCHEDULE, job_id=job_id)
+    except jobs.QueueUnavailable:
+        # Note: as a recount does: the switch is committed, its replay is done here rather than
+        # wait on a queue that may stay down.
+        learner_fsrs_reschedule(job_id=job_id)
+
+
+def learner_fsrs_reschedule(*, job_id: str) -> None:
+    """The job (resee.jobs): the learner's cards replayed into FSRS in batches, one transaction
+    each (review.services.schedules_reschedule), its progress on the learner's row, then the job
+    cleared in a last one. Safe to run again: a replay from the history is the same each time, and
+    a job the learner no longer waits for (done, or overtaken by a switch back to the ladder or a
+    later switch's job) does nothing, or stops at its next batch."""
+    learner = Learner.objects.filter(reschedule_job=job_id).first()
+    if learner is None:
+        return
+    schedules_reschedule(
+        user_id=learner.user_id,
+        job_id=job_id,
+        progress=functools.partial(_reschedule_progress, user_id=learner.user_id, job_id=job_id),
+    )
+    with transaction.atomic():
+        learner = Learner.objects.select_for_update().filter(reschedule_job=job_id).first()
+        if learner is None:
+            return
+        learner.reschedule_job = None
+        with invalidates(Learner, owner_id=learner.user_id, change=["reschedule_job"], reason="learner"):
+            learner.save(update_fields=["reschedule_job"])
+
+
+def _reschedule_progress(done: int, total: int, *, user_id: int, job_id: str) -> None:
+    learners = Learner.objects.filter(user_id=user_id, reschedule_job=job_id)
+    with invalidates(Learner, owner_id=user_id, change=["reschedule_done", "reschedule_total"], reason="learner"):
+        learners.update(reschedule_done=done, reschedule_total=total)
 
 
 def password_validate(password: str, *, user: User, field: str) -> None:

@@ -56,7 +56,8 @@ MEANINGS = {
     "IMPORT_MAX_COLLECTION_MB": "an import's largest unpacked Anki collection, MB",
     "IMPORT_MAX_NOTES": "an import's most notes or rows",
     "RECOUNT_INLINE_MAX_REVIEWS": "a change of the learner's zone or hour recounts up to this many past "
-    "reviews in its request; a longer history, in a job ([Scheduling](scheduling.md#the-learners-day))",
+    "reviews in its request, and a switch to FSRS replays them; a longer history, in a job "
+    "([Scheduling](scheduling.md#the-learners-day))",
     "THROTTLE_ANON_RATE": "requests per IP without a token",
     "THROTTLE_USER_RATE": "requests per user",
     "THROTTLE_AUTH_RATE": "per IP on register, token, refresh, the password calls and account deletion",

@@ -17,10 +17,11 @@ from kombu.exceptions import OperationalError
 
 logger = logging.getLogger(__name__)
 
-DECK_IMPORT, DAYS_RECOUNT = "deck_import", "days_recount"
+DECK_IMPORT, DAYS_RECOUNT, FSRS_RESCHEDULE = "deck_import", "days_recount", "fsrs_reschedule"
 KINDS = {
     DECK_IMPORT: "decks.services.import_run",
     DAYS_RECOUNT: "accounts.services.learner_days_recount",
+    FSRS_RESCHEDULE: "accounts.services.learner_fsrs_reschedule",
 }
 
 

@@ -62,6 +62,7 @@ def review_complete(
         if not schedule.is_active:
             raise ValidationError({"content_id": ["This card is paused; resume it before reviewing."]})
         learner = learner_of(user_id=user_id)
+        _replay_first(schedule, learner=learner)
         prior = schedule_snapshot(schedule)
         scheduler = _answer(schedule, result=result, now=now, learner=learner)
         count_answer(schedule, grade=grade)
@@ -80,6 +81,20 @@ def review_complete(
         )
         _history_add(review, learner=learner)
     return schedule
+
+
+def _replay_first(schedule: ReviewSchedule, *, learner: Learner) -> None:
+    """While a switch's job replays the learner's history (`reschedule_job`), the card answered
+    is replayed first, so the answer moves it from its FSRS state whether or not the job has come
+    to it yet. Before the snapshot: an undo brings back the replayed card, not the ladder's."""
+    if learner.reschedule_job is None:  # set only while an FSRS learner waits for it
+        return
+    rows = ReviewHistory.objects.filter(user_id=learner.user_id, content_id=schedule.content_id)
+    history = list(rows.order_by("reviewed_at", "id").values_list("grade", "reviewed_at"))
+    # Note: the job replays the card again later from the history this answer joins: the same
+    # card, as a replay is the package's own answers one after the other.
+    if history:
+        card_apply(schedule, card_replayed(schedule, history, learner=learner), learner=learner)
 
 
 def _answer(schedule: ReviewSchedule, *, result: str, now: datetime, learner: Learner) -> str:
@@ -273,23 +288,42 @@ def schedule_set_active(*, schedule: ReviewSchedule, is_active: bool) -> ReviewS
 RESCHEDULE_BATCH = 500  # cards per transaction of schedules_reschedule
 
 
-def schedules_reschedule(*, user_id: int, progress: Callable[[int, int], None] | None = None) -> int:
+def schedules_reschedule(
+    *, user_id: int, job_id: str | None = None, progress: Callable[[int, int], None] | None = None
+) -> int:
     """Each of the user's cards with history as FSRS would have it after that history (their
     scheduler's `reschedule_card`); cards never reviewed stay new. In batches of
-    RESCHEDULE_BATCH cards, one transaction each; `progress(done, total)` after each. Answers
-    the number of cards rescheduled."""
-    learner = learner_of(user_id=user_id)
+    RESCHEDULE_BATCH cards, one transaction each; `progress(done, total)` before the first and
+    after each. With `job_id` (a switch's job, accounts.services.learner_fsrs_reschedule) each
+    batch locks the learner's row first and the replay stops once the learner no longer waits
+    for that job (back on the ladder, or a later switch's job). Answers the number of cards
+    rescheduled."""
     reviewed = ReviewHistory.objects.filter(user_id=user_id).values("content_id")
     ids = list(ReviewSchedule.objects.filter(owner_id=user_id, content_id__in=reviewed).values_list("id", flat=True))
     for start in range(0, len(ids), RESCHEDULE_BATCH):
-        _reschedule_batch(user_id, ids[start : start + RESCHEDULE_BATCH], learner)
         if progress is not None:
-            progress(min(start + RESCHEDULE_BATCH, len(ids)), len(ids))
+            progress(start, len(ids))
+        if not _reschedule_batch(user_id, ids[start : start + RESCHEDULE_BATCH], job_id=job_id):
+            return start
+    if progress is not None:
+        progress(len(ids), len(ids))
     return len(ids)
 
 
-def _reschedule_batch(user_id: int, ids: list[int], learner: Learner) -> None:
+def _learner_for_batch(user_id: int, *, job_id: str | None) -> Learner | None:
+    if job_id is None:
+        return learner_of(user_id=user_id)
+    # Note: locked, so a switch back to the ladder waits for this batch or this batch sees it; a
+    # batch after it would put FSRS's dates on a ladder learner's cards.
+    return Learner.objects.select_for_update().filter(user_id=user_id, reschedule_job=job_id).first()
+
+
+def _reschedule_batch(user_id: int, ids: list[int], *, job_id: str | None) -> bool:
+    """One batch replayed; False (nothing done) when the learner no longer waits for `job_id`."""
     with transaction.atomic():
+        learner = _learner_for_batch(user_id, job_id=job_id)
+        if learner is None:
+            return False
         schedules = list(ReviewSchedule.objects.select_for_update().filter(pk__in=ids).order_by("id"))
         history: dict[int, list] = {schedule.content_id: [] for schedule in schedules}
         rows = ReviewHistory.objects.filter(user_id=user_id, content_id__in=history).order_by("reviewed_at", "id")
@@ -304,3 +338,4 @@ def _reschedule_batch(user_id: int, ids: list[int], learner: Learner) -> None:
         moved = ["state", "step", "stability", "difficulty", "due_at", "last_review_at", "next_review_date"]
         with invalidates(ReviewSchedule, owner_id=user_id, change=moved, reason="schedule"):
             ReviewSchedule.objects.bulk_update(schedules, moved)
+    return True

@@ -709,6 +709,15 @@ def wait_for_recount(client, *, timeout: float = 30) -> dict:
     return account
 
 
+def wait_for_replay(client, *, timeout: float = 30) -> dict:
+    """The account (GET /api/auth/me/), once no job replays its history into FSRS."""
+    deadline = time.monotonic() + timeout
+    while (account := client.get("/api/auth/me/").json())["reschedule_job"] is not None:
+        assert time.monotonic() < deadline, f"replay {account['reschedule_job']} not done after {timeout} s"
+        time.sleep(0.01)
+    return account
+
+
 # --- Deployment files: what the app reads from the environment ----------------------------------
 
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|(^|_)KEY$")

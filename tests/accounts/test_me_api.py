@@ -30,6 +30,8 @@ def test_me_answers_the_signed_in_users_account(alice):
         "days_recount_job": None,
         "scheduler": "ladder",
         "desired_retention": 0.9,
+        "reschedule_job": None,
+        "reschedule_progress": None,
     }
 
 

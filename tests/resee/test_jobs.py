@@ -1,5 +1,5 @@
 """The one job mechanism (resee.jobs) with jobs in a thread of this process (the embedded default
-of `make run`): a kind names its service, and a learner's recount runs there as an import does
+of `make run`): a kind names its service, and a learner's recount or replay runs there as an import does
 (tests/decks/test_imports_api.py). The thread has its own database connection, so these tests
 commit (transactional_db); the Celery worker's own tests are in test_tasks.py."""
 
@@ -9,6 +9,7 @@ from django.test import override_settings
 from django.utils.module_loading import import_string
 
 from resee import jobs
+from review.models import State
 from tests.helpers import (
     clock,  # noqa: F401  (autouse: freezes utils.clock.now at NOW, 15 May 2024)
     fetch,
@@ -17,6 +18,7 @@ from tests.helpers import (
     uncached,
     utc,
     wait_for_recount,
+    wait_for_replay,
     warm,
 )
 
@@ -26,7 +28,7 @@ ME = "/api/auth/me/"
 
 
 def test_every_kind_names_a_service_and_an_unknown_kind_is_refused_before_anything_is_queued():
-    assert {jobs.DECK_IMPORT, jobs.DAYS_RECOUNT} <= set(jobs.KINDS)
+    assert {jobs.DECK_IMPORT, jobs.DAYS_RECOUNT, jobs.FSRS_RESCHEDULE} <= set(jobs.KINDS)
     assert all(callable(import_string(service)) for service in jobs.KINDS.values())
     with pytest.raises(ValueError, match="no-such-kind"):
         jobs.enqueue(kind="no-such-kind", job_id="1")
@@ -43,3 +45,17 @@ def test_a_learners_recount_runs_in_a_thread_and_the_stats_then_show_the_new_day
     stats = fetch(alice, "stats").json()
     assert stats == uncached(alice, "stats").json()
     assert (stats["reviews_per_day"][-1], stats["days_recounting"]) == ({"date": "2024-05-15", "reviews": 1}, False)
+
+
+def test_a_switch_to_fsrs_replays_in_a_thread_and_today_then_shows_the_fsrs_card(alice):
+    card = make_card(alice)
+    make_history(alice, card, "again", at=utc(2024, 5, 15, 11, 0))  # an hour ago: due again in minutes
+    warm(alice, "today")
+    resee = {**settings.RESEE, "RECOUNT_INLINE_MAX_REVIEWS": 0}
+    with override_settings(JOBS_IN_PROCESS=True, RESEE=resee):
+        assert alice.patch(ME, {"scheduler": "fsrs"}).json()["reschedule_job"] is not None
+        assert wait_for_replay(alice)["reschedule_progress"] is None
+
+    today = fetch(alice, "today").json()
+    assert today == uncached(alice, "today").json()
+    assert [item["state"] for item in today["results"]] == [State.LEARNING.label]

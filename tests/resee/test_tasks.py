@@ -1,4 +1,4 @@
-"""A learner's recount through a real Celery worker started by the test (RabbitMQ, Redis,
+"""A learner's recount and replay through a real Celery worker started by the test (RabbitMQ, Redis,
 PostgreSQL), on the one task every kind of job goes by (resee.tasks); the imports' own are in
 tests/decks/test_worker.py."""
 
@@ -9,7 +9,8 @@ from django.conf import settings
 from django.test import override_settings
 
 from analytics.models import DayTally
-from tests.helpers import fetch, make_card, make_history, uncached, wait_for_recount, warm
+from review.models import ReviewSchedule
+from tests.helpers import fetch, make_card, make_history, uncached, wait_for_recount, wait_for_replay, warm
 from tests.servers import CeleryWorker, app_env, delete_queue, require_rabbitmq
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -36,3 +37,17 @@ def test_a_worker_recounts_a_learners_days_into_their_new_zone_and_the_stats_sho
     stats = fetch(alice, "stats").json()
     assert stats == uncached(alice, "stats").json()
     assert not stats["days_recounting"]
+
+
+def test_a_worker_replays_a_learners_history_into_fsrs_after_a_switch(alice, worker_env, tmp_path):
+    cards = [make_card(alice) for _ in range(3)]
+    for card in cards:
+        make_history(alice, card, "good", at=datetime.now(UTC) - timedelta(days=5))
+    warm(alice, "today")
+    resee = {**settings.RESEE, "RECOUNT_INLINE_MAX_REVIEWS": 0}
+    with CeleryWorker(tmp_path, worker_env), override_settings(RESEE=resee):
+        assert alice.patch("/api/auth/me/", {"scheduler": "fsrs"}).json()["reschedule_job"] is not None
+        wait_for_replay(alice)
+
+    assert not ReviewSchedule.objects.filter(owner=alice.user, stability__isnull=True).exists()
+    assert fetch(alice, "today").json() == uncached(alice, "today").json()

@@ -14,6 +14,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from accounts.selectors import learner_of
+from resee import jobs
 from review.models import Grade, State
 from review.scheduling import (
     FSRS_NAME,
@@ -299,6 +300,31 @@ def test_switching_back_to_the_ladder_keeps_the_dates_and_the_ladder_goes_on_fro
     assert history_of(alice)[-1].scheduler == "ladder"
 
 
+def test_an_answer_while_the_switchs_replay_is_pending_moves_the_card_from_its_replayed_state(
+    alice, clock, queued_jobs, django_capture_on_commit_callbacks
+):
+    card = make_card(alice)
+    for grade, day in (("good", 0), ("hard", 4), ("good", 9)):
+        _answer(alice, clock, card, grade, NOW + days(day))
+    with override_settings(RESEE={**settings.RESEE, "RECOUNT_INLINE_MAX_REVIEWS": 0}):
+        alice.patch("/api/auth/me/", {"scheduler": "fsrs"})
+    [(kind, job_id)] = queued_jobs
+
+    answered = _answer(alice, clock, card, "good", NOW + days(15))  # before the job comes to the card
+    logs = [
+        fsrs.ReviewLog(answered.id, fsrs.Rating(row.grade), row.reviewed_at.astimezone(UTC), None)
+        for row in history_of(alice)
+    ]
+    expected = fsrs_scheduler(learner=learner_of(user_id=alice.user.id)).reschedule_card(_package_card(answered), logs)
+    state = (answered.state, answered.step, answered.stability, answered.difficulty, answered.due_at)
+    assert state == (expected.state.value, expected.step, expected.stability, expected.difficulty, expected.due)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.run(kind=kind, job_id=job_id)
+    replayed = schedule_of(card)
+    assert (replayed.state, replayed.step, replayed.stability, replayed.difficulty, replayed.due_at) == state
+
+
 def test_rescheduling_works_in_batches_and_reports_its_progress(alice, clock, monkeypatch):
     from review import services
 
@@ -310,7 +336,7 @@ def test_rescheduling_works_in_batches_and_reports_its_progress(alice, clock, mo
     seen = []
 
     assert services.schedules_reschedule(user_id=alice.user.id, progress=lambda *p: seen.append(p)) == 5
-    assert seen == [(2, 5), (4, 5), (5, 5)]
+    assert seen == [(0, 5), (2, 5), (4, 5), (5, 5)]
     assert {schedule_of(card).state for card in cards} == {State.LEARNING}
 
 

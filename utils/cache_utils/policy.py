@@ -31,6 +31,9 @@
                            new_cards_per_day, reviews_per_day  today (the daily limits)
                            scheduler, desired_retention        today (what each grade would do)
                            days_recount_job                    stats (`days_recounting`)
+                           reschedule_job                      today, stats (a switch's replay,
+                                                               done: its cards' last batch)
+                           reschedule_done, reschedule_total   none: shown on the account only
     (a deleted user: every answer; accounts.signals)
 
 Which moments change which cached answers with no write at all: the second table. An answer that
@@ -142,6 +145,9 @@ POLICY: dict[str, Rule] = {
             "scheduler": {TODAY},
             "desired_retention": {TODAY},
             "days_recount_job": {STATS},
+            "reschedule_job": {TODAY, STATS},
+            "reschedule_done": set(),
+            "reschedule_total": set(),
         },
     ),
     "analytics.DayTally": Rule(
