@@ -164,13 +164,15 @@ def revlog(run) -> None:
 
 
 def _learners(run) -> dict:
-    """The users' days and limits (seed_demo spreads them): the hit rate is measured across them."""
+    """The users' days, limits and schedulers (seed_demo spreads them): the hit rate is measured
+    across them."""
     from accounts.models import Learner
 
     learners = Learner.objects.filter(user_id__in=run.tokens)
-    rows = learners.values_list("time_zone", "day_starts_at_hour", "reviews_per_day")
-    zones, hours, limits = (sorted(set(column)) for column in list(zip(*rows, strict=True)) or [[], [], []])
-    return {"zones": zones, "day_start_hours": hours, "reviews_per_day": limits}
+    rows = learners.values_list("time_zone", "day_starts_at_hour", "reviews_per_day", "scheduler")
+    zones, hours, limits, schedulers = list(zip(*rows, strict=True)) or [[], [], [], []]
+    return {"zones": sorted(set(zones)), "day_start_hours": sorted(set(hours)), "reviews_per_day": sorted(set(limits)),
+            "schedulers": {name: schedulers.count(name) for name in sorted(set(schedulers))}}  # fmt: skip
 
 
 def _cannot_serve(run, key: str) -> str | None:

@@ -116,9 +116,11 @@ def build_users(tokens: dict[int, str]) -> list[dict]:
     queries whose pages exist (20 per page unfiltered, 5 per page within a category)."""
     from django.db.models import Count
 
+    from accounts.models import Learner
     from content.models import Content
 
     ids, counts = {}, {}
+    schedulers = dict(Learner.objects.filter(user_id__in=tokens).values_list("user_id", "scheduler"))
     for owner, content_id in Content.objects.filter(owner_id__in=tokens).values_list("owner_id", "id"):
         ids.setdefault(owner, []).append(content_id)
     for row in Content.objects.filter(owner_id__in=tokens).values("owner_id", "category__slug").annotate(n=Count("id")):
@@ -139,6 +141,7 @@ def build_users(tokens: dict[int, str]) -> list[dict]:
             {
                 "id": user_id,
                 "token": tokens[user_id],
+                "scheduler": schedulers.get(user_id, Learner.LADDER),
                 "contents": ids.get(user_id, []),
                 # 70% unfiltered, 30% one of the user's categories
                 "today_queries": [""] * max(1, round(len(slugs) * 7 / 3)) + [f"?category_slug={s}" for s in slugs],
