@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from accounts.models import Learner
 from content.models import Category, Content
-from review.models import ReviewHistory, ReviewSchedule
+from review.models import ReviewHistory, ReviewSchedule, State
 from review.services import review_complete, review_counts_rebuild, schedules_reschedule
 from utils import clock
 from utils.conf import review_intervals
@@ -119,6 +119,7 @@ def _seed_user(user, learner: Learner, *, contents: int, rng: random.Random) -> 
                 interval_step=step,
                 next_review_date=today + timedelta(days=offset),
                 initial_review_completed=True,
+                state=State.REVIEW,
             )
         )
         for _ in range(rng.randint(1, 8)):
