@@ -24,13 +24,9 @@ def measure(run, seeding: dict) -> None:
     from bench import procs
 
     out["machine"] = bench_run.machine(run)
-    out["config"] = {
-        "users": args.users,
-        "contents": args.contents,
-        "seed_day": run.database.seed_day,
-        "template_seeded_seconds": seeding["seconds"] if seeding["seeded"] else None,
-        "redis_key_namespace": run.namespace,
-    }
+    out["config"] = {"users": args.users, "contents": args.contents, "seed_day": run.database.seed_day,
+                     "template_seeded_seconds": seeding["seconds"] if seeding["seeded"] else None,
+                     "redis_key_namespace": run.namespace}  # fmt: skip
     if run.redis_url:
         dbs_used = (settings.REDIS_DB_THROTTLE, settings.REDIS_DB_CACHE, settings.REDIS_DB_REVOCATION)
         procs.clear_stale_namespaces(run.redis_url, bench_run.NAMESPACE_FAMILY, dbs_used)

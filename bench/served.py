@@ -227,16 +227,11 @@ def compare(*, env: dict, users: list[dict], rotation: list[dict], rounds: int, 
 
 
 FIGURES = {  # figure: (part, field of each wrk run), the median of the rounds
-    "today_hit_rps": ("today_hit", "rps"),
-    "notfound_rps": ("notfound", "rps"),
-    "workload_rps": ("workload", "rps"),
-    "workload_p99_ms": ("workload", "p99_ms"),
-    "cpu_ms_per_request": ("workload", "cpu_ms_per_request"),
-    "today_hit_cpu_ms_per_request": ("today_hit", "cpu_ms_per_request"),
-    "today_hit_rate": ("today_hit", "hit_rate"),
-    "workload_hit_rate": ("workload", "hit_rate"),
-    "wrk_cpu_ms_per_request": ("workload", "wrk_cpu_ms_per_request"),
-}
+    "today_hit_rps": ("today_hit", "rps"), "notfound_rps": ("notfound", "rps"), "workload_rps": ("workload", "rps"),
+    "workload_p99_ms": ("workload", "p99_ms"), "cpu_ms_per_request": ("workload", "cpu_ms_per_request"),
+    "today_hit_cpu_ms_per_request": ("today_hit", "cpu_ms_per_request"), "today_hit_rate": ("today_hit", "hit_rate"),
+    "workload_hit_rate": ("workload", "hit_rate"), "wrk_cpu_ms_per_request": ("workload", "wrk_cpu_ms_per_request"),
+}  # fmt: skip
 
 
 def _summary(parts: dict) -> dict:
@@ -258,11 +253,8 @@ def workload(*, env: dict, users: list[dict], mode: str, warmup: float, seconds:
     env = {**env, "CACHE_ENABLED": "1" if mode.startswith("cache_on") else "0"}
     warm = write_requests(work_dir / f"warm-{mode}.tsv", mix_rows(users, count=20000, seed=5))
     groups = {name: [user for user in users if user["scheduler"] == name] for name in SCHEDULERS}
-    measured = {
-        name: write_requests(work_dir / f"mix-{mode}-{name}.tsv", mix_rows(group, count=25000, seed=7))
-        for name, group in groups.items()
-        if group
-    }
+    measured = {name: write_requests(work_dir / f"mix-{mode}-{name}.tsv", mix_rows(group, count=25000, seed=7))
+                for name, group in groups.items() if group}  # fmt: skip
     server = Server(DEPLOYED, env, work_dir)
     try:
         server.wait_ready()
