@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from bench.procs import alive
+
 REPO = Path(__file__).resolve().parent.parent
 MARK = "resee-bench"
 
@@ -171,13 +173,8 @@ class Database:
         for name, comment in self._comments(conn).items():
             if not comment.startswith(f"{MARK} run pid="):
                 continue
-            pid = int(comment.rsplit("=", 1)[1])
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if not alive(int(comment.rsplit("=", 1)[1])):
                 conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            except PermissionError:
-                pass
 
 
 def database_for(*, users: int, contents: int, seed_day: str, work_dir: Path) -> Database:

@@ -24,13 +24,9 @@ def measure(run, seeding: dict) -> None:
     from bench import procs
 
     out["machine"] = bench_run.machine(run)
-    out["config"] = {
-        "users": args.users,
-        "contents": args.contents,
-        "seed_day": run.database.seed_day,
-        "template_seeded_seconds": seeding["seconds"] if seeding["seeded"] else None,
-        "redis_key_namespace": run.namespace,
-    }
+    out["config"] = {"users": args.users, "contents": args.contents, "seed_day": run.database.seed_day,
+                     "template_seeded_seconds": seeding["seconds"] if seeding["seeded"] else None,
+                     "redis_key_namespace": run.namespace}  # fmt: skip
     if run.redis_url:
         dbs_used = (settings.REDIS_DB_THROTTLE, settings.REDIS_DB_CACHE, settings.REDIS_DB_REVOCATION)
         procs.clear_stale_namespaces(run.redis_url, bench_run.NAMESPACE_FAMILY, dbs_used)
@@ -164,13 +160,15 @@ def revlog(run) -> None:
 
 
 def _learners(run) -> dict:
-    """The users' days and limits (seed_demo spreads them): the hit rate is measured across them."""
+    """The users' days, limits and schedulers (seed_demo spreads them): the hit rate is measured
+    across them."""
     from accounts.models import Learner
 
     learners = Learner.objects.filter(user_id__in=run.tokens)
-    rows = learners.values_list("time_zone", "day_starts_at_hour", "reviews_per_day")
-    zones, hours, limits = (sorted(set(column)) for column in list(zip(*rows, strict=True)) or [[], [], []])
-    return {"zones": zones, "day_start_hours": hours, "reviews_per_day": limits}
+    rows = learners.values_list("time_zone", "day_starts_at_hour", "reviews_per_day", "scheduler")
+    zones, hours, limits, schedulers = list(zip(*rows, strict=True)) or [[], [], [], []]
+    return {"zones": sorted(set(zones)), "day_start_hours": sorted(set(hours)), "reviews_per_day": sorted(set(limits)),
+            "schedulers": {name: schedulers.count(name) for name in sorted(set(schedulers))}}  # fmt: skip
 
 
 def _cannot_serve(run, key: str) -> str | None:

@@ -218,10 +218,9 @@ def _git_commit() -> str:
 def _cleanup(run: Run) -> None:
     try:
         from django.conf import settings
+        from django.db import connections
 
         if settings.configured:
-            from django.db import connections
-
             connections.close_all()
             run.clear()
     except Exception as exc:  # cleanup must not hide the real error

@@ -12,7 +12,9 @@ bench/wrk.lua, which replays a file of requests this module writes:
   reaped children included, so a worker recycled mid-run still counts) / requests answered.
 - `workload`: the deployed server alone, cache off then on, each on a fresh copy of the database
   and an empty namespace: warm-up, then the measured window, with the SQL statements, requests
-  and cache results read from /metrics (every worker added up) at both ends.
+  and cache results read from /metrics (every worker added up) at both ends. In the window each
+  of wrk's two threads replays one scheduler's learners (ladder, FSRS), so X-Cache is counted
+  per scheduler as well.
 """
 
 import json
@@ -44,7 +46,8 @@ SERVERS = {
 BASELINE, DEPLOYED = "gunicorn-gthread", "granian"
 WORKERS = 2
 MIX = {"today": 0.55, "content": 0.20, "stats": 0.15, "complete": 0.05, "edit": 0.05}
-RESULTS = ("remembered",) * 6 + ("partial",) * 2 + ("forgot",)
+RESULTS = ("good",) * 6 + ("hard",) * 2 + ("again",)  # as the ladder had them: no `easy`
+SCHEDULERS = ("ladder", "fsrs")
 
 
 def available() -> str | None:
@@ -126,11 +129,13 @@ class Server:
         shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
 
-def wrk(server: Server, requests: Path, seconds: float, connections: int = 8) -> dict:
-    """One wrk run (2 threads) replaying `requests`; its JSON, plus rps and the server's CPU."""
+def wrk(server: Server, requests: Path | dict[str, Path], seconds: float, connections: int = 8) -> dict:
+    """One wrk run (2 threads) replaying `requests` (or a file per group, a thread each); its
+    JSON, plus rps, the server's CPU and the hit rates."""
     cpu, load = server.cpu_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN)
     command = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s"]
-    command += ["-s", str(SCRIPT), server.url("/"), "--", str(requests)]
+    files = [f"{group}={path}" for group, path in requests.items()] if isinstance(requests, dict) else [requests]
+    command += ["-s", str(SCRIPT), server.url("/"), "--", *map(str, files)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     cpu, after = server.cpu_seconds() - cpu, resource.getrusage(resource.RUSAGE_CHILDREN)
     load = after.ru_utime + after.ru_stime - load.ru_utime - load.ru_stime  # wrk's own, reaped by run()
@@ -141,9 +146,16 @@ def wrk(server: Server, requests: Path, seconds: float, connections: int = 8) ->
     out["rps"] = round(out["requests"] / out["seconds"], 1)
     out["cpu_ms_per_request"] = round(cpu * 1000 / max(1, out["requests"]), 3)
     out["wrk_cpu_ms_per_request"] = round(load * 1000 / max(1, out["requests"]), 3)
-    looked_up = sum(out["x_cache"].values())
-    out["hit_rate"] = round(out["x_cache"]["HIT"] / looked_up, 4) if looked_up else 0.0
+    out["hit_rate"] = _hit_rate(out["x_cache"])
+    if by_group := out.pop("x_cache_by_group"):
+        out["x_cache_by_scheduler"] = by_group
+        out["hit_rate_by_scheduler"] = {group: _hit_rate(counts) for group, counts in by_group.items()}
     return out
+
+
+def _hit_rate(x_cache: dict) -> float:
+    looked_up = sum(x_cache.values())
+    return round(x_cache["HIT"] / looked_up, 4) if looked_up else 0.0
 
 
 def write_requests(path: Path, rows) -> Path:
@@ -215,16 +227,11 @@ def compare(*, env: dict, users: list[dict], rotation: list[dict], rounds: int, 
 
 
 FIGURES = {  # figure: (part, field of each wrk run), the median of the rounds
-    "today_hit_rps": ("today_hit", "rps"),
-    "notfound_rps": ("notfound", "rps"),
-    "workload_rps": ("workload", "rps"),
-    "workload_p99_ms": ("workload", "p99_ms"),
-    "cpu_ms_per_request": ("workload", "cpu_ms_per_request"),
-    "today_hit_cpu_ms_per_request": ("today_hit", "cpu_ms_per_request"),
-    "today_hit_rate": ("today_hit", "hit_rate"),
-    "workload_hit_rate": ("workload", "hit_rate"),
-    "wrk_cpu_ms_per_request": ("workload", "wrk_cpu_ms_per_request"),
-}
+    "today_hit_rps": ("today_hit", "rps"), "notfound_rps": ("notfound", "rps"), "workload_rps": ("workload", "rps"),
+    "workload_p99_ms": ("workload", "p99_ms"), "cpu_ms_per_request": ("workload", "cpu_ms_per_request"),
+    "today_hit_cpu_ms_per_request": ("today_hit", "cpu_ms_per_request"), "today_hit_rate": ("today_hit", "hit_rate"),
+    "workload_hit_rate": ("workload", "hit_rate"), "wrk_cpu_ms_per_request": ("workload", "wrk_cpu_ms_per_request"),
+}  # fmt: skip
 
 
 def _summary(parts: dict) -> dict:
@@ -241,10 +248,13 @@ def _summary(parts: dict) -> dict:
 
 def workload(*, env: dict, users: list[dict], mode: str, warmup: float, seconds: float, work_dir: Path) -> dict:
     """The deployed server with the cache off or on: a prefill (every user's today once), a
-    warm-up and the measured window, on requests of their own (other seeds)."""
+    warm-up and the measured window, on requests of their own (other seeds); in the window, a
+    file per scheduler (Zipf within each), half the connections each."""
     env = {**env, "CACHE_ENABLED": "1" if mode.startswith("cache_on") else "0"}
     warm = write_requests(work_dir / f"warm-{mode}.tsv", mix_rows(users, count=20000, seed=5))
-    measured = write_requests(work_dir / f"mix-{mode}.tsv", mix_rows(users, count=50000, seed=7))
+    groups = {name: [user for user in users if user["scheduler"] == name] for name in SCHEDULERS}
+    measured = {name: write_requests(work_dir / f"mix-{mode}-{name}.tsv", mix_rows(group, count=25000, seed=7))
+                for name, group in groups.items() if group}  # fmt: skip
     server = Server(DEPLOYED, env, work_dir)
     try:
         server.wait_ready()

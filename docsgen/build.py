@@ -2,8 +2,7 @@
 
 from pathlib import Path
 
-from bench import figures
-from docsgen import configuration, openapi, reliability
+from docsgen import configuration, figures, openapi, reliability
 
 
 def generate() -> list[Path]:

@@ -193,6 +193,6 @@ losing each costs: [Operations](operations.md#redis-databases-by-purpose).
 
 
 def write() -> Path:
-    from bench.figures import write_if_changed
+    from docsgen.figures import write_if_changed
 
     return write_if_changed(OUT, render())

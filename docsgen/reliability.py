@@ -6,7 +6,7 @@ says the run has not been made."""
 import json
 from pathlib import Path
 
-from bench.figures import write_if_changed
+from docsgen.figures import write_if_changed
 
 REPO = Path(__file__).resolve().parent.parent
 REPORT = REPO / "docs" / "data" / "chaos-report.json"

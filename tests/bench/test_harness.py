@@ -105,6 +105,20 @@ def test_the_workload_ran_both_modes_and_the_cache_served_hits(results):
     assert "sql_reduction_per_request" in workload
     learners = results["json"]["workload_meta"]["learners"]  # seed_demo's users, each in a zone of their own
     assert (len(learners["zones"]), learners["reviews_per_day"]) == (3, [200])
+    assert learners["schedulers"] == {"fsrs": 1, "ladder": 2}
+
+
+def test_the_workload_counted_each_schedulers_learners_hits_apart(results):
+    require_binary("wrk")
+    if settings.REDIS_EMBEDDED:
+        require_binary("redis-server")
+    on = results["json"]["workload"]["cache_on"]
+    by_scheduler = on["x_cache_by_scheduler"]
+    assert set(by_scheduler) == set(on["hit_rate_by_scheduler"]) == {"ladder", "fsrs"}
+    for name in ("HIT", "MISS"):  # a wrk thread per scheduler: its counts add up to the whole
+        assert by_scheduler["ladder"][name] + by_scheduler["fsrs"][name] == on["x_cache"][name]
+    assert all(0 < rate <= 1 for rate in on["hit_rate_by_scheduler"].values())
+    assert "hit rate (workload, fsrs learners)" in {target["name"] for target in results["json"]["targets"]}
 
 
 def test_the_app_servers_were_measured_side_by_side_over_http(results):

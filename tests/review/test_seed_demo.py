@@ -1,6 +1,7 @@
 """`manage.py seed_demo`: the demo user, benchmark users, and idempotent re-runs."""
 
 from collections import Counter
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -10,7 +11,7 @@ from django.core.management import call_command
 from accounts.models import Learner
 from analytics.models import DayTally
 from content.models import Category, Content
-from review.models import ReviewHistory, ReviewSchedule
+from review.models import ReviewHistory, ReviewSchedule, State
 from tests.helpers import NOW, TODAY, days
 
 User = get_user_model()
@@ -115,3 +116,19 @@ def test_benchmark_users_live_in_zones_around_the_world_with_days_of_their_own_a
         moments = ReviewHistory.objects.filter(user_id=learner.user_id).values_list("reviewed_at", flat=True)
         tallies = DayTally.objects.filter(user_id=learner.user_id).values_list("day", "reviews")
         assert dict(tallies) == Counter(learner.day_of(moment) for moment in moments)  # the learner's own days
+
+
+def test_every_other_benchmark_learner_is_on_fsrs_with_cards_forgotten_minutes_ago_on_their_steps(db):
+    seed("--users", "4", "--contents", "20")
+
+    fsrs = Learner.objects.filter(scheduler=Learner.FSRS).values_list("user_id", flat=True)
+    assert (len(fsrs), Learner.objects.filter(scheduler=Learner.LADDER).count()) == (2, 2)
+    for user_id in fsrs:
+        recent = ReviewSchedule.objects.filter(owner_id=user_id, last_review_at__gte=NOW - timedelta(minutes=15))
+        assert recent.count() == 5
+        for row in recent:  # a learning step of 1 minute, or the relearning step of 10
+            assert row.state in (State.LEARNING, State.RELEARNING)
+            assert row.due_at - row.last_review_at in (timedelta(minutes=1), timedelta(minutes=10))
+        assert ReviewSchedule.objects.filter(owner_id=user_id, state=State.REVIEW).exclude(stability=None).exists()
+    ladder = ReviewSchedule.objects.exclude(owner_id__in=fsrs)
+    assert set(ladder.values_list("state", flat=True)) == {State.REVIEW}

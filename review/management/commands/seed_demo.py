@@ -7,6 +7,8 @@ review history, written with bulk inserts.
 The benchmark users live in time zones around the world (UTC+14 to UTC-11), each day starting at
 an hour of its own, with the daily limits on (a fifth of them tighter than the defaults): the
 cached answers end at many rollovers and the limits hold some due cards back, as in production.
+Every other one learns with FSRS: its history replayed as a switch does, then a few cards
+forgotten in the last quarter hour (through review_complete), so they are on relearning steps.
 
 Re-running is safe: users that already exist are left as they are.
 """
@@ -22,8 +24,8 @@ from tqdm import tqdm
 
 from accounts.models import Learner
 from content.models import Category, Content
-from review.models import ReviewHistory, ReviewSchedule
-from review.services import review_counts_rebuild
+from review.models import ReviewHistory, ReviewSchedule, State
+from review.services import review_complete, review_counts_rebuild, schedules_reschedule
 from utils import clock
 from utils.conf import review_intervals
 
@@ -44,6 +46,7 @@ ZONES = [
 ]
 DAY_START_HOURS = [4, 0, 2, 6]
 RESULT_WEIGHTS = {ReviewHistory.REMEMBERED: 6, ReviewHistory.PARTIAL: 2, ReviewHistory.FORGOT: 1}
+FORGOTTEN_RECENTLY = 5  # cards per FSRS learner answered `again` minutes before the seed
 
 
 class Command(BaseCommand):
@@ -69,6 +72,8 @@ class Command(BaseCommand):
                 user = User.objects.create(username=name, password=password)
                 learner = _learner(user, number=number) if users else Learner(user=user)
                 _seed_user(user, learner, contents=contents, rng=rng)
+                if learner.scheduler == Learner.FSRS:
+                    _seed_steps(user, rng=rng)
             created += 1
         self.stdout.write(f"seed_demo: {created} user(s) created, {len(names) - created} already present.")
 
@@ -81,6 +86,7 @@ def _learner(user, *, number: int) -> Learner:
         day_starts_at_hour=DAY_START_HOURS[number // len(ZONES) % len(DAY_START_HOURS)],
         new_cards_per_day=10 if tight else 20,
         reviews_per_day=30 if tight else 200,
+        scheduler=Learner.FSRS if number % 2 else Learner.LADDER,
     )
 
 
@@ -113,6 +119,7 @@ def _seed_user(user, learner: Learner, *, contents: int, rng: random.Random) -> 
                 interval_step=step,
                 next_review_date=today + timedelta(days=offset),
                 initial_review_completed=True,
+                state=State.REVIEW,
             )
         )
         for _ in range(rng.randint(1, 8)):
@@ -128,3 +135,16 @@ def _seed_user(user, learner: Learner, *, contents: int, rng: random.Random) -> 
     ReviewSchedule.objects.bulk_create(schedules, batch_size=1000)
     ReviewHistory.objects.bulk_create(history, batch_size=1000)
     review_counts_rebuild(user_id=user.id)  # bulk_create counts nothing
+
+
+def _seed_steps(user, *, rng: random.Random) -> None:
+    """The history replayed into FSRS's state, then a few cards forgotten 1-15 minutes ago: their
+    relearning step (10 minutes) has passed for some and is still to come for others."""
+    schedules_reschedule(user_id=user.id)
+    now = clock.now()
+    # Note: an answer must come after the card's last review; seeded history can be minutes old.
+    settled = ReviewSchedule.objects.filter(owner=user, last_review_at__lt=now - timedelta(minutes=20))
+    cards = sorted(settled.values_list("content_id", flat=True))
+    for content_id in rng.sample(cards, min(FORGOTTEN_RECENTLY, len(cards))):
+        moment = now - timedelta(minutes=rng.randint(1, 15))
+        review_complete(user_id=user.id, content_id=content_id, result="again", time_spent_seconds=20, now=moment)

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from bench import figures
+from docsgen import figures
 from tests.helpers import docs_tool
 
 RUN = {
