@@ -4,13 +4,16 @@ A job is a kind and an id; the caller learns only that it is queued.
 
 A kind names the service that runs one job of it from the job's id (KINDS). That service must be
 safe to run again on the same id: Celery acknowledges late and delivers a job again when its
-worker dies (resee.settings CELERY_TASK_ACKS_LATE), and a job whose work is done does nothing."""
+worker dies (resee.settings CELERY_TASK_ACKS_LATE), a job that met a database error is tried
+again (RETRY_ON), and a job whose work is done does nothing."""
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 from django.conf import settings
+from django.db import OperationalError as DatabaseError
 from django.db import connections
 from django.utils.module_loading import import_string
 from kombu.exceptions import OperationalError
@@ -23,6 +26,13 @@ KINDS = {
     DAYS_RECOUNT: "accounts.services.learner_days_recount",
     FSRS_RESCHEDULE: "accounts.services.learner_fsrs_reschedule",
 }
+
+
+# Note: a lock, a restart or a dropped connection passes; a recount or a replay has no failed state
+# a learner could see, so a job gives up only after these tries (a few seconds of backoff).
+RETRY_ON = (DatabaseError,)
+RETRIES = 5
+RETRY_FIRST_DELAY = 0.2  # seconds, doubled at each try (as Celery's retry_backoff does)
 
 
 class QueueUnavailable(Exception):
@@ -60,9 +70,18 @@ def _threads() -> ThreadPoolExecutor:
 
 
 def _run_here(kind: str, job_id: str) -> None:
-    try:
-        run(kind=kind, job_id=job_id)
-    except Exception:
-        logger.exception("jobs: %s %s failed", kind, job_id)
-    finally:
-        connections.close_all()  # this thread's own connections, which no request closes
+    for attempt in range(RETRIES + 1):
+        try:
+            run(kind=kind, job_id=job_id)
+            return
+        except RETRY_ON as error:
+            if attempt == RETRIES:
+                logger.exception("jobs: %s %s failed after %d tries", kind, job_id, attempt + 1)
+                return
+            logger.warning("jobs: %s %s: %s; trying again", kind, job_id, error)
+            time.sleep(RETRY_FIRST_DELAY * 2**attempt)
+        except Exception:
+            logger.exception("jobs: %s %s failed", kind, job_id)
+            return
+        finally:
+            connections.close_all()  # this thread's own connections, which no request closes

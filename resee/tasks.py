@@ -6,6 +6,12 @@ from resee import jobs
 from resee.celery import app
 
 
-@app.task(name="jobs.run")
+@app.task(
+    name="jobs.run",
+    autoretry_for=jobs.RETRY_ON,
+    max_retries=jobs.RETRIES,
+    retry_backoff=jobs.RETRY_FIRST_DELAY,
+    retry_jitter=False,
+)
 def run_job(kind: str, job_id: str) -> None:
     jobs.run(kind=kind, job_id=job_id)

@@ -702,20 +702,24 @@ def wait_for_job(client, job_id: str, *, timeout: float = 60, states: list | Non
 
 def wait_for_recount(client, *, timeout: float = 30) -> dict:
     """The account (GET /api/auth/me/), once no job recounts its days."""
-    deadline = time.monotonic() + timeout
-    while (account := client.get("/api/auth/me/").json())["days_recount_job"] is not None:
-        assert time.monotonic() < deadline, f"recount {account['days_recount_job']} not done after {timeout} s"
-        time.sleep(0.01)
-    return account
+    return _wait_for_account(client, "days_recount_job", timeout=timeout)
 
 
 def wait_for_replay(client, *, timeout: float = 30) -> dict:
     """The account (GET /api/auth/me/), once no job replays its history into FSRS."""
+    return _wait_for_account(client, "reschedule_job", timeout=timeout)
+
+
+def _wait_for_account(client, job_field: str, *, timeout: float) -> dict:
+    # Note: ten polls a second stay well under the user throttle (THROTTLE_USER_RATE) all along.
     deadline = time.monotonic() + timeout
-    while (account := client.get("/api/auth/me/").json())["reschedule_job"] is not None:
-        assert time.monotonic() < deadline, f"replay {account['reschedule_job']} not done after {timeout} s"
-        time.sleep(0.01)
-    return account
+    while True:
+        response = client.get("/api/auth/me/")
+        assert response.status_code == 200, (response.status_code, response.content)
+        if (account := response.json())[job_field] is None:
+            return account
+        assert time.monotonic() < deadline, f"{job_field} {account[job_field]} not done after {timeout} s"
+        time.sleep(0.1)
 
 
 # --- Deployment files: what the app reads from the environment ----------------------------------

@@ -59,3 +59,41 @@ def test_a_switch_to_fsrs_replays_in_a_thread_and_today_then_shows_the_fsrs_card
     today = fetch(alice, "today").json()
     assert today == uncached(alice, "today").json()
     assert [item["state"] for item in today["results"]] == [State.LEARNING.label]
+
+
+FLAKY = "tests.resee.test_jobs.flaky_service"
+calls: list[str] = []
+
+
+def flaky_service(*, job_id: str) -> None:
+    """A job's service whose first two runs meet a database error (a lock, a restart)."""
+    calls.append(job_id)
+    if len(calls) <= 2:
+        raise jobs.RETRY_ON[0]("database table is locked")
+
+
+@pytest.fixture
+def flaky_kind(monkeypatch):
+    calls.clear()
+    monkeypatch.setitem(jobs.KINDS, "flaky", FLAKY)
+    monkeypatch.setattr(jobs, "RETRY_FIRST_DELAY", 0.01)
+    return "flaky"
+
+
+def test_a_job_that_meets_a_database_error_is_tried_again_in_a_thread(flaky_kind):
+    jobs._run_here(flaky_kind, "j1")
+    assert calls == ["j1"] * 3
+
+
+def test_a_job_that_meets_a_database_error_is_tried_again_by_celery(flaky_kind):
+    from resee.tasks import run_job
+
+    assert run_job.apply(args=[flaky_kind, "j2"]).successful()  # eager: each retry runs at once
+    assert calls == ["j2"] * 3
+
+
+def test_a_job_gives_up_after_its_tries_and_says_so(flaky_kind, monkeypatch, caplog):
+    monkeypatch.setattr(jobs, "RETRIES", 1)
+    jobs._run_here(flaky_kind, "j3")
+    assert calls == ["j3"] * 2
+    assert "flaky j3 failed after 2 tries" in caplog.text
