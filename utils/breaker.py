@@ -8,7 +8,8 @@ open ──(a sign of life: `cut_short`)──▶ the cool-down ends at once: th
 (What was lost while a server was away is not the breaker's business: utils.redis_layer makes
 its purpose's recovery due there, run before that purpose's next answer is used.)
 
-While open no request waits on that Redis at all.
+While open no call goes to that Redis (a write may still ask it for a sign of life first:
+utils.redis_layer.probe_now).
 """
 
 import threading

@@ -28,11 +28,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from accounts import revocation
 from content.models import Content
 from review.models import ReviewHistory
-from tests.helpers import BYPASS, ENDPOINTS, HIT, MISS, URLS, cache_off, put_entry
+from tests.helpers import BYPASS, ENDPOINTS, HIT, MISS, URLS, cache_off, put_entry, token_of
 from tests.servers import RedisServer, caches_at, free_loopback_port, own_redis_server
 from utils import redis_layer
 from utils.breaker import CLOSED, HALF_OPEN, OPEN
 from utils.cache_utils import keys, store
+from utils.cache_utils.conf import CONTENT
 from utils.cache_utils.invalidation import bump_now, invalidate_pattern
 from utils.cache_utils.models import InvalidationDebt
 
@@ -409,6 +410,48 @@ def test_a_write_while_the_breaker_is_open_costs_the_next_reads_no_redis_wait(al
 
         poll_until_hit(alice, "today", renamed)
         assert debts() == 0
+
+
+def test_a_write_whose_circuit_is_still_open_when_redis_is_back_sends_its_bump_before_answering(alice, redis_server):
+    """This process's circuit opened during a pause and still cools down when the pause ends (its
+    probe thread asks only every REDIS_BREAKER_PROBE_SECONDS), the entry holding "old" still on
+    the server. Another process whose circuit never opened, or closed sooner, serves hits from it:
+    a rename's bump owed until this process's probe would leave them that entry after the 2xx.
+    The write asks Redis itself: the bump is on the server before the answer, and nothing is owed."""
+    content_id = create_content(alice, "old")
+    create_content(alice, "pi")
+    with (
+        pointed_at(redis_server, API_ONLY, cooldown=30.0),
+        override_settings(REDIS_BREAKER_PROBE_SECONDS=30.0),
+    ):
+        assert titles(warm(alice, "content").json()) == ["old", "pi"]
+        token = token_of(alice.user.id, CONTENT)
+        redis_server.pause(800)
+        _open_the_breaker(alice, settings.REDIS_BREAKER_FAILURES)
+        redis_server.wait_until_unpaused()
+        assert cache_breaker().state == OPEN
+
+        rename(alice, content_id, "new")
+        assert token_of(alice.user.id, CONTENT) not in (token, None), "the bump did not reach Redis"
+        assert debts() == 0
+        assert cache_breaker().state == CLOSED
+        assert titles(fetch(alice, "content", cache=MISS).json()) == ["new", "pi"]
+
+
+def test_a_write_while_redis_stays_paused_waits_one_timeout_for_its_sign_of_life_then_owes(alice, redis_server):
+    """The other side of the write's own probe: Redis does not answer within REDIS_TIMEOUT, the
+    bump is a debt, and the write waited that one PING, not the breaker's failures again."""
+    content_id = create_content(alice, "old")
+    with pointed_at(redis_server, API_ONLY, cooldown=30.0):
+        warm(alice, "content")
+        redis_server.pause(3000)
+        _open_the_breaker(alice, settings.REDIS_BREAKER_FAILURES)
+        started = time.monotonic()
+        rename(alice, content_id, "new")
+        waited = time.monotonic() - started
+        assert debts() == 1 and cache_breaker().state == OPEN
+        assert waited >= API_TIMEOUT, f"the write did not ask Redis ({waited:.3f} s)"
+        redis_server.wait_until_unpaused()
 
 
 @pytest.mark.parametrize("state_during_the_read", [CLOSED, HALF_OPEN])

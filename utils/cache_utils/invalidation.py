@@ -63,6 +63,10 @@ def bump_now(*, user_id: int, namespaces: Iterable[str], reasons: Iterable[str])
     namespaces = sorted(namespaces)
     if (local := l1.local_cache()) is not None:
         local.evict(user_id, namespaces)  # this process reads its own writes at once
+    # Note: an open circuit here may be this process's alone, late to see Redis back while
+    # another process already serves hits from it, among them the entry this write outdates: the
+    # bump is sent if Redis answers now, not owed until this process's probe thread sees it.
+    redis_layer.probe_now(redis_layer.CACHE, user_id)
     try:
         store.guarded(user_id, "invalidate", store.bump, user_id=user_id, namespaces=namespaces)
         if "user" not in reasons:  # Note: a deleted user reads nothing again

@@ -12,7 +12,8 @@ jobs' progress, the health probe) goes through `call` (or `call_for`, a call abo
   REDIS_BREAKER_FAILURES failures in a row nobody waits on that server for
   REDIS_BREAKER_COOLDOWN_SECONDS, then one call probes it. Meanwhile a thread PINGs the server
   every REDIS_BREAKER_PROBE_SECONDS (`probe`): an answer, or the sentinels naming another
-  master, ends the cool-down at once. On a cluster a server is a node: a
+  master, ends the cool-down at once; a write asks the same in its own thread (`probe_now`)
+  rather than owe its invalidation. On a cluster a server is a node: a
   call about a user goes through the breaker of the node that serves the user's slot, so a dead
   node's users bypass while everyone else's calls go on;
 - recovery hooks (`on_recovery`): a purpose that registered one must run it on a server before
@@ -58,8 +59,8 @@ from utils.redis_layer.layer import RECOVERY_HOOKS, RedisLayer, RedisUnavailable
 __all__ = [
     "CACHE", "CLUSTER", "JOBS", "MODES", "OPERATOR_TIMEOUT", "PURPOSES", "REVOCATION", "SENTINEL", "STANDALONE",
     "THROTTLE", "RedisLayer", "RedisUnavailable", "Route", "breaker", "call", "call_for", "client", "connect",
-    "current", "gather", "healthy", "make_key", "on_recovery", "operator_client", "require_recovery", "route",
-    "server_of", "use", "user_tag",
+    "current", "gather", "healthy", "make_key", "on_recovery", "operator_client", "probe_now", "require_recovery",
+    "route", "server_of", "use", "user_tag",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -168,6 +169,13 @@ def on_recovery(purpose: str, hook: Callable[[str], object]) -> None:
     if hook not in RECOVERY_HOOKS[purpose]:
         RECOVERY_HOOKS[purpose].append(hook)
     _current.require_recovery(purpose)
+
+
+def probe_now(purpose: str, user_id: int | None = None) -> bool:
+    """Before a call that must not be skipped while the circuit is open (a write's invalidation):
+    if the circuit of `user_id`'s server is cooling down, one PING now (REDIS_TIMEOUT) in the
+    caller's thread; an answer ends the cool-down, so that call is the breaker's probe."""
+    return _current.probe_now(purpose, user_id)
 
 
 def require_recovery(purpose: str, user_id: int | None = None) -> None:

@@ -231,10 +231,29 @@ class RedisLayer:
 
     def _watch(self, server: str, circuit: CircuitBreaker) -> None:
         """While the circuit cools down, probe the server (utils.redis_layer.probe)."""
-        found = next((route for route in list(self._routes.values()) if route.server == server or route.cluster), None)
-        client = clients.probe_client(found.client, server) if found else None
-        if client is not None:
+        if (client := self._probe_client(server)) is not None:
             probe.watch(circuit, client, server=server, interval=settings.REDIS_BREAKER_PROBE_SECONDS)
+
+    def probe_now(self, purpose: str, user_id: int | None = None) -> bool:
+        """If the circuit of the server of `user_id`'s calls is cooling down, ask that server now,
+        in this thread, as the probe thread would (one PING, bounded by REDIS_TIMEOUT): an answer
+        ends the cool-down, and the caller's next call is the breaker's probe. True if it answered."""
+        server = self.server_of(purpose, user_id)
+        circuit = self.breaker_of(server)
+        opening = circuit.openings
+        if not circuit.cooling(opening) or (client := self._probe_client(server)) is None:
+            return False
+        try:
+            alive = probe.answers(client)
+        finally:
+            client.close()
+        if alive:
+            circuit.cut_short(opening)
+        return alive
+
+    def _probe_client(self, server: str) -> Redis | None:
+        found = next((route for route in list(self._routes.values()) if route.server == server or route.cluster), None)
+        return clients.probe_client(found.client, server) if found else None
 
     def _succeeded(self, server: str, circuit: CircuitBreaker) -> None:
         if circuit.record_success():

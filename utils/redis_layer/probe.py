@@ -7,8 +7,9 @@ master found to have moved (the failover check is then due: `Failover.seen`), en
 (`CircuitBreaker.cut_short`). The next call is the breaker's probe as after a full cool-down: it
 runs the failover check and pays the debts (the recovery) before any answer is used.
 
-# Note: a thread, not the requests: no request waits on a server whose circuit is open, and a
-# dead server gets one PING per interval from each process, not one per request. The thread lives
+# Note: a thread, not the requests: no read waits on a server whose circuit is open, and a
+# dead server gets one PING per interval from each process, not one per read (a write asks itself:
+# redis_layer.probe_now, its invalidation must not wait on the interval). The thread lives
 # no longer than the cool-down of the opening it watches (a layer built afresh leaves none behind).
 """
 
