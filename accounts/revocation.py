@@ -9,9 +9,11 @@ A check is one HMGET, sent with the request's other Redis commands on a cached G
   database, so a restart or LRU eviction never brings a revoked token back;
 - Redis unreachable, or its breaker open (utils.redis_layer): the check asks the database instead
   (fail safe, not open);
-- a revocation whose Redis write failed is kept in this process and replayed on its next check
-  that reaches Redis. # Note: until then, other processes that still hold a `loaded` hash accept
-  that token; the window is one request of this process, at most the token's remaining life.
+- a revocation meeting this process's open circuit first asks Redis whether it is back
+  (`redis_layer.probe_now`); one whose Redis write failed is kept in this process and replayed on
+  its next check that reaches Redis. # Note: until then, other processes that still hold a
+  `loaded` hash accept that token; the window is one request of this process, at most the
+  token's remaining life.
 
 Writes only ever HSET fields, never delete the hash, so a rebuild racing a revocation cannot
 drop it.
@@ -58,6 +60,7 @@ def _write_fields(user_id: int, fields: dict) -> None:
 
 
 def _propagate(user_id: int, fields: dict) -> None:
+    redis_layer.probe_now(REVOCATION, user_id)  # as a cache bump does (utils.cache_utils.invalidation)
     try:
         redis_layer.call_for(user_id, REVOCATION, "revoke", _write_fields, user_id, fields)
     except RedisUnavailable as exc:

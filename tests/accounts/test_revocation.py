@@ -17,6 +17,7 @@ from tests.helpers import (
     status_with,
 )
 from utils import clock, redis_layer
+from utils.breaker import CLOSED, OPEN
 
 
 def access_claims(client) -> dict:
@@ -191,3 +192,20 @@ def test_the_redis_hash_expires_rather_than_living_forever(alice):
     alice.get(PROTECTED_URL)
     ttl = revocation._redis().ttl(revocation._hash_key(alice.user.pk))
     assert 0 < ttl <= revocation.HASH_TTL_SECONDS
+
+
+def test_a_logout_in_a_process_whose_circuit_is_late_to_close_reaches_redis_before_its_204(alice):
+    """This process's circuit is open while Redis answers (it has not seen it come back yet);
+    other processes, their circuits closed, read alice's loaded hash: the logout asks Redis
+    itself (redis_layer.probe_now) rather than keep the revocation for a later replay."""
+    jti_field = f"jti:{access_claims(alice)['jti']}".encode()
+    assert alice.get(PROTECTED_URL).status_code == 200  # alice's hash is loaded and says "valid"
+    circuit = redis_layer.breaker(redis_layer.REVOCATION)
+    for _ in range(circuit.failure_threshold):
+        circuit.record_failure()
+    assert circuit.state == OPEN
+
+    assert alice.post("/api/auth/logout/").status_code == 204
+    assert revocation._pending == []
+    assert jti_field in revocation_hash(alice.user.pk)
+    assert circuit.state == CLOSED
