@@ -1,4 +1,4 @@
-"""python -m chaos [--seed N] [--operations N] [--clients N] [--redis-mode standalone] [--out var/chaos]"""
+"""python -m chaos [--seed N] [--operations N] [--clients N] [--redis-mode MODE] [--out var/chaos]"""
 
 import argparse
 import signal
@@ -20,7 +20,8 @@ def main(argv: list[str]) -> int:
         "--redis-mode",
         choices=sorted(MODES),
         default="standalone",
-        help="standalone (through the run's proxy) or sentinel (a master, a replica, three sentinels)",
+        help="standalone (through the run's proxy), sentinel (a master, a replica, three sentinels) "
+        "or cluster (three masters)",
     )
     parser.add_argument(
         "--faults", default=None, help="comma-separated fault kinds (empty: none; default: all of the mode's)"

@@ -26,7 +26,10 @@ SENTINEL_KINDS = (
     *(kind for kind in KINDS if kind not in ("redis_blackhole", "redis_slow")),
     "failover",  # SENTINEL FAILOVER: the replica promoted, the master demoted
 )
-MODES = {"standalone": KINDS, "sentinel": SENTINEL_KINDS}
+# Note: a cluster's nodes announce their own addresses, which the app dials: no proxy there
+# either; the other Redis faults fall on one node, which stands for a cluster node killed.
+CLUSTER_KINDS = tuple(kind for kind in KINDS if kind not in ("redis_blackhole", "redis_slow"))
+MODES = {"standalone": KINDS, "sentinel": SENTINEL_KINDS, "cluster": CLUSTER_KINDS}
 
 
 @dataclass
@@ -75,11 +78,12 @@ class Faults:
         self.stopping.wait(seconds)
 
     def redis_pause(self, hold: float):
-        self.redis.signal(signal.SIGSTOP)
+        struck = self.redis.signal(signal.SIGSTOP)
         try:
             self._hold(hold)
         finally:
             self.redis.signal(signal.SIGCONT)
+        return struck
 
     def redis_blackhole(self, hold: float):
         self.proxy.set_mode("blackhole")
@@ -98,13 +102,15 @@ class Faults:
         return f"{latency * 1000:.0f} ms each way"
 
     def redis_kill(self, hold: float):
-        self.redis.kill()
+        struck = self.redis.kill()
         self._hold(hold)
         self.redis.start()
+        return struck
 
     def redis_restart(self, hold: float):
-        self.redis.stop()
+        struck = self.redis.stop()
         self.redis.start()
+        return struck
 
     def worker_kill(self, hold: float):
         pids = self.app.worker_pids()

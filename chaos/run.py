@@ -13,15 +13,25 @@ from pathlib import Path
 
 from chaos import checker, learners, report
 from chaos.faults import KINDS, Faults
-from chaos.servers import REPO, App, FaultyProxy, Postgres, Redis, SentinelRedis
+from chaos.servers import REPO, App, ClusterRedis, FaultyProxy, Postgres, Redis, SentinelRedis
 
 MUTANTS = REPO / "chaos" / "mutants"
 
 
 def redis_env(redis, proxy: FaultyProxy | None) -> dict:
-    if proxy is None:
+    if isinstance(redis, SentinelRedis):
         return {"REDIS_MODE": "sentinel", "REDIS_SENTINELS": redis.addresses, "REDIS_SENTINEL_MASTER": redis.NAME}
+    if isinstance(redis, ClusterRedis):
+        return {"REDIS_MODE": "cluster", "REDIS_URL": redis.url}
     return {"REDIS_MODE": "standalone", "REDIS_URL": f"redis://127.0.0.1:{proxy.port}"}
+
+
+def redis_servers(mode: str, work: Path, seed: int):
+    if mode == "sentinel":
+        return SentinelRedis(work)
+    if mode == "cluster":
+        return ClusterRedis(work, seed)
+    return Redis(work / "redis")
 
 
 def app_env(pg: Postgres, redis: dict, mutant: str | None) -> dict:
@@ -77,15 +87,14 @@ def run(*, seed: int, operations: int, clients: int, users: int, out: Path, faul
     # Note: the learners' day is UTC's from midnight (chaos.learners.day_hours); past its end,
     # completed cards are due again and the checker leaves day-bound facts alone.
     day_ends = time.monotonic() + (86400 - time.time() % 86400)
-    sentinel = redis_mode == "sentinel"
     pg, proxy, app = Postgres(work), None, None
-    redis = SentinelRedis(work) if sentinel else Redis(work / "redis")
+    redis = redis_servers(redis_mode, work, seed)
     procs: list[multiprocessing.Process] = []
     faults = None
     try:
         pg.init()
         redis.start_all()
-        proxy = None if sentinel else FaultyProxy(redis.port)
+        proxy = FaultyProxy(redis.port) if redis_mode == "standalone" else None
         app = App(work, app_env(pg, redis_env(redis, proxy), mutant))
         app.manage("migrate", "--noinput")
         app.start()

@@ -5,6 +5,7 @@ started is stopped by `stop()` (the run calls each in a finally block)."""
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -36,7 +37,7 @@ def program(name: str) -> str | None:
 
 def missing_programs() -> list[str]:
     """The programs a chaos run needs that this machine lacks."""
-    return [name for name in ("redis-server", *PG_BINARIES) if program(name) is None]
+    return [name for name in ("redis-server", "redis-cli", *PG_BINARIES) if program(name) is None]
 
 
 def wait_for(check, *, seconds: float, what: str) -> None:
@@ -242,6 +243,76 @@ class SentinelRedis:
     def stop_all(self) -> None:
         for sentinel in self.sentinels:
             stop_process(sentinel)
+        for node in self.nodes:
+            node.stop()
+
+
+class ClusterRedis:
+    """Three cluster-enabled masters of the run's own (no replicas), the slots spread over them by
+    `redis-cli --cluster create`. A fault falls on one node, picked by the run's seed: the others
+    serve on (cluster-require-full-coverage no, as docs/operations.md asks of a deployment), and a
+    node started again rejoins with its slots (its nodes.conf), empty."""
+
+    def __init__(self, workdir: Path, seed: int, masters: int = 3):
+        cluster_args = (
+            "--cluster-enabled", "yes",
+            "--cluster-config-file", "nodes.conf",
+            "--cluster-node-timeout", "1000",
+            "--cluster-require-full-coverage", "no",
+        )  # fmt: skip
+        # Note: the bus port defaults to port + 10000, which may be taken or past 65535.
+        self.nodes = [
+            Redis(workdir / f"node{n}", *cluster_args, "--cluster-port", str(free_port())) for n in range(masters)
+        ]
+        self._rng = random.Random(f"nodes-{seed}")
+        self._struck: Redis | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.nodes[0].port}"
+
+    def start_all(self) -> None:
+        for node in self.nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        command = [program("redis-cli"), "--cluster", "create", *addresses, "--cluster-yes"]
+        subprocess.run(command, check=True, capture_output=True, timeout=30)
+        wait_for(self._ok, seconds=30, what="the cluster")
+
+    def _ok(self) -> bool:
+        import redis
+
+        for node in self.nodes:
+            try:
+                with redis.Redis(port=node.port, socket_timeout=1) as client:
+                    if client.cluster("info")["cluster_state"] != "ok":
+                        return False
+            except redis.RedisError:
+                return False
+        return True
+
+    def _strike(self) -> Redis:
+        self._struck = self._rng.choice(self.nodes)
+        return self._struck
+
+    def signal(self, sig: int) -> str:
+        if sig == signal.SIGSTOP:
+            self._strike()
+        self._struck.signal(sig)
+        return f"node :{self._struck.port}"
+
+    def kill(self) -> str:
+        self._strike().kill()
+        return f"node :{self._struck.port}"
+
+    def stop(self) -> str:
+        self._strike().stop()
+        return f"node :{self._struck.port}"
+
+    def start(self) -> None:
+        self._struck.start()
+
+    def stop_all(self) -> None:
         for node in self.nodes:
             node.stop()
 
