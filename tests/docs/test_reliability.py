@@ -1,9 +1,10 @@
-"""The reliability page shows the last published chaos run, or says it has not run."""
+"""The reliability page shows the last published chaos run of each Redis mode, or says it has not run."""
 
 from docsgen import reliability
 
 SUMMARY = {
     "seed": 7,
+    "redis_mode": "sentinel",
     "operations": 1200,
     "clients": 8,
     "seconds": 60.0,
@@ -18,7 +19,7 @@ SUMMARY = {
 
 
 def test_without_a_published_run_the_page_says_it_has_not_run(tmp_path, monkeypatch):
-    monkeypatch.setattr(reliability, "REPORT", tmp_path / "chaos-report.json")
+    monkeypatch.setattr(reliability, "DATA", tmp_path)
     monkeypatch.setattr(reliability, "OUT", tmp_path / "chaos.md")
     reliability.write()
     assert "has not yet run" in (tmp_path / "chaos.md").read_text()
@@ -28,4 +29,5 @@ def test_a_published_run_gives_its_faults_recoveries_and_anomalies():
     page = reliability.render(SUMMARY)
     assert "| redis_kill | 2 | 1.2 | 0.1 |" in page
     assert "| stale_read | 0 |" in page
-    assert "python -m chaos --seed 7" in page
+    assert "python -m chaos --seed 7 --redis-mode sentinel" in page
+    assert page.startswith("### Redis sentinel")
