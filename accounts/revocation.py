@@ -56,7 +56,7 @@ def _write_fields(user_id: int, fields: dict) -> None:
     pipe = _redis().pipeline(transaction=False)
     pipe.hset(_hash_key(user_id), mapping=fields)
     pipe.expire(_hash_key(user_id), HASH_TTL_SECONDS)
-    pipe.execute()
+    redis_layer.execute_durably(REVOCATION, pipe)
 
 
 def _propagate(user_id: int, fields: dict) -> None:

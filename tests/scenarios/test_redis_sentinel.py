@@ -8,11 +8,14 @@ show after the failover.
 The sentinels run with the shipped breaker (REDIS_BREAKER_COOLDOWN_SECONDS 5 s): the probe of an
 open circuit, not a short cool-down, is what lets the app follow a promotion quickly."""
 
+import os
+import signal
 import threading
 import time
 
 import pytest
 import redis
+from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
@@ -21,6 +24,7 @@ from content.models import Content
 from tests.helpers import BYPASS, CONTENTS, DEFAULT_PASSWORD, HIT, URLS, TodayReaders, cache_off, content_url
 from tests.servers import RedisSentinelSet, free_loopback_port, sentinel_mode
 from utils.cache_utils import invalidate_pattern, keys
+from utils.cache_utils.conf import CONTENT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -109,6 +113,38 @@ def test_a_promoted_replica_that_missed_the_last_writes_serves_nothing_from_befo
     titles = [item["title"] for item in alice.get(URLS["content"]).json()["results"]]
     assert titles == ["after"]
     assert bob.get(URLS["today"]).status_code == 401, "a logout the replica never saw still holds"
+
+
+def test_a_bump_the_deposed_master_took_goes_again_to_the_promoted_replica_before_the_write_answers(sentinels, alice):
+    """The master stopped past the sentinels' down-after: they promote the replica. Resumed, the
+    old master takes writes from the connections still open to it until the sentinels demote it,
+    and drops them then. A rename's bump sent there is acknowledged by no replica, from a master
+    the sentinels no longer name: it goes again to the new master before the PATCH answers."""
+    card = alice.post(CONTENTS, {"title": "before"}).json()
+    alice.get(URLS["content"])
+    assert alice.get(URLS["content"])["X-Cache"] == HIT
+    with sentinels.master.admin() as master:
+        assert master.wait(1, 2000) == 1, "the replica did not catch up"
+    namespace = keys.namespace_key(alice.user.pk, CONTENT)
+    with sentinels.replica.admin(db=settings.REDIS_DB_CACHE) as replica:
+        token = replica.get(namespace)
+    assert token is not None
+
+    os.kill(sentinels.master.proc.pid, signal.SIGSTOP)  # no request meanwhile: the app's connections stay open
+    try:
+        wait_for_promotion(sentinels, time.monotonic())
+    finally:
+        os.kill(sentinels.master.proc.pid, signal.SIGCONT)
+    assert alice.patch(content_url(card["id"]), {"title": "after"}).status_code == 200
+
+    with sentinels.replica.admin(db=settings.REDIS_DB_CACHE) as promoted:
+        assert promoted.get(namespace) != token, "the bump went only to the deposed master"
+    deadline = time.monotonic() + FOLLOW_SECONDS
+    while (response := alice.get(URLS["content"]))["X-Cache"] != HIT:
+        assert [item["title"] for item in response.json()["results"]] == ["after"], response["X-Cache"]
+        assert time.monotonic() < deadline, "no HIT from the promoted replica"
+        time.sleep(0.05)
+    assert [item["title"] for item in response.json()["results"]] == ["after"]
 
 
 @pytest.mark.integration  # threads writing at once: SQLite's in-memory test database would refuse them

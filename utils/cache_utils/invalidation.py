@@ -98,7 +98,7 @@ def settle_debts(server: str | None = None, *, batch_size: int = 1000) -> int:
         pipe = store.client().pipeline(transaction=False)
         for _, user_id, namespaces in debts:
             store.queue_bump(pipe, user_id=user_id, namespaces=namespaces.split(","))
-        pipe.execute()
+        redis_layer.execute_durably(redis_layer.CACHE, pipe)
         InvalidationDebt.objects.filter(id__in=[debt_id for debt_id, _, _ in debts]).delete()
         settled += len(debts)
     if settled:

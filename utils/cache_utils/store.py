@@ -202,7 +202,7 @@ def bump(*, user_id: int, namespaces) -> None:
     whatever the number of entries; they are left to their TTL or to LRU eviction."""
     pipe = client().pipeline(transaction=False)
     queue_bump(pipe, user_id=user_id, namespaces=namespaces)
-    pipe.execute()
+    redis_layer.execute_durably(redis_layer.CACHE, pipe)
 
 
 def bumps_channel() -> str:

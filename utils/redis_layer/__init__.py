@@ -59,8 +59,8 @@ from utils.redis_layer.layer import RECOVERY_HOOKS, RedisLayer, RedisUnavailable
 __all__ = [
     "CACHE", "CLUSTER", "JOBS", "MODES", "OPERATOR_TIMEOUT", "PURPOSES", "REVOCATION", "SENTINEL", "STANDALONE",
     "THROTTLE", "RedisLayer", "RedisUnavailable", "Route", "breaker", "call", "call_for", "client", "connect",
-    "current", "gather", "healthy", "make_key", "on_recovery", "operator_client", "probe_now", "require_recovery",
-    "route", "server_of", "use", "user_tag",
+    "current", "execute_durably", "gather", "healthy", "make_key", "on_recovery", "operator_client", "probe_now",
+    "require_recovery", "route", "server_of", "use", "user_tag",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -169,6 +169,14 @@ def on_recovery(purpose: str, hook: Callable[[str], object]) -> None:
     if hook not in RECOVERY_HOOKS[purpose]:
         RECOVERY_HOOKS[purpose].append(hook)
     _current.require_recovery(purpose)
+
+
+def execute_durably(purpose: str, pipe) -> list:
+    """`pipe.execute()` for a write that must survive a failover (a bump, a revocation): with
+    Sentinel, once a replica has it too, or on the new master when the old one was deposed
+    under it (`failover`). Inside a `call`: a write that cannot be made durable raises as any
+    failed call does."""
+    return _current.execute_durably(purpose, pipe)
 
 
 def probe_now(purpose: str, user_id: int | None = None) -> bool:

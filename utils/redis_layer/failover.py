@@ -8,7 +8,12 @@ master knew and this one missed can show. Then the purposes' recovery is due on 
 
 Until the check has run, no connection of the layer may reach the new master: the one that finds
 it raises MasterMoved, the cue for the check (not a failure of Redis: the layer runs the check and
-the call again). The check's own connections go ahead."""
+the call again). The check's own connections go ahead.
+
+A write that must survive a failover (a bump, a revocation: `RedisLayer.execute_durably`) also
+waits for a replica to have it. The old master takes writes from the connections still open to
+it between the replica's promotion and its own demotion, then drops them; one no replica
+acknowledged, from a master the sentinels no longer name, is the same cue (`unreplicated`)."""
 
 import logging
 import threading
@@ -65,6 +70,21 @@ class Failover:
             self.masters[name] = address
         layer.require_recovery_on(server)
         self.unchecked.discard(server)
+
+    def unreplicated(self, layer: "RedisLayer", server: str) -> None:
+        """A write the master took that no replica acknowledged in time. A replica away or slow:
+        the sentinels still name this master, and the write stands. A master they no longer name
+        (a replica promoted while this process still reached the old one, which takes writes
+        until it is demoted, and loses them then): every connection of the layer is dropped and
+        MasterMoved is the cue, so the check runs on the new master and the write goes again
+        there."""
+        name = settings.REDIS_SENTINEL_MASTER
+        address = layer.sentinels().discover_master(name)
+        if address == self.masters.get(name):
+            return
+        layer.disconnect()
+        self.unchecked.add(server)
+        raise MasterMoved(f"master {name} moved from {self.masters.get(name)} to {address} under a write")
 
     def _flush_unless_checked(self, layer: "RedisLayer", name: str, address: tuple[str, int]) -> None:
         marker, here = layer.make_key(THROTTLE, "sentinel-master"), f"{address[0]}:{address[1]}"

@@ -195,6 +195,24 @@ class RedisLayer:
             self._recover(purpose, server, due)
         return fn(*args, **(kwargs or {}))
 
+    def execute_durably(self, purpose: str, pipe) -> list:
+        """`pipe.execute()` for a write that must outlive a failover. With Sentinel it also waits
+        for one replica (WAIT, within half of REDIS_TIMEOUT), and a write no replica has from a
+        master the sentinels no longer name goes again to the new one (`Failover.unreplicated`).
+        Elsewhere, and for a test's stand-in, as it is."""
+        if settings.REDIS_MODE != SENTINEL or purpose in self.stand_ins:
+            return pipe.execute()
+        pipe.execute_command("WAIT", 1, max(1, int(settings.REDIS_TIMEOUT * 500)))
+        *replies, replicas = pipe.execute()
+        if replicas < 1:
+            self.failover.unreplicated(self, self.route(purpose).server)
+        return replies
+
+    def disconnect(self) -> None:
+        """Close every connection of every purpose's client: the next ones are made anew."""
+        for found in list(self._routes.values()):
+            found.client.connection_pool.disconnect()
+
     def gather(
         self, operation: str, commands: dict[str, list[tuple]], *, user_id: int | None = None
     ) -> dict[str, list]:
