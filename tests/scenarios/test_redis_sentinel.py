@@ -23,8 +23,10 @@ from rest_framework.throttling import SimpleRateThrottle
 from content.models import Content
 from tests.helpers import BYPASS, CONTENTS, DEFAULT_PASSWORD, HIT, URLS, TodayReaders, cache_off, content_url
 from tests.servers import RedisSentinelSet, free_loopback_port, sentinel_mode
+from utils import redis_layer
 from utils.cache_utils import invalidate_pattern, keys
 from utils.cache_utils.conf import CONTENT
+from utils.cache_utils.models import InvalidationDebt
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -145,6 +147,21 @@ def test_a_bump_the_deposed_master_took_goes_again_to_the_promoted_replica_befor
         assert time.monotonic() < deadline, "no HIT from the promoted replica"
         time.sleep(0.05)
     assert [item["title"] for item in response.json()["results"]] == ["after"]
+
+
+def test_with_the_replica_away_a_bump_no_replica_acknowledges_stands_on_the_master(sentinels, alice):
+    """The replica stopped: the sentinels still name the master, so a write whose WAIT finds no
+    replica stands there (no debt, no failure counted), slowed by that wait alone."""
+    card = alice.post(CONTENTS, {"title": "before"}).json()
+    alice.get(URLS["content"])
+    sentinels.replica.stop()
+    assert alice.patch(content_url(card["id"]), {"title": "after"}).status_code == 200
+    assert not InvalidationDebt.objects.exists()
+    assert redis_layer.healthy(redis_layer.CACHE)
+    for _ in range(2):  # the refresh-on-write's entry, or a miss and then its entry
+        response = alice.get(URLS["content"])
+        assert [item["title"] for item in response.json()["results"]] == ["after"], response["X-Cache"]
+    assert response["X-Cache"] == HIT
 
 
 @pytest.mark.integration  # threads writing at once: SQLite's in-memory test database would refuse them
