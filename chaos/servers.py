@@ -247,6 +247,15 @@ class SentinelRedis:
             node.stop()
 
 
+# A node of a cluster whose other nodes serve on while one is away (tests/servers.py's too).
+CLUSTER_NODE_ARGS = (
+    "--cluster-enabled", "yes",
+    "--cluster-config-file", "nodes.conf",
+    "--cluster-node-timeout", "1000",
+    "--cluster-require-full-coverage", "no",
+)  # fmt: skip
+
+
 class ClusterRedis:
     """Three cluster-enabled masters of the run's own (no replicas), the slots spread over them by
     `redis-cli --cluster create`. A fault falls on one node, picked by the run's seed: the others
@@ -254,15 +263,9 @@ class ClusterRedis:
     node started again rejoins with its slots (its nodes.conf), empty."""
 
     def __init__(self, workdir: Path, seed: int, masters: int = 3):
-        cluster_args = (
-            "--cluster-enabled", "yes",
-            "--cluster-config-file", "nodes.conf",
-            "--cluster-node-timeout", "1000",
-            "--cluster-require-full-coverage", "no",
-        )  # fmt: skip
         # Note: the bus port defaults to port + 10000, which may be taken or past 65535.
         self.nodes = [
-            Redis(workdir / f"node{n}", *cluster_args, "--cluster-port", str(free_port())) for n in range(masters)
+            Redis(workdir / f"node{n}", *CLUSTER_NODE_ARGS, "--cluster-port", str(free_port())) for n in range(masters)
         ]
         self._rng = random.Random(f"nodes-{seed}")
         self._struck: Redis | None = None

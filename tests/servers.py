@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import override_settings
 
+from chaos.servers import CLUSTER_NODE_ARGS
 from utils import redis_layer
 
 START_SECONDS = 5.0
@@ -257,13 +258,7 @@ class RedisClusterServers:
     which docs/operations.md, "Scaling out", asks of a deployment too)."""
 
     def __init__(self, workdir: Path, masters: int = 3):
-        cluster_args = (
-            "--cluster-enabled", "yes",
-            "--cluster-config-file", "nodes.conf",
-            "--cluster-node-timeout", "1000",
-            "--cluster-require-full-coverage", "no",
-        )  # fmt: skip
-        self.nodes = [RedisServer(workdir / f"node{n}", *cluster_args) for n in range(masters)]
+        self.nodes = [RedisServer(workdir / f"node{n}", *CLUSTER_NODE_ARGS) for n in range(masters)]
         for node in self.nodes:
             # Note: the bus port defaults to port + 10000, which may be taken or past 65535.
             node.extra_args += ("--cluster-port", str(free_loopback_port()))
