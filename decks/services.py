@@ -36,7 +36,8 @@ MAX_ATTEMPTS = 3
 # Note: about a dozen progress writes per job, and no transaction longer than a thousand cards.
 BATCHES_PER_JOB, MIN_BATCH, MAX_BATCH = 12, 50, 1000
 HISTORY_BATCH = 5000  # rows per INSERT of imported history (but on PostgreSQL: one COPY per batch)
-HISTORY_COLUMNS = ("user_id", "content_id", "result", "scheduler", "time_spent_seconds", "reviewed_at")
+# Note: every column a row needs, those with a default too: COPY leaves Django's defaults out.
+HISTORY_COLUMNS = ("user_id", "content_id", "result", "scheduler", "time_spent_seconds", "reviewed_at", "undone_after")
 ANKI = "anki"  # the scheduler of an imported answer (ReviewHistory.scheduler)
 PROGRESS_FIELDS = ["state", "message", "processed", "created", "skipped", "reviews", "reviews_skipped", "errors"]
 
@@ -174,7 +175,7 @@ def _history_add(created: list[tuple[Content, readers.Note]]) -> int:
     # Note: in the transaction that creates the cards, and only theirs: a batch tried again, or a
     job resumed, writes no answer twice; a card the owner had already gets none."""
     rows = [
-        (card.owner_id, card.pk, Grade(answer.ease).label, ANKI, answer.seconds, answer.at)
+        (card.owner_id, card.pk, Grade(answer.ease).label, ANKI, answer.seconds, answer.at, 0)
         for card, note in created
         for answer in note.history
     ]
