@@ -233,13 +233,13 @@ def _pair(refresh: RefreshToken) -> dict:
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
-def _issue_after(cutoff: int, user: User) -> dict:
+def _wait_past(cutoff: int) -> None:
     # Note: `iat` has whole seconds and the cut-off kills every token issued up to its second, so
-    # the new pair waits for the next one: at most a second, on a call that hashes two passwords.
+    # the call answers in the next one, and a token issued after its answer lives: at most a
+    # second, on a call that hashes a password anyway.
     delay = cutoff + 1 - tokens.aware_utcnow().timestamp()
     if delay > 0:
         time.sleep(delay)
-    return _pair(refresh_token_for(user))
 
 
 def password_change(*, user: User, current_password: str, new_password: str) -> dict:
@@ -251,7 +251,8 @@ def password_change(*, user: User, current_password: str, new_password: str) -> 
         user.set_password(new_password)
         user.save(update_fields=["password"])
         cutoff = revocation.revoke_user_tokens(user_id=user.pk)
-    return _issue_after(cutoff, user)
+    _wait_past(cutoff)
+    return _pair(refresh_token_for(user))
 
 
 def password_reset_request(*, email: str) -> None:
@@ -291,7 +292,8 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:
     with transaction.atomic():
         user.set_password(new_password)
         user.save(update_fields=["password"])
-        revocation.revoke_user_tokens(user_id=user.pk)
+        cutoff = revocation.revoke_user_tokens(user_id=user.pk)
+    _wait_past(cutoff)  # a sign-in right after the answer must not fall under the cut-off
 
 
 def _expiry(token: Token) -> datetime:
