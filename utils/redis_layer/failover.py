@@ -1,7 +1,8 @@
 """Sentinel failover: before a process trusts a sentinels' master it has not used yet (its first,
 or a promoted replica), it checks it. Replication is asynchronous, so a new master may lack the
 last bumps and revocations the old one acknowledged: unless this master was checked already (a
-marker in the throttle database names it), the cache and revocation databases are flushed. Every
+marker in the throttle database names its replication ID, new at each promotion), the cache and
+revocation databases are flushed. Every
 entry is then a miss and every revocation hash is rebuilt from PostgreSQL, so nothing the old
 master knew and this one missed can show. Then the purposes' recovery is due on that server
 (the invalidation debts written while no master answered).
@@ -87,13 +88,16 @@ class Failover:
         raise MasterMoved(f"master {name} moved from {self.masters.get(name)} to {address} under a write")
 
     def _flush_unless_checked(self, layer: "RedisLayer", name: str, address: tuple[str, int]) -> None:
-        marker, here = layer.make_key(THROTTLE, "sentinel-master"), f"{address[0]}:{address[1]}"
+        # Note: the marker names the master's replication ID, not its address: a promotion gives
+        # the promoted replica a new one, so a server promoted again (a failover and back) is
+        # checked again, though it may still hold the dataset of its first term.
         throttle = layer.route(THROTTLE).client
+        marker, here = layer.make_key(THROTTLE, "sentinel-master"), throttle.info("replication")["master_replid"]
         if (throttle.get(marker) or b"").decode() != here:
             for purpose in (CACHE, REVOCATION):
                 layer.route(purpose).client.flushdb()
             throttle.set(marker, here)
-            logger.warning("redis: master %s is now %s: cache and revocation databases flushed", name, here)
+            logger.warning("redis: master %s is now %s:%s: cache and revocation databases flushed", name, *address)
 
 
 def _watched_connection(failover: Failover) -> type[SentinelManagedConnection]:
