@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 from django.conf import settings
-from django.db import OperationalError as DatabaseError
+from django.db import OperationalError as DatabaseOperationalError
 from django.db import connections
 from django.utils.module_loading import import_string
 from kombu.exceptions import OperationalError
@@ -30,7 +30,7 @@ KINDS = {
 
 # Note: a lock, a restart or a dropped connection passes; a recount or a replay has no failed state
 # a learner could see, so a job gives up only after these tries (a few seconds of backoff).
-RETRY_ON = (DatabaseError,)
+RETRY_ON = (DatabaseOperationalError,)
 RETRIES = 5
 RETRY_FIRST_DELAY = 0.2  # seconds, doubled at each try (as Celery's retry_backoff does)
 
