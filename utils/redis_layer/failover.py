@@ -2,10 +2,9 @@
 or a promoted replica), it checks it. Replication is asynchronous, so a new master may lack the
 last bumps and revocations the old one acknowledged: unless this master was checked already (a
 marker in the throttle database names its replication ID, new at each promotion), the cache and
-revocation databases are flushed. Every
-entry is then a miss and every revocation hash is rebuilt from PostgreSQL, so nothing the old
-master knew and this one missed can show. Then the purposes' recovery is due on that server
-(the invalidation debts written while no master answered).
+revocation databases are flushed. Every entry is then a miss and every revocation hash is rebuilt
+from PostgreSQL, so nothing the old master knew and this one missed can show. Then the purposes'
+recovery is due on that server (the invalidation debts written while no master answered).
 
 Until the check has run, no connection of the layer may reach the new master: the one that finds
 it raises MasterMoved, the cue for the check (not a failure of Redis: the layer runs the check and
