@@ -23,6 +23,9 @@ def bump_before_commit() -> None:
         stale = set().union(*(policy.namespaces_for(model, change=change) for model in writes))
         if stale:
             invalidation.bump_now(user_id=owner_id, namespaces=stale, reasons={reason})
+            # Note: the window widened, as a slower write would: the refresh-on-write and the
+            # readers meanwhile refill from the pre-commit rows every time, not now and then.
+            time.sleep(0.05)
         policy._muted.depth = getattr(policy._muted, "depth", 0) + 1
         try:
             yield
