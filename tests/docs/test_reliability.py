@@ -31,3 +31,10 @@ def test_a_published_run_gives_its_faults_recoveries_and_anomalies():
     assert "| stale_read | 0 |" in page
     assert "python -m chaos --seed 7 --redis-mode sentinel" in page
     assert page.startswith("### Redis sentinel")
+
+
+def test_a_published_soak_is_its_own_section_with_its_operations_in_the_rerun():
+    page = reliability.render({**SUMMARY, "redis_mode": "standalone", "operations": 200000}, "soak")
+    assert page.startswith("### Soak, Redis standalone")
+    assert "docs/data/chaos-soak.json" in page
+    assert "--redis-mode standalone --operations 200000`" in page
