@@ -61,6 +61,11 @@ class Failover:
         """Flush what the master may have missed, once per master (see the module docstring)."""
         name = settings.REDIS_SENTINEL_MASTER
         address = layer.sentinels().discover_master(name)
+        if self.masters.get(name) not in (None, address):
+            # Note: a connection made to the old master must neither serve the check nor outlive
+            # it: back in the pool, it would answer from that server (a replica by then, or a
+            # master again later) with no check at all.
+            layer.disconnect()
         self._checking.address = address
         try:
             self._flush_unless_checked(layer, name, address)
