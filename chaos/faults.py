@@ -32,6 +32,12 @@ CLUSTER_KINDS = tuple(kind for kind in KINDS if kind not in ("redis_blackhole", 
 MODES = {"standalone": KINDS, "sentinel": SENTINEL_KINDS, "cluster": CLUSTER_KINDS}
 
 
+# Note: granian exits altogether when a worker dies within 5.5 s of its spawn (its crash-loop
+# guard; a deployment's supervisor would start it again): a worker is killed only once the last
+# replacement is older than this.
+WORKER_SETTLE_SECONDS = 6.0
+
+
 @dataclass
 class Fault:
     kind: str
@@ -50,6 +56,7 @@ class Faults:
         self.kinds = list(kinds)
         self.rounds = rounds
         self.log: list[Fault] = []
+        self.replaced_at = float("-inf")
         self.mandatory_done = threading.Event()
         self.stopping = threading.Event()
 
@@ -113,6 +120,8 @@ class Faults:
         return struck
 
     def worker_kill(self, hold: float):
+        if self.stopping.wait(max(0.0, self.replaced_at + WORKER_SETTLE_SECONDS - time.monotonic())):
+            return "stopped"
         pids = self.app.worker_pids()
         if not pids:
             return "no worker"
@@ -124,6 +133,7 @@ class Faults:
         while self.app.workers_started() <= started:
             if time.monotonic() > deadline or self.stopping.wait(0.1):
                 return f"pid {pid}, not replaced"
+        self.replaced_at = time.monotonic()
         return f"pid {pid}"
 
     def pg_stop(self, hold: float):
