@@ -149,6 +149,41 @@ def test_a_bump_the_deposed_master_took_goes_again_to_the_promoted_replica_befor
     assert [item["title"] for item in response.json()["results"]] == ["after"]
 
 
+def test_a_deposed_master_named_again_before_its_demotion_serves_nothing_from_its_first_term(sentinels, alice, bob):
+    """The master stopped past the sentinels' down-after: they promote the replica. Resumed, the
+    old master stays a master (the sentinels demote it only seconds later) with its first term's
+    data. A rename and a logout go to the promoted replica, which is then killed: the sentinels name
+    the old master again. That promotion is a no-op on a server that never stopped being a master
+    (same replication ID), yet it missed every write of the second term."""
+    card = alice.post(CONTENTS, {"title": "before"}).json()
+    for url in URLS.values():
+        alice.get(url), alice.get(url)
+    assert bob.get(URLS["today"]).status_code == 200
+    with sentinels.master.admin() as master:
+        assert master.wait(1, 2000) == 1, "the replica did not catch up"
+
+    os.kill(sentinels.master.proc.pid, signal.SIGSTOP)
+    try:
+        wait_for_promotion(sentinels, time.monotonic())
+    finally:
+        os.kill(sentinels.master.proc.pid, signal.SIGCONT)
+    assert alice.patch(content_url(card["id"]), {"title": "after"}).status_code == 200
+    assert bob.post("/api/auth/logout/").status_code == 204
+    with sentinels.master.admin() as deposed:
+        assert deposed.info("replication")["role"] == "master", "demoted already: the case needs it undemoted"
+    sentinels.replica.kill()
+    killed_at = time.monotonic()
+    while sentinels.master_port() != sentinels.master.port:
+        assert time.monotonic() - killed_at < FOLLOW_SECONDS, "the sentinels did not name the old master again"
+        time.sleep(0.1)
+
+    for name, url in URLS.items():
+        response = alice.get(url)
+        assert response.status_code == 200
+        assert response.json() == truth(alice, url), f"{name} ({response['X-Cache']}) from the first term"
+    assert bob.get(URLS["today"]).status_code == 401, "a logout of the second term no longer holds"
+
+
 def test_with_the_replica_away_a_bump_no_replica_acknowledges_stands_on_the_master(sentinels, alice):
     """The replica stopped: the sentinels still name the master, so a write whose WAIT finds no
     replica stands there (no debt, no failure counted), slowed by that wait alone."""

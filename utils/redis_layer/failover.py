@@ -1,8 +1,8 @@
 """Sentinel failover: before a process trusts a sentinels' master it has not used yet (its first,
 or a promoted replica), it checks it. Replication is asynchronous, so a new master may lack the
-last bumps and revocations the old one acknowledged: unless this master was checked already (a
-marker in the throttle database names its replication ID, new at each promotion), the cache and
-revocation databases are flushed. Every entry is then a miss and every revocation hash is rebuilt
+last bumps and revocations the old one acknowledged: unless this master was checked already in
+the sentinels' current configuration (a marker in the throttle database names the config epoch,
+one more at each failover), the cache and revocation databases are flushed. Every entry is then a miss and every revocation hash is rebuilt
 from PostgreSQL, so nothing the old master knew and this one missed can show. Then the purposes'
 recovery is due on that server (the invalidation debts written while no master answered).
 
@@ -20,8 +20,8 @@ import threading
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from redis.exceptions import RedisError
-from redis.sentinel import SentinelManagedConnection
+from redis.exceptions import ConnectionError, RedisError, ResponseError, TimeoutError
+from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
 
 from utils.redis_layer.clients import CACHE, REVOCATION, THROTTLE, sentinel_server
 
@@ -60,7 +60,7 @@ class Failover:
     def check(self, layer: "RedisLayer", server: str) -> None:
         """Flush what the master may have missed, once per master (see the module docstring)."""
         name = settings.REDIS_SENTINEL_MASTER
-        address = layer.sentinels().discover_master(name)
+        address, epoch = named_master(layer.sentinels(), name)
         if self.masters.get(name) not in (None, address):
             # Note: a connection made to the old master must neither serve the check nor outlive
             # it: back in the pool, it would answer from that server (a replica by then, or a
@@ -68,7 +68,7 @@ class Failover:
             layer.disconnect()
         self._checking.address = address
         try:
-            self._flush_unless_checked(layer, name, address)
+            self._flush_unless_checked(layer, name, address, epoch)
         finally:
             self._checking.address = None
         with self._lock:
@@ -91,17 +91,30 @@ class Failover:
         self.unchecked.add(server)
         raise MasterMoved(f"master {name} moved from {self.masters.get(name)} to {address} under a write")
 
-    def _flush_unless_checked(self, layer: "RedisLayer", name: str, address: tuple[str, int]) -> None:
-        # Note: the marker names the master's replication ID, not its address: a promotion gives
-        # the promoted replica a new one, so a server promoted again (a failover and back) is
-        # checked again, though it may still hold the dataset of its first term.
+    def _flush_unless_checked(self, layer: "RedisLayer", name: str, address: tuple[str, int], epoch: int) -> None:
+        # Note: the marker names the failover, not the server (its address, its replication ID):
+        # a deposed master the sentinels have not demoted yet is still a master, and may be named
+        # again, same ID and dataset, having missed every write of the term it was away.
         throttle = layer.route(THROTTLE).client
-        marker, here = layer.make_key(THROTTLE, "sentinel-master"), throttle.info("replication")["master_replid"]
+        marker, here = layer.make_key(THROTTLE, "sentinel-master"), str(epoch)
         if (throttle.get(marker) or b"").decode() != here:
             for purpose in (CACHE, REVOCATION):
                 layer.route(purpose).client.flushdb()
             throttle.set(marker, here)
             logger.warning("redis: master %s is now %s:%s: cache and revocation databases flushed", name, *address)
+
+
+def named_master(manager: Sentinel, name: str) -> tuple[tuple[str, int], int]:
+    """The master's address and config epoch as the first sentinel that names one sees them (both
+    from one answer: `Sentinel.discover_master` gives the address alone)."""
+    for sentinel in manager.sentinels:
+        try:
+            state = sentinel.sentinel_master(name)
+        except (ConnectionError, TimeoutError, ResponseError):
+            continue
+        if manager.check_master_state(state, name):
+            return (state["ip"], state["port"]), state["config-epoch"]
+    raise MasterNotFoundError(f"no sentinel names a master {name!r}")
 
 
 def _watched_connection(failover: Failover) -> type[SentinelManagedConnection]:
