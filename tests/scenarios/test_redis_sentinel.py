@@ -149,6 +149,39 @@ def test_a_bump_the_deposed_master_took_goes_again_to_the_promoted_replica_befor
     assert [item["title"] for item in response.json()["results"]] == ["after"]
 
 
+def test_once_the_sentinels_announce_a_new_master_a_process_reads_nothing_from_the_deposed_one(sentinels, alice):
+    """The master stopped past the sentinels' down-after: they promote the replica. Resumed, the old
+    master stays a master until they demote it, seconds later, and this process's connections to
+    it are still open (no request meanwhile). Another process's write lands on the new master:
+    the sentinels' +switch-master has told this one to check its master before its next read."""
+    card = alice.post(CONTENTS, {"title": "before"}).json()
+    alice.get(URLS["content"])
+    assert alice.get(URLS["content"])["X-Cache"] == HIT
+    with sentinels.master.admin() as master:
+        assert master.wait(1, 2000) == 1, "the replica did not catch up"
+
+    os.kill(sentinels.master.proc.pid, signal.SIGSTOP)
+    try:
+        wait_for_promotion(sentinels, time.monotonic())
+    finally:
+        os.kill(sentinels.master.proc.pid, signal.SIGCONT)
+    # Another process's rename: the row (SQL of its own: this process sends no bump), and the bump
+    # on the master the sentinels name.
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Content._meta.db_table} SET title = 'after' WHERE id = %s", [card["id"]])
+    with sentinels.replica.admin(db=settings.REDIS_DB_CACHE) as promoted:
+        promoted.set(keys.namespace_key(alice.user.pk, CONTENT), "another-process-bump")
+    heard_by = time.monotonic() + 2.0
+    while redis_layer.server_of(redis_layer.CACHE) not in redis_layer.current().failover.unchecked:
+        assert time.monotonic() < heard_by, "the sentinels' +switch-master was not heard"
+        time.sleep(0.01)
+
+    response = alice.get(URLS["content"])
+    assert [item["title"] for item in response.json()["results"]] == ["after"], response["X-Cache"]
+    with sentinels.master.admin() as deposed:
+        assert deposed.info("replication")["role"] == "master", "demoted already: the case needs it undemoted"
+
+
 def test_a_deposed_master_named_again_before_its_demotion_serves_nothing_from_its_first_term(sentinels, alice, bob):
     """The master stopped past the sentinels' down-after: they promote the replica. Resumed, the
     old master stays a master (the sentinels demote it only seconds later) with its first term's

@@ -2,13 +2,17 @@
 or a promoted replica), it checks it. Replication is asynchronous, so a new master may lack the
 last bumps and revocations the old one acknowledged: unless this master was checked already in
 the sentinels' current configuration (a marker in the throttle database names the config epoch,
-one more at each failover), the cache and revocation databases are flushed. Every entry is then a miss and every revocation hash is rebuilt
-from PostgreSQL, so nothing the old master knew and this one missed can show. Then the purposes'
-recovery is due on that server (the invalidation debts written while no master answered).
+one more at each failover), the cache and revocation databases are flushed. Every entry is then
+a miss and every revocation hash is rebuilt from PostgreSQL, so nothing the old master knew and
+this one missed can show. Then the purposes' recovery is due on that server (the invalidation
+debts written while no master answered).
 
 Until the check has run, no connection of the layer may reach the new master: the one that finds
 it raises MasterMoved, the cue for the check (not a failure of Redis: the layer runs the check and
-the call again). The check's own connections go ahead.
+the call again). The check's own connections go ahead. The sentinels' announcement of a new
+master (`+switch-master`, heard by a thread of the layer's: `listen`) is the same cue: a deposed
+master is still a master until they demote it, seconds later, and the connections still open to
+it would read its data, missing every write sent since to the new one.
 
 A write that must survive a failover (a bump, a revocation: `RedisLayer.execute_durably`) also
 waits for a replica to have it. The old master takes writes from the connections still open to
@@ -17,6 +21,8 @@ acknowledged, from a master the sentinels no longer name, is the same cue (`unre
 
 import logging
 import threading
+import time
+import weakref
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -29,6 +35,7 @@ if TYPE_CHECKING:
     from utils.redis_layer.layer import RedisLayer
 
 logger = logging.getLogger("resee.redis")
+LISTEN_SECONDS = 1.0  # how long the listener waits for a message before it looks at its layer again
 
 
 class MasterMoved(RedisError):
@@ -47,6 +54,7 @@ class Failover:
         self._lock = threading.Lock()
         self._checking = threading.local()  # the address this thread's check may connect to
         self.connection_class = _watched_connection(self)
+        self._listening = False
 
     def seen(self, name: str, address: tuple[str, int]) -> None:
         """A connection to master `name` goes to `address`: unless that is the master checked
@@ -91,6 +99,16 @@ class Failover:
         self.unchecked.add(server)
         raise MasterMoved(f"master {name} moved from {self.masters.get(name)} to {address} under a write")
 
+    def listen(self, layer: "RedisLayer") -> None:
+        """Hear the sentinels' `+switch-master` from a thread of its own (started once, gone with
+        the layer): the master named in it must be checked before the next call."""
+        with self._lock:
+            if self._listening:
+                return
+            self._listening = True
+        args = (weakref.ref(layer), settings.REDIS_SENTINEL_MASTER)
+        threading.Thread(target=_listen, args=args, name="redis sentinel switches", daemon=True).start()
+
     def _flush_unless_checked(self, layer: "RedisLayer", name: str, address: tuple[str, int], epoch: int) -> None:
         # Note: the marker names the failover, not the server (its address, its replication ID):
         # a deposed master the sentinels have not demoted yet is still a master, and may be named
@@ -115,6 +133,24 @@ def named_master(manager: Sentinel, name: str) -> tuple[tuple[str, int], int]:
         if manager.check_master_state(state, name):
             return (state["ip"], state["port"]), state["config-epoch"]
     raise MasterNotFoundError(f"no sentinel names a master {name!r}")
+
+
+def _listen(layer_ref: "weakref.ref[RedisLayer]", name: str) -> None:
+    while (layer := layer_ref()) is not None:
+        sentinels = layer.sentinels().sentinels
+        del layer  # Note: held only between messages, so the thread ends with its layer
+        for sentinel in sentinels:
+            try:
+                with sentinel.pubsub() as pubsub:
+                    pubsub.subscribe("+switch-master")
+                    while (layer := layer_ref()) is not None:
+                        message = pubsub.get_message(ignore_subscribe_messages=True, timeout=LISTEN_SECONDS)
+                        if message and message["data"].split()[0].decode() == name:
+                            layer.failover.unchecked.add(sentinel_server(name))
+                        del layer
+            except RedisError:
+                continue  # the next sentinel
+        time.sleep(LISTEN_SECONDS)
 
 
 def _watched_connection(failover: Failover) -> type[SentinelManagedConnection]:

@@ -99,6 +99,7 @@ class RedisLayer:
             client, server = self._configured(purpose), clients.server_name(purpose)
             if settings.REDIS_MODE == SENTINEL:
                 self.failover.unchecked.add(server)
+                self.failover.listen(self)
         self.breaker_of(server)  # Note: its gauge reads 0 from the start
         prefix = settings.CACHES[PURPOSES[purpose]]["KEY_PREFIX"]
         return Route(client=client, server=server, prefix=prefix, cluster=isinstance(client, RedisCluster))
