@@ -41,6 +41,7 @@ def write(out: Path, *, seed: int, clients: int, history: list[dict], faults: li
     found = result["anomalies"]
     summary = {
         "seed": seed,
+        "rerun": f"python -m chaos {rerun or f'--seed {seed}'}",
         "operations": len(history),
         "clients": clients,
         "redis_mode": redis_mode,
@@ -63,7 +64,7 @@ def write(out: Path, *, seed: int, clients: int, history: list[dict], faults: li
     print(table(summary))
     for name in ANOMALIES:
         for one in found[name][:3]:
-            print(f"\n{name} (seed {seed}, rerun: python -m chaos {rerun or f'--seed {seed}'}): {one['why']}")
+            print(f"\n{name} (seed {seed}, rerun: {summary['rerun']}): {one['why']}")
             print("\n".join(window(history, one)))
     return summary
 

@@ -38,3 +38,9 @@ def test_a_published_soak_is_its_own_section_with_its_operations_in_the_rerun():
     assert page.startswith("### Soak, Redis standalone")
     assert "docs/data/chaos-soak.json" in page
     assert "--redis-mode standalone --operations 200000`" in page
+
+
+def test_a_run_that_recorded_its_rerun_is_repeated_by_it():
+    rerun = "python -m chaos --seed 5 --operations 200000 --clients 8 --redis-mode standalone --faults 'pg_stop'"
+    page = reliability.render({**SUMMARY, "redis_mode": "standalone", "operations": 200105, "rerun": rerun}, "soak")
+    assert f"Rerun it with `{rerun}`." in page
