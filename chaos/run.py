@@ -116,7 +116,8 @@ def run(*, seed: int, operations: int, clients: int, users: int, out: Path, faul
         thread.start()
         go.set()
         while not faults.mandatory_done.wait(0.5):
-            pass
+            if not thread.is_alive():  # a fault that failed: its traceback is above
+                raise RuntimeError("the faults stopped before every kind had run")
         faults_done.set()
         for proc in procs:
             proc.join()

@@ -40,6 +40,17 @@ def missing_programs() -> list[str]:
     return [name for name in ("redis-server", "redis-cli", *PG_BINARIES) if program(name) is None]
 
 
+def config_file(options: list[str]) -> str:
+    """redis-server's command-line options (`--name value ...`) as the lines of its config file."""
+    lines: list[list[str]] = []
+    for option in options:
+        if option.startswith("--"):
+            lines.append([option[2:]])
+        else:
+            lines[-1].append(option or '""')
+    return "".join(" ".join(line) + "\n" for line in lines)
+
+
 def wait_for(check, *, seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while not check():
@@ -125,11 +136,16 @@ class Redis:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                   "--appendonly", "no", "--dir", str(self.dir), "--maxmemory", "256mb",
-                   "--maxmemory-policy", "allkeys-lru", *self.extra_args]  # fmt: skip
+        options = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                   "--dir", str(self.dir), "--maxmemory", "256mb", "--maxmemory-policy", "allkeys-lru",
+                   *self.extra_args]  # fmt: skip
+        config = self.dir / "redis.conf"
+        # Note: written once and kept across restarts, as a deployment's: the sentinels' CONFIG
+        # REWRITE records there the role they give the server, which a restart then keeps.
+        if not config.exists():
+            config.write_text(config_file(options))
         with open(self.dir / "redis.log", "ab") as log:
-            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(["redis-server", str(config)], stdout=log, stderr=subprocess.STDOUT)
         wait_for(self.answers, seconds=10, what="redis-server")
 
     def answers(self) -> bool:
@@ -235,9 +251,19 @@ class SentinelRedis:
         self._struck.start()
 
     def failover(self) -> str:
+        """Ask until the sentinels name another master.
+        # Note: they refuse (no good replica) while the replica is a deposed master they have not
+        # demoted yet, for some seconds after an earlier fault: the fault waits that out."""
         before = self.master_port()
-        self._ask(self.sentinel_ports[0], "SENTINEL", "FAILOVER", self.NAME)
-        wait_for(lambda: self.master_port() not in (before, None), seconds=30, what="the failover")
+
+        def switched() -> bool:
+            if self.master_port() not in (before, None):
+                return True
+            self._ask(self.sentinel_ports[0], "SENTINEL", "FAILOVER", self.NAME)
+            time.sleep(1.0)
+            return self.master_port() not in (before, None)
+
+        wait_for(switched, seconds=30, what="the failover")
         return f"{before} -> {self.master_port()}"
 
     def stop_all(self) -> None:
