@@ -58,6 +58,19 @@ def wait_for_promotion(sentinels: RedisSentinelSet, killed_at: float) -> float:
     return time.monotonic() - killed_at
 
 
+def depose_by_pause(sentinels: RedisSentinelSet) -> None:
+    """The replica caught up, the master stopped past the sentinels' down-after until they promote
+    the replica, then resumed: a master still, until they demote it seconds later, with the
+    connections open to it (no request meanwhile)."""
+    with sentinels.master.admin() as master:
+        assert master.wait(1, 2000) == 1, "the replica did not catch up"
+    os.kill(sentinels.master.proc.pid, signal.SIGSTOP)
+    try:
+        wait_for_promotion(sentinels, time.monotonic())
+    finally:
+        os.kill(sentinels.master.proc.pid, signal.SIGCONT)
+
+
 def test_the_cache_serves_from_the_sentinels_master(sentinels, alice):
     alice.post(CONTENTS, {"title": "a card"})
     for url in URLS.values():
@@ -125,18 +138,11 @@ def test_a_bump_the_deposed_master_took_goes_again_to_the_promoted_replica_befor
     card = alice.post(CONTENTS, {"title": "before"}).json()
     alice.get(URLS["content"])
     assert alice.get(URLS["content"])["X-Cache"] == HIT
-    with sentinels.master.admin() as master:
-        assert master.wait(1, 2000) == 1, "the replica did not catch up"
+    depose_by_pause(sentinels)
     namespace = keys.namespace_key(alice.user.pk, CONTENT)
-    with sentinels.replica.admin(db=settings.REDIS_DB_CACHE) as replica:
-        token = replica.get(namespace)
+    with sentinels.replica.admin(db=settings.REDIS_DB_CACHE) as promoted:
+        token = promoted.get(namespace)  # the master's, replicated before the pause
     assert token is not None
-
-    os.kill(sentinels.master.proc.pid, signal.SIGSTOP)  # no request meanwhile: the app's connections stay open
-    try:
-        wait_for_promotion(sentinels, time.monotonic())
-    finally:
-        os.kill(sentinels.master.proc.pid, signal.SIGCONT)
     assert alice.patch(content_url(card["id"]), {"title": "after"}).status_code == 200
 
     with sentinels.replica.admin(db=settings.REDIS_DB_CACHE) as promoted:
@@ -157,14 +163,7 @@ def test_once_the_sentinels_announce_a_new_master_a_process_reads_nothing_from_t
     card = alice.post(CONTENTS, {"title": "before"}).json()
     alice.get(URLS["content"])
     assert alice.get(URLS["content"])["X-Cache"] == HIT
-    with sentinels.master.admin() as master:
-        assert master.wait(1, 2000) == 1, "the replica did not catch up"
-
-    os.kill(sentinels.master.proc.pid, signal.SIGSTOP)
-    try:
-        wait_for_promotion(sentinels, time.monotonic())
-    finally:
-        os.kill(sentinels.master.proc.pid, signal.SIGCONT)
+    depose_by_pause(sentinels)
     # Another process's rename: the row (SQL of its own: this process sends no bump), and the bump
     # on the master the sentinels name.
     with connection.cursor() as cursor:
@@ -192,14 +191,7 @@ def test_a_deposed_master_named_again_before_its_demotion_serves_nothing_from_it
     for url in URLS.values():
         alice.get(url), alice.get(url)
     assert bob.get(URLS["today"]).status_code == 200
-    with sentinels.master.admin() as master:
-        assert master.wait(1, 2000) == 1, "the replica did not catch up"
-
-    os.kill(sentinels.master.proc.pid, signal.SIGSTOP)
-    try:
-        wait_for_promotion(sentinels, time.monotonic())
-    finally:
-        os.kill(sentinels.master.proc.pid, signal.SIGCONT)
+    depose_by_pause(sentinels)
     assert alice.patch(content_url(card["id"]), {"title": "after"}).status_code == 200
     assert bob.post("/api/auth/logout/").status_code == 204
     with sentinels.master.admin() as deposed:
