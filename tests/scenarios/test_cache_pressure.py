@@ -180,6 +180,29 @@ def test_without_a_stale_entry_a_request_waits_a_bounded_time_then_computes_itse
     assert 0.2 <= waited < 1.0
 
 
+def test_a_waiting_request_stops_waiting_once_a_write_has_outdated_the_holders_result(alice, counted_today):
+    """A write bumps the namespace while the holder computes: whatever it stores is dead under the
+    new token, so a request waiting for it computes itself at once instead of waiting it out."""
+    alice.post("/api/content/", {"title": "card"})
+    store.claim_version(user_id=alice.user.id, namespace=TODAY)
+    hold_the_lock(alice.user.id)  # a holder that never finishes
+
+    def write_later():
+        time.sleep(0.1)
+        store.bump(user_id=alice.user.id, namespaces=[TODAY])
+
+    writer = threading.Thread(target=write_later)
+    with cache_settings(LOCK_WAIT_MS=10_000, LOCK_POLL_MS=10):
+        writer.start()
+        started = time.monotonic()
+        response = alice.get(TODAY_URL)
+        waited = time.monotonic() - started
+    writer.join(timeout=5)
+    assert response["X-Cache"] == "MISS"
+    assert response.json()["count"] == 1
+    assert waited < 2.0, f"waited {waited:.1f} s for a result the write had outdated"
+
+
 def test_a_waiting_request_takes_the_holders_result_when_it_lands(alice, counted_today):
     alice.post("/api/content/", {"title": "card"})
     version = store.claim_version(user_id=alice.user.id, namespace=TODAY)

@@ -330,16 +330,21 @@ def _lookup(read: CachedRead) -> store.Entry:
 
 def _wait_for_fresh(read: CachedRead, version: str, *, wait_ms: int) -> store.Entry | None:
     """The fresh entry of this token, polling for at most `wait_ms` while a lock holder computes
-    it (0: look once)."""
+    it (0: look once). None at once when the namespace's token is no longer `version`: a write
+    has outdated whatever the holder stores."""
     if wait_ms:
         LOCK_WAITS.labels(endpoint=read.namespace).inc()
     deadline = time.monotonic() + wait_ms / 1000
     while True:
         try:
             entry = guarded(read.user_id, "wait", _lookup, read)
-        except store.CacheMiss:
-            entry = None
-        if entry is not None and entry.version == version and entry.is_fresh(clock.timestamp()):
+        except store.CacheMiss as miss:
+            entry, current = None, miss.version
+        else:
+            current = entry.version
+        if current != version:
+            return None
+        if entry is not None and entry.is_fresh(clock.timestamp()):
             return entry
         if time.monotonic() >= deadline:
             return None
