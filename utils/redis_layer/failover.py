@@ -26,7 +26,8 @@ import weakref
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from redis.exceptions import ConnectionError, RedisError, ResponseError, TimeoutError
+from redis import Redis
+from redis.exceptions import RedisError
 from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
 
 from utils.redis_layer.clients import CACHE, REVOCATION, THROTTLE, sentinel_server
@@ -128,29 +129,34 @@ def named_master(manager: Sentinel, name: str) -> tuple[tuple[str, int], int]:
     for sentinel in manager.sentinels:
         try:
             state = sentinel.sentinel_master(name)
-        except (ConnectionError, TimeoutError, ResponseError):
-            continue
+        except RedisError:
+            continue  # the next sentinel
         if manager.check_master_state(state, name):
             return (state["ip"], state["port"]), state["config-epoch"]
     raise MasterNotFoundError(f"no sentinel names a master {name!r}")
 
 
 def _listen(layer_ref: "weakref.ref[RedisLayer]", name: str) -> None:
+    """Hear one sentinel after another (the next when one fails) until the layer is gone."""
     while (layer := layer_ref()) is not None:
         sentinels = layer.sentinels().sentinels
-        del layer  # Note: held only between messages, so the thread ends with its layer
+        del layer  # Note: held only while a message is handled, so the thread ends with its layer
         for sentinel in sentinels:
             try:
-                with sentinel.pubsub() as pubsub:
-                    pubsub.subscribe("+switch-master")
-                    while (layer := layer_ref()) is not None:
-                        message = pubsub.get_message(ignore_subscribe_messages=True, timeout=LISTEN_SECONDS)
-                        if message and message["data"].split()[0].decode() == name:
-                            layer.failover.unchecked.add(sentinel_server(name))
-                        del layer
+                return _hear(sentinel, layer_ref, name)
             except RedisError:
-                continue  # the next sentinel
+                continue
         time.sleep(LISTEN_SECONDS)
+
+
+def _hear(sentinel: Redis, layer_ref: "weakref.ref[RedisLayer]", name: str) -> None:
+    with sentinel.pubsub() as pubsub:
+        pubsub.subscribe("+switch-master")
+        while (layer := layer_ref()) is not None:
+            message = pubsub.get_message(ignore_subscribe_messages=True, timeout=LISTEN_SECONDS)
+            if message and message["data"].split()[0].decode() == name:
+                layer.failover.unchecked.add(sentinel_server(name))
+            del layer
 
 
 def _watched_connection(failover: Failover) -> type[SentinelManagedConnection]:
