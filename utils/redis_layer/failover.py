@@ -93,7 +93,7 @@ class Failover:
         MasterMoved is the cue, so the check runs on the new master and the write goes again
         there."""
         name = settings.REDIS_SENTINEL_MASTER
-        address = layer.sentinels().discover_master(name)
+        address, _ = named_master(layer.sentinels(), name)
         if address == self.masters.get(name):
             return
         layer.disconnect()
