@@ -54,6 +54,16 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(autouse=True)
+def jobs_finished():
+    """A job a test queued in this process (JOBS_IN_PROCESS, the embedded default) ends before
+    the next test starts: its thread shares the in-memory SQLite database, whose table locks
+    failed a later test's first query ("database table is locked")."""
+    yield
+    if jobs._threads.cache_info().currsize:  # Note: a thread was started; one worker, in order
+        jobs._threads().submit(lambda: None).result(timeout=60)
+
+
+@pytest.fixture(autouse=True)
 def empty_caches():
     delete_this_runs_keys()
     revocation._pending.clear()
