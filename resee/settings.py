@@ -255,7 +255,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "utils.negotiation.PlainJSONNegotiation",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "utils.params.PlainJSONNegotiation",
     "DEFAULT_THROTTLE_CLASSES": [
         "utils.throttling.AnonRateThrottle",
         "utils.throttling.UserRateThrottle",

@@ -16,8 +16,8 @@ from review.serializers import (
 from utils.cache_utils.read_path import CachedReadMixin
 from utils.cache_utils.reads import CachedRead
 from utils.idempotency.decorators import IDEMPOTENCY_KEY, idempotent
-from utils.pagination import PAGE_PARAMS, PageParamsSerializer, page_params
-from utils.params import validated_query
+from utils.pagination import PageParamsSerializer
+from utils.params import PAGE_PARAMS, page_params, validated_query
 from utils.schema import ErrorSerializer
 from utils.strict import NoFields, validated
 

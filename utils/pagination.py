@@ -1,39 +1,16 @@
 """Page-number pagination that rejects malformed paging instead of guessing."""
 
-import re
 from urllib.parse import urlencode
 
 from django.core.paginator import InvalidPage, Paginator
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 
-from utils.conf import resee_setting
-from utils.params import has_query, refuse_unknown_params
+from utils.params import PAGE_PARAMS, has_query, page_params, refuse_unknown_params
 
-_PAGE_NUMBER = re.compile(r"[0-9]{1,9}")
-_MAX_NUMBER = 999_999_999  # the largest _PAGE_NUMBER, as the OpenAPI document states it
-PAGE_PARAMS = ("page", "page_size")
-
-
-def _positive_int(params, name: str) -> int | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    # Note: a strict ASCII pattern, checked before int(): str.isdigit() accepts "²", and int() of a
-    # 5,000-digit string raises; both would otherwise be 500s.
-    if not _PAGE_NUMBER.fullmatch(raw) or int(raw) < 1:
-        raise ValidationError({name: [f"Must be a positive integer of at most 9 digits, got {raw[:20]!r}."]})
-    return int(raw)
-
-
-def page_params(request, default_page_size: int | None = None) -> tuple[int, int]:
-    """(page, page_size) from the query string, validated; what a cache key of a page needs."""
-    params = request.query_params if has_query(request) else {}
-    page_size = _positive_int(params, "page_size") or default_page_size or api_settings.PAGE_SIZE
-    return _positive_int(params, "page") or 1, min(page_size, resee_setting("MAX_PAGE_SIZE"))
+_MAX_NUMBER = 999_999_999  # the largest page number page_params takes, as the OpenAPI document states it
 
 
 class StrictPageNumberPagination(PageNumberPagination):

@@ -1,4 +1,4 @@
-"""utils.negotiation: the common Accept headers are settled without parsing, and every answer is
+"""utils.params.PlainJSONNegotiation: the common Accept headers are settled without parsing, and every answer is
 the one DRF's own negotiation gives."""
 
 import pytest
@@ -9,7 +9,7 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
-from utils.negotiation import PlainJSONNegotiation
+from utils.params import PlainJSONNegotiation
 
 ACCEPTS = [
     None,
