@@ -1,6 +1,5 @@
-"""The hit path, in-process, through Django's real WSGI handler: middleware, JWT authentication
-and its revocation HMGET, permission and throttle classes all run, as under gunicorn; only the
-socket is missing.
+"""The hit path, in-process, through Django's real WSGI handler: middleware, JWT authentication and
+its revocation HMGET, permission and throttle classes all run, as under a server; no socket.
 
 Modes, per endpoint (today, stats, content page 1):
 
@@ -14,9 +13,9 @@ Modes, per endpoint (today, stats, content page 1):
             what a miss costs over `uncached` (MGET, compute, SET of the entry).
 
 Requests rotate over `rotation` users, so each user's throttle history stays as short as a real
-user's; modes are interleaved in rounds (shuffled order each round) so drift hits all of them
-alike. Each request is timed from the WSGI call to the end of its body and `close()`. Nothing
-here names the app's internals: the bench sees a hit as a request, its SQL and its packets.
+user's; modes are interleaved in rounds (shuffled order each round) so drift hits all alike. Each
+request is timed from the WSGI call to the end of its body and `close()`. Nothing here names the
+app's internals: the bench sees a hit as a request, its SQL and its packets.
 """
 
 import contextlib
@@ -151,9 +150,8 @@ def measure(*, tokens: dict[int, str], plan: Plan, seed: int = 1, modes: tuple[s
 
 
 def _warm(client: Client, templates: dict, users: list[int]) -> dict:
-    """Fill the real cache (MISS, then HIT); take each hit's body as the floor's answer and its
-    round trip as the limit's. Also loads every user's revocation hash, as any earlier request
-    would have."""
+    """Fill the real cache (MISS, then HIT); take each hit's body as the floor's answer and its round
+    trip as the limit's. Loads every user's revocation hash too, as any earlier request would."""
     import orjson
 
     info = {endpoint: {"body_bytes": [], "items": []} for endpoint in ENDPOINTS}

@@ -32,7 +32,9 @@ def measure(run, seeding: dict) -> None:
         procs.clear_stale_namespaces(run.redis_url, bench_run.NAMESPACE_FAMILY, dbs_used)
     run.clear()
     run.tokens = _tokens()
-    run.rotation = dict(list(run.tokens.items())[: args.rotation])
+    # Note: ladder learners: a new template's FSRS cards come due for minutes, ending their entries.
+    ladder = _bench_users().filter(learner__scheduler="ladder").values_list("id", flat=True)[: args.rotation]
+    run.rotation = {user: run.tokens[user] for user in ladder}
     if os.getloadavg()[0] > 0.5:
         log(args, f"warning: the machine is busy (load average {os.getloadavg()}); figures will be inflated")
     run.phase("setup")

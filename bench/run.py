@@ -31,8 +31,8 @@ PARTS = ("hit", "profile", "invalidation", "outage", "http", "workload", "revlog
 SIZES = {  # users, contents, rotation, rounds, batch, count, profile, inv_sizes, inv_reps,
     # outage_reads (each fault waits out a breaker cool-down; the tests have their own: 0 in tiny),
     # http_rounds, http_seconds, warmup, duration, revlog_reviews
-    "tiny": (3, 5, 3, 2, 10, 3, 200, "100,1000", 20, 0, 1, 1, 0.5, 1.5, 500),
-    "quick": (40, 100, 40, 4, 25, 10, 200, "1000,10000,100000", 60, 100, 3, 3, 2, 6, 100_000),
+    "tiny": (3, 5, 2, 2, 10, 3, 200, "100,1000", 20, 0, 1, 1, 0.5, 1.5, 500),
+    "quick": (40, 100, 20, 4, 25, 10, 200, "1000,10000,100000", 60, 100, 3, 3, 2, 6, 100_000),
     "full": (500, 100, 100, 15, 100, 50, 2000, "1000,10000,100000", 300, 300, 3, 10, 15, 60, 100_000),
 }
 SIZED = (
@@ -51,7 +51,7 @@ def parse_args(argv):
     for name, kind, text in (
         ("users", int, "benchmark users seeded (Zipf population of the workload)"),
         ("contents", int, "contents per user"),
-        ("rotation", int, "users the hit path and the served hits rotate over"),
+        ("rotation", int, "ladder learners the hit path and the served hits rotate over"),
         ("rounds", int, "interleaved rounds of the hit path"),
         ("batch", int, "requests per mode and endpoint per round"),
         ("count", int, "requests per cell of the counting pass"),

@@ -12,9 +12,8 @@ bench/wrk.lua, which replays a file of requests this module writes:
   reaped children included, so a worker recycled mid-run still counts) / requests answered.
 - `workload`: the deployed server alone, cache off then on, each on a fresh copy of the database
   and an empty namespace: warm-up, then the measured window, with the SQL statements, requests
-  and cache results read from /metrics (every worker added up) at both ends. In the window each
-  of wrk's two threads replays one scheduler's learners (ladder, FSRS), so X-Cache is counted
-  per scheduler as well.
+  and cache results read from /metrics (every worker added up) at both ends. Each of wrk's two
+  threads replays one scheduler's learners (ladder, FSRS): X-Cache is counted per scheduler too.
 """
 
 import json
@@ -42,6 +41,7 @@ SERVERS = {
     "gunicorn-gthread": [PY, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--no-control-socket"],
     "gunicorn-sync": [PY, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--no-control-socket", "-k", "sync"],
     "granian": [PY, "-m", "resee.serve"],
+    "uwsgi": [str(Path(PY).with_name("uwsgi")), "--ini", "deploy/uwsgi.ini"],
 }
 BASELINE, DEPLOYED = "gunicorn-gthread", "granian"
 WORKERS = 2
