@@ -41,7 +41,6 @@ SERVERS = {
     "gunicorn-gthread": [PY, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--no-control-socket"],
     "gunicorn-sync": [PY, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--no-control-socket", "-k", "sync"],
     "granian": [PY, "-m", "resee.serve"],
-    "uwsgi": [str(Path(PY).with_name("uwsgi")), "--ini", "deploy/uwsgi.ini"],
 }
 BASELINE, DEPLOYED = "gunicorn-gthread", "granian"
 WORKERS = 2

@@ -127,7 +127,7 @@ def test_the_app_servers_were_measured_side_by_side_over_http(results):
         require_binary("redis-server")  # the servers' shared Redis
     http = results["json"]["http"]
     assert (http["baseline"], http["deployed"]) == ("gunicorn-gthread", "granian")
-    assert set(http["servers"]) == {"gunicorn-gthread", "gunicorn-sync", "granian", "uwsgi"}
+    assert set(http["servers"]) == {"gunicorn-gthread", "gunicorn-sync", "granian"}
     for name, row in http["servers"].items():
         for field in ("today_hit_rps", "notfound_rps", "workload_rps", "workload_p99_ms", "cpu_ms_per_request"):
             assert positive(row[field]), (name, field, row[field])
