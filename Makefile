@@ -48,7 +48,7 @@ run: $(VENV)/.run-deps var/secret_key
 	  $(PY) manage.py seed_demo && \
 	  exec $(PY) manage.py runserver $(HOST):$(PORT)'
 
-## serve: the production server (granian, 2 workers, resee/serve.py) on http://$(HOST):$(PORT),
+## serve: the production server (uWSGI, 2 workers, resee/serve.py) on http://$(HOST):$(PORT),
 ## DEBUG off, on DATABASE_URL / REDIS_URL when set, else SQLite and one fakeredis the workers share.
 serve: $(VENV)/.run-deps var/secret_key
 	SECRET_KEY=$${SECRET_KEY:-$$(cat var/secret_key)} HOST=$(HOST) PORT=$(PORT) sh -c '\
@@ -110,7 +110,7 @@ docs: $(VENV)/.docs-deps
 docs-build: $(VENV)/.docs-deps
 	$(VENV)/bin/mkdocs build --strict --site-dir site
 
-## chaos: the API as deployed (granian, 2 workers) on a PostgreSQL and a Redis of its own (free
+## chaos: the API as deployed (uWSGI, 2 workers) on a PostgreSQL and a Redis of its own (free
 ## loopback ports; needs redis-server, initdb and pg_ctl), learners over HTTP, every fault kind on a
 ## seeded schedule, the history checked. Table on stdout, var/chaos/report.json and timeline.svg;
 ## exits 1 on any anomaly. CHAOS_ARGS passes options (python -m chaos --help), e.g. --seed 7.

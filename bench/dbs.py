@@ -30,12 +30,8 @@ MARK = "resee-bench"
 
 def code_fingerprint() -> str:
     digest = hashlib.blake2b(digest_size=6)
-    files = [
-        path
-        for pattern in ("migrations/0*.py", "models.py")
-        for path in sorted(REPO.rglob(pattern))
-        if not path.relative_to(REPO).parts[0].startswith((".", "var"))
-    ]
+    files = [path for pattern in ("migrations/0*.py", "models.py") for path in sorted(REPO.rglob(pattern))
+             if not path.relative_to(REPO).parts[0].startswith((".", "var"))]  # fmt: skip
     files.append(REPO / "review" / "management" / "commands" / "seed_demo.py")
     for path in files:
         digest.update(path.relative_to(REPO).as_posix().encode())

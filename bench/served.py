@@ -35,14 +35,16 @@ from prometheus_client.parser import text_string_to_metric_families
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = Path(__file__).with_name("wrk.lua")
 PY = sys.executable
-SERVERS = {
-    # Note: gunicorn 27 otherwise takes over ~/.gunicorn/gunicorn.ctl, shared with any other
-    # gunicorn of this user; the bench needs no control socket.
-    "gunicorn-gthread": [PY, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--no-control-socket"],
-    "gunicorn-sync": [PY, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--no-control-socket", "-k", "sync"],
-    "granian": [PY, "-m", "resee.serve"],
-}
-BASELINE, DEPLOYED = "gunicorn-gthread", "granian"
+APP = "resee.wsgi:application"
+SERVERS = {  # {port} and {workers} filled in per run; the deployed one reads them from the environment
+    # Note: no control socket, or gunicorn 27 shares ~/.gunicorn/gunicorn.ctl with the user's other ones.
+    "gunicorn-gthread": [PY, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--no-control-socket", APP],
+    "gunicorn-sync": [PY, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--no-control-socket", "-k", "sync", APP],
+    "granian": [PY, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", "{port}",
+                "--workers", "{workers}", "--blocking-threads", "4", "--access-log", APP],
+    "uwsgi": [PY, "-m", "resee.serve"],
+}  # fmt: skip
+BASELINE, DEPLOYED = "gunicorn-gthread", "uwsgi"
 WORKERS = 2
 MIX = {"today": 0.55, "content": 0.20, "stats": 0.15, "complete": 0.05, "edit": 0.05}
 RESULTS = ("good",) * 6 + ("hard",) * 2 + ("again",)  # as the ladder had them: no `easy`
@@ -65,7 +67,7 @@ class Server:
         self.log_path = work_dir / f"{name}.log"
         env = {**env, "HOST": "127.0.0.1", "PORT": str(self.port), "WEB_CONCURRENCY": str(WORKERS)}
         env["PROMETHEUS_MULTIPROC_DIR"] = self.metrics_dir
-        command = SERVERS[name] + (["resee.wsgi:application"] if name.startswith("gunicorn") else [])
+        command = [part.format(port=self.port, workers=WORKERS) for part in SERVERS[name]]
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -84,6 +86,15 @@ class Server:
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError(f"{self.name} did not answer /api/health/:\n{self.log_tail()}")
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Until no client connection is open: requests wrk left in flight would slow the next run."""
+        port, deadline = f":{self.port:04X}", time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = [line.split() for table in ("tcp", "tcp6") for line in Path(f"/proc/net/{table}").open()]
+            if not any(row[1].endswith(port) and row[3] in ("01", "08") for row in rows):  # established, close-wait
+                return
+            time.sleep(0.05)
 
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -141,6 +152,7 @@ def wrk(server: Server, requests: Path | dict[str, Path], seconds: float, connec
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode or not lines:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout[-800:]} {done.stderr[-800:]}")
+    server.wait_idle()
     out = json.loads(lines[-1])
     out["rps"] = round(out["requests"] / out["seconds"], 1)
     out["cpu_ms_per_request"] = round(cpu * 1000 / max(1, out["requests"]), 3)
@@ -237,9 +249,7 @@ def _summary(parts: dict) -> dict:
     row = {
         name: round(statistics.median(run[field] for run in parts[part]), 3) for name, (part, field) in FIGURES.items()
     }
-    row["spread"] = {
-        part: [min(run["rps"] for run in runs), max(run["rps"] for run in runs)] for part, runs in parts.items()
-    }
+    row["spread"] = {part: [min(r["rps"] for r in runs), max(r["rps"] for r in runs)] for part, runs in parts.items()}
     for errors in ("server_errors", "socket_errors"):
         row[errors] = sum(run[errors] for runs in parts.values() for run in runs)
     return row

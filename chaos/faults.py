@@ -16,7 +16,7 @@ KINDS = (
     "redis_slow",  # the proxy adds latency each way
     "redis_kill",  # SIGKILL, down a while, back empty
     "redis_restart",  # stopped and started at once, empty
-    "worker_kill",  # one app worker SIGKILLed (granian starts another)
+    "worker_kill",  # one app worker SIGKILLed (uWSGI starts another)
     "pg_stop",  # PostgreSQL stopped (immediate), started again a while later
     "pg_terminate",  # pg_terminate_backend on every app connection
 )
@@ -30,12 +30,6 @@ SENTINEL_KINDS = (
 # either; the other Redis faults fall on one node, which stands for a cluster node killed.
 CLUSTER_KINDS = tuple(kind for kind in KINDS if kind not in ("redis_blackhole", "redis_slow"))
 MODES = {"standalone": KINDS, "sentinel": SENTINEL_KINDS, "cluster": CLUSTER_KINDS}
-
-
-# Note: granian exits altogether when a worker dies within 5.5 s of its spawn (its crash-loop
-# guard; a deployment's supervisor would start it again): a worker is killed only once the last
-# replacement is older than this.
-WORKER_SETTLE_SECONDS = 6.0
 
 
 @dataclass
@@ -56,7 +50,6 @@ class Faults:
         self.kinds = list(kinds)
         self.rounds = rounds
         self.log: list[Fault] = []
-        self.replaced_at = float("-inf")
         self.mandatory_done = threading.Event()
         self.stopping = threading.Event()
 
@@ -120,20 +113,17 @@ class Faults:
         return struck
 
     def worker_kill(self, hold: float):
-        if self.stopping.wait(max(0.0, self.replaced_at + WORKER_SETTLE_SECONDS - time.monotonic())):
-            return "stopped"
         pids = self.app.worker_pids()
         if not pids:
             return "no worker"
         pid, started = self.rng.choice(sorted(pids)), self.app.workers_started()
         os.kill(pid, signal.SIGKILL)
-        # Note: over when granian has a worker in its place, so the next fault never kills the
-        # replacement while it starts (the port would then refuse every connection).
+        # Note: over when a worker in its place has loaded the app, so the next fault never
+        # kills the replacement while it starts (both workers down at once).
         deadline = time.monotonic() + 60
         while self.app.workers_started() <= started:
             if time.monotonic() > deadline or self.stopping.wait(0.1):
                 return f"pid {pid}, not replaced"
-        self.replaced_at = time.monotonic()
         return f"pid {pid}"
 
     def pg_stop(self, hold: float):

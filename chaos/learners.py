@@ -334,7 +334,11 @@ def run_client(
     index: int, port: int, seed: int, users: int, budget: int, out: str, kinds: list[str], ready, go, faults_done
 ) -> None:
     rng = random.Random(f"{seed}-{index}")
-    http = Http(port)
+    # Note: two connections, used in turn, as a browser's pool would: a write's refresh-on-write
+    # holds its connection after the response (uWSGI serves a connection on one thread), and
+    # the next operation goes out on the other meanwhile.
+    connections = [Http(port), Http(port)]
+    http = connections[0]
     rec = Recorder(Path(out) / f"history-{index}.jsonl", index)
     learners = [Learner(username=f"c{index}u{n}") for n in range(users)]
     try:
@@ -357,7 +361,8 @@ def run_client(
             request = sender(me, rng)
             if request is None:
                 continue
-            status, data = rec.send(http, me, kind, request)
+            connections.reverse()
+            status, data = rec.send(connections[0], me, kind, request)
             learn(me, kind, request, status, data)
             if status is None or status >= 500:
                 time.sleep(0.2)  # as a client backs off
@@ -367,7 +372,8 @@ def run_client(
         reader.join(timeout=30)
     finally:
         rec.close()
-        http.close()
+        for http in connections:
+            http.close()
 
 
 ALONG = ("today", "stats", "content", "search")

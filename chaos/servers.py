@@ -423,7 +423,7 @@ class FaultyProxy:
 
 
 class App:
-    """The API as deployed: `python -m resee.serve` (granian) on a free loopback port, in a
+    """The API as deployed: `python -m resee.serve` (uWSGI) on a free loopback port, in a
     session of its own so stopping it stops its workers."""
 
     def __init__(self, workdir: Path, env: dict, workers: int = 2):
@@ -458,8 +458,8 @@ class App:
             return False
 
     def workers_started(self) -> int:
-        """How many workers granian has said it started (its log's "Started worker-N")."""
-        return self.log_path.read_text(errors="replace").count("Started worker")
+        """How many workers have loaded the app, replacements included (uWSGI's log line)."""
+        return self.log_path.read_text(errors="replace").count("WSGI app 0 (mountpoint='') ready")
 
     def worker_pids(self) -> list[int]:
         children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")

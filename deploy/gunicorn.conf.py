@@ -1,4 +1,4 @@
-"""gunicorn as it served production before granian (resee/serve.py): the bench's baseline and the
+"""gunicorn as it served production before uWSGI (resee/serve.py): the bench's baseline and the
 test servers' gunicorn (tests/servers.py). Every value can be overridden with the environment
 variable named beside it."""
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 # The modules that read the process environment: the settings (through resee/env.py), the server
-# (granian's options, read before Django starts) and the metrics' multiprocess directory.
+# (uWSGI's options, read before Django starts) and the metrics' multiprocess directory.
 SOURCES = ("resee/settings.py", "resee/serve.py", "resee/metrics.py")
 READERS = {"env_str", "env_bool", "env_int", "env_float", "env_list", "env_choice", "env_port"}
 # Note: handed from a process to its own children, never set by an operator.
@@ -108,10 +108,11 @@ MEANINGS = {
     "WEB_THREADS": "threads per worker",
     "WEB_KEEPALIVE_REQUESTS": "requests after which a keep-alive connection is closed, on average, so "
     "that clients spread over the workers again",
-    "WEB_WORKER_LIFETIME": "a worker is replaced (the new one first) at this age, seconds (0: never)",
-    "WEB_WORKER_MAX_RSS_MB": "... or at this memory, MB (0: never)",
+    "WEB_WORKER_LIFETIME": "a worker is replaced at this age, seconds, once its requests are done; each next "
+    "worker a tenth later (0: never)",
+    "WEB_WORKER_MAX_RSS_MB": "... or once a request leaves it above this memory, MB (0: never)",
     "WEB_GRACEFUL_TIMEOUT": "SIGTERM lets requests in flight finish for this long, seconds",
-    "WEB_ACCESS_LOG": "one line per request on stdout (`0`: none)",
+    "WEB_ACCESS_LOG": "one line per request in the server's log, on stderr (`0`: none)",
 }
 
 

@@ -41,9 +41,10 @@ def record_worker() -> None:
 def forget_dead_workers() -> None:
     """Drop the live-mode gauges (the breaker's) of recorded workers that are gone.
 
-    # Note: gunicorn calls prometheus-client's mark_process_dead from its child_exit hook; granian
-    # has no worker-exit hook, so the scrape does it, before it reads: a dead worker's gauge
-    # never shows, whatever killed it. Its counters stay, as they do under gunicorn."""
+    # Note: gunicorn calls prometheus-client's mark_process_dead from its child_exit hook; uWSGI
+    # runs no Python in the master when a worker dies (and a SIGKILLed worker runs none itself),
+    # so the scrape does it, before it reads: a dead worker's gauge never shows, whatever killed
+    # it. Its counters stay, as they do under gunicorn."""
     directory = _workers_dir()
     if not directory or not directory.is_dir():
         return

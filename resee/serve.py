@@ -1,6 +1,6 @@
-"""The production server: granian (WSGI), as `make serve`, the Dockerfile, docker-compose.yml and
-deploy/k8s start it. Chosen by measurement: `make bench` runs it beside gunicorn ("Servers over
-HTTP") on the same app and data.
+"""The production server: uWSGI (pyuwsgi's build), as `make serve`, the Dockerfile,
+docker-compose.yml and deploy/k8s start it. Chosen by measurement: `make bench` runs it beside
+gunicorn and granian ("Servers over HTTP") on the same app and data.
 
     python -m resee.serve [module:application]      # default resee.wsgi:application
 
@@ -10,16 +10,13 @@ Every value can be overridden with the environment variable named beside it.
 import importlib
 import os
 import random
+import socket
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
-from granian import Granian
-from granian.constants import Interfaces
-
-TARGET_VARIABLE = "RESEE_WSGI_TARGET"  # what the workers' factory loads, handed down by main()
-ACCESS_LOG_FORMAT = '%(addr)s "%(method)s %(path)s" %(status)d %(dt_ms).1fms'
+TARGET_VARIABLE = "RESEE_WSGI_TARGET"  # what each worker's `application()` loads, handed down by main()
+ACCESS_LOG_FORMAT = '%(addr) "%(method) %(uri)" %(status) %(msecs)ms'
 
 
 def env_int(name: str, default: int) -> int:
@@ -27,24 +24,45 @@ def env_int(name: str, default: int) -> int:
 
 
 def options() -> dict:
-    """Granian's settings, from the environment."""
-    return dict(
-        address=os.environ.get("HOST", "0.0.0.0"),
-        port=env_int("PORT", 8000),
-        interface=Interfaces.WSGI,
-        workers=env_int("WEB_CONCURRENCY", 2),
+    """uWSGI's settings, from the environment: option name -> value (True: a flag)."""
+    host, port = os.environ.get("HOST", "0.0.0.0"), env_int("PORT", 8000)
+    lifetime = env_int("WEB_WORKER_LIFETIME", 3600)
+    settings = {
+        "strict": True,  # an option uWSGI does not know stops it instead of being ignored
+        "master": True,
+        "http11-socket": f"{host}:{port}",
+        "processes": env_int("WEB_CONCURRENCY", 2),
         # Django holds the GIL for most of a request: a few threads overlap its I/O waits.
-        blocking_threads=env_int("WEB_THREADS", 4),
-        # Worker recycling: gunicorn's max_requests, by age and by memory instead of by count.
-        workers_lifetime=env_int("WEB_WORKER_LIFETIME", 3600) or None,
-        workers_max_rss=env_int("WEB_WORKER_MAX_RSS_MB", 320) or None,
-        respawn_failed_workers=True,
-        # Graceful shutdown: SIGTERM lets in-flight requests finish for this long, then kills.
-        workers_kill_timeout=env_int("WEB_GRACEFUL_TIMEOUT", 20),
-        log_access=os.environ.get("WEB_ACCESS_LOG", "1") != "0",
-        log_access_format=ACCESS_LOG_FORMAT,
-        factory=True,
-    )
+        "threads": env_int("WEB_THREADS", 4),
+        # Each worker imports the app itself, after the fork: no connection or thread is shared.
+        "lazy-apps": True,
+        "single-interpreter": True,
+        "need-app": True,
+        "eval": "import resee.serve; application = resee.serve.application()",
+        # A JWT plus cookies outgrow uWSGI's default 4 KB for a request's headers.
+        "buffer-size": 32768,
+        # Worker recycling, by age and by memory; a recycled worker finishes its requests first,
+        # and the app loads again in its replacement for a few seconds. Worker N lives a tenth
+        # longer than worker N-1: workers started together never reload together.
+        "max-worker-lifetime": lifetime,
+        "max-worker-lifetime-delta": lifetime // 10,
+        "reload-on-rss": env_int("WEB_WORKER_MAX_RSS_MB", 320),
+        # Graceful shutdown. uWSGI's SIGTERM would reload; this makes it stop, letting requests in
+        # flight finish for at most WEB_GRACEFUL_TIMEOUT seconds.
+        "hook-master-start": "unix_signal:15 gracefully_kill_them_all",
+        "worker-reload-mercy": env_int("WEB_GRACEFUL_TIMEOUT", 20),
+        "log-format": ACCESS_LOG_FORMAT,
+        "disable-logging": os.environ.get("WEB_ACCESS_LOG", "1") == "0",
+    }
+    return {name: value for name, value in settings.items() if value not in (0, False)}
+
+
+def arguments(settings: dict) -> list[str]:
+    """uWSGI's command line for `settings`."""
+    out = []
+    for name, value in settings.items():
+        out += [f"--{name}"] if value is True else [f"--{name}", str(value)]
+    return out
 
 
 def keepalive_spreading(app, every: int):
@@ -55,8 +73,8 @@ def keepalive_spreading(app, every: int):
     # while the rest idle. Closing a connection after ~`every` requests, as nginx's
     # keepalive_requests does, lets its client reconnect to any worker. WSGI gives no connection
     # identity to count on, so each response closes with probability 1/every: connections live
-    # `every` requests on average. PEP 3333 keeps hop-by-hop headers from applications; granian
-    # (hyper) honours this one and closes (tests/deploy/test_serve.py)."""
+    # `every` requests on average. PEP 3333 keeps hop-by-hop headers from applications; uWSGI's
+    # HTTP socket honours this one and closes (tests/deploy/test_serve.py)."""
     if every <= 0:
         return app
 
@@ -73,7 +91,7 @@ def keepalive_spreading(app, every: int):
 
 
 def application():
-    """The factory each worker calls: the target app, its metrics recorded, connections spread."""
+    """Each worker's app: the target app, its metrics recorded, connections spread."""
     from resee.metrics import record_worker
 
     module, _, name = os.environ[TARGET_VARIABLE].partition(":")
@@ -95,24 +113,29 @@ def prepare_metrics_dir() -> Path:
     return directory
 
 
-def share_embedded_redis() -> None:
+def embedded_redis() -> dict:
     """Without REDIS_URL the app's fakeredis lives inside each process: workers would not share
-    the revocations, throttles and cache. Serve one fakeredis from this (otherwise idle) master
-    over loopback instead, for the workers to share, as `make serve` does on a bare machine."""
-    if os.environ.get("REDIS_URL") or os.environ.get("REDIS_MODE", "standalone") != "standalone":
-        return
-    from fakeredis import TcpFakeServer
+    the revocations, throttles and cache. uWSGI then runs one fakeredis beside them, on
+    loopback, for the workers to share, as `make serve` does on a bare machine.
 
-    server = TcpFakeServer(("127.0.0.1", 0))
-    threading.Thread(target=server.serve_forever, name="embedded-redis", daemon=True).start()
-    os.environ["REDIS_URL"] = f"redis://127.0.0.1:{server.server_address[1]}"
+    # Note: a process of its own, which uWSGI starts and stops with the workers: a thread of
+    # the master would never run, as uWSGI's master loop does not give up the GIL."""
+    if os.environ.get("REDIS_URL") or os.environ.get("REDIS_MODE", "standalone") != "standalone":
+        return {}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}"
+    serve = f"import fakeredis; fakeredis.TcpFakeServer(('127.0.0.1', {port})).serve_forever()"
+    return {"attach-daemon": f'exec {sys.executable} -c "{serve}"'}
 
 
 def main(argv: list[str]) -> None:
+    import pyuwsgi
+
     os.environ[TARGET_VARIABLE] = argv[0] if argv else "resee.wsgi:application"
     prepare_metrics_dir()
-    share_embedded_redis()
-    Granian("resee.serve:application", **options()).serve()
+    pyuwsgi.run(*arguments({**options(), **embedded_redis()}))
 
 
 if __name__ == "__main__":

@@ -594,19 +594,27 @@ class GunicornServer(AppServer):
         return pids
 
 
-class GranianServer(AppServer):
-    """The production server as deployed (`python -m resee.serve`: granian, WSGI) on a free
-    loopback port."""
+class DeployedServer(AppServer):
+    """The production server as deployed (`python -m resee.serve`: uWSGI) on a free loopback
+    port."""
 
     def __init__(self, workdir: Path, env: dict, *, workers: int = 2):
         self.workers = workers
         command = [sys.executable, "-m", "resee.serve"]
-        super().__init__(workdir, {**env, "WEB_CONCURRENCY": str(workers)}, command, name="granian")
+        super().__init__(workdir, {**env, "WEB_CONCURRENCY": str(workers)}, command, name="serve")
 
     def worker_pids(self) -> set[int]:
-        """The pids of the master's live children (its workers)."""
-        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        return {int(pid) for pid in children.read_text().split()} if children.exists() else set()
+        """The master's live workers: its children that run what it runs (not the embedded Redis
+        it may have started)."""
+
+        def cmdline(pid: int) -> bytes | None:
+            with contextlib.suppress(OSError):
+                return Path(f"/proc/{pid}/cmdline").read_bytes()
+
+        master = self.proc.pid
+        children = Path(f"/proc/{master}/task/{master}/children")
+        pids = children.read_text().split() if children.exists() else []
+        return {int(pid) for pid in pids if cmdline(int(pid)) == cmdline(master)}
 
 
 def require_rabbitmq() -> str:

@@ -126,8 +126,8 @@ def test_the_app_servers_were_measured_side_by_side_over_http(results):
     if settings.REDIS_EMBEDDED:
         require_binary("redis-server")  # the servers' shared Redis
     http = results["json"]["http"]
-    assert (http["baseline"], http["deployed"]) == ("gunicorn-gthread", "granian")
-    assert set(http["servers"]) == {"gunicorn-gthread", "gunicorn-sync", "granian"}
+    assert (http["baseline"], http["deployed"]) == ("gunicorn-gthread", "uwsgi")
+    assert set(http["servers"]) == {"gunicorn-gthread", "gunicorn-sync", "granian", "uwsgi"}
     for name, row in http["servers"].items():
         for field in ("today_hit_rps", "notfound_rps", "workload_rps", "workload_p99_ms", "cpu_ms_per_request"):
             assert positive(row[field]), (name, field, row[field])
@@ -135,7 +135,7 @@ def test_the_app_servers_were_measured_side_by_side_over_http(results):
         assert row["server_errors"] == 0, name
     assert http["over_baseline"]["gunicorn-gthread"] == {"today_hit": 1.0, "workload": 1.0}
     names = " ".join(target["name"] for target in results["json"]["targets"])
-    assert "served today hits over HTTP, granian / gunicorn-gthread" in names
+    assert "served today hits over HTTP, uwsgi / gunicorn-gthread" in names
     assert "### Servers over HTTP, side by side" in results["stdout"]
 
 

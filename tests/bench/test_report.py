@@ -8,7 +8,7 @@ WORKLOAD = {"cache_on": {
     "p99_ms": 20.0, "cpu_ms_per_request": 3.0, "wrk_cpu_ms_per_request": 1.0, "client_errors": 0,
     "server_errors": 0, "socket_errors": 0,
 }}  # fmt: skip
-META = {"server": "granian", "workers": 2, "connections": 8, "zipf_s": 1.1, "users": 40,
+META = {"server": "uwsgi", "workers": 2, "connections": 8, "zipf_s": 1.1, "users": 40,
         "mix": {"today": 1.0}, "warmup": 1.0, "duration": 5.0}  # fmt: skip
 
 

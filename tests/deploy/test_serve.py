@@ -1,7 +1,7 @@
-"""The production server as deployed (`python -m resee.serve`: granian, 2 workers) on a free
+"""The production server as deployed (`python -m resee.serve`: uWSGI, 2 workers) on a free
 loopback port: /metrics adds up both workers, a dead worker's gauge drops out, SIGTERM lets a
-request in flight finish, and keep-alive connections are closed now and then so that clients
-spread over the workers again."""
+request in flight finish, keep-alive connections are closed now and then so that clients spread
+over the workers again, and without REDIS_URL the workers share one embedded Redis."""
 
 import http.client
 import os
@@ -12,8 +12,8 @@ import time
 import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from resee.serve import options
-from tests.servers import GranianServer, app_env
+from resee.serve import arguments, options
+from tests.servers import DeployedServer, app_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -35,7 +35,7 @@ def per_worker(directory, pid: int) -> float:
     return get_requests_total(MultiProcessCollector.merge([str(directory / f"counter_{pid}.db")]))
 
 
-def scraped(server: GranianServer) -> float:
+def scraped(server: DeployedServer) -> float:
     from prometheus_client.parser import text_string_to_metric_families
 
     status, _, body = server.request("GET", "/metrics")
@@ -44,18 +44,29 @@ def scraped(server: GranianServer) -> float:
 
 
 def test_the_deployed_settings_are_two_workers_recycled_and_stopped_gracefully(monkeypatch):
-    for name in ("WEB_CONCURRENCY", "WEB_THREADS", "WEB_WORKER_LIFETIME", "WEB_GRACEFUL_TIMEOUT"):
+    for name in ("WEB_CONCURRENCY", "WEB_THREADS", "WEB_WORKER_LIFETIME", "WEB_GRACEFUL_TIMEOUT", "WEB_ACCESS_LOG"):
         monkeypatch.delenv(name, raising=False)
     settings = options()
-    assert settings["workers"] == 2 and settings["blocking_threads"] == 4
-    assert settings["workers_lifetime"] == 3600 and settings["workers_max_rss"] == 320
-    assert settings["respawn_failed_workers"] and settings["workers_kill_timeout"] == 20
-    assert settings["log_access"]
+    assert settings["processes"] == 2 and settings["threads"] == 4 and settings["lazy-apps"]
+    assert settings["max-worker-lifetime"] == 3600 and settings["reload-on-rss"] == 320
+    # uWSGI's own SIGTERM reloads the workers; the deployment's SIGTERM must stop them gracefully.
+    assert settings["hook-master-start"] == "unix_signal:15 gracefully_kill_them_all"
+    assert settings["worker-reload-mercy"] == 20 and "die-on-term" not in settings
+    assert "disable-logging" not in settings
+
+
+def test_zero_turns_recycling_and_the_access_log_off(monkeypatch):
+    monkeypatch.setenv("WEB_WORKER_LIFETIME", "0")
+    monkeypatch.setenv("WEB_WORKER_MAX_RSS_MB", "0")
+    monkeypatch.setenv("WEB_ACCESS_LOG", "0")
+    line = arguments(options())
+    assert "--max-worker-lifetime" not in line and "--reload-on-rss" not in line
+    assert "--disable-logging" in line and line[line.index("--processes") + 1] == "2"
 
 
 def test_metrics_add_up_every_worker_and_drop_a_dead_workers_gauge(tmp_path):
     directory = tmp_path / "metrics"
-    with GranianServer(tmp_path, app_env(PROMETHEUS_MULTIPROC_DIR=str(directory))) as server:
+    with DeployedServer(tmp_path, app_env(PROMETHEUS_MULTIPROC_DIR=str(directory))) as server:
         workers = server.worker_pids()
         assert len(workers) == 2
         made = 0
@@ -80,7 +91,7 @@ def test_metrics_add_up_every_worker_and_drop_a_dead_workers_gauge(tmp_path):
 
 
 def test_sigterm_lets_a_request_in_flight_finish_then_exits(tmp_path):
-    with GranianServer(tmp_path, app_env()) as server:
+    with DeployedServer(tmp_path, app_env()) as server:
         body = b'{"username": "nobody", "password": "wrong"}'
         with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
             head = (
@@ -102,7 +113,7 @@ def test_sigterm_lets_a_request_in_flight_finish_then_exits(tmp_path):
 
 
 def test_a_keep_alive_connection_is_closed_after_about_keepalive_requests(tmp_path):
-    with GranianServer(tmp_path, app_env(WEB_KEEPALIVE_REQUESTS="4"), workers=1) as server:
+    with DeployedServer(tmp_path, app_env(WEB_KEEPALIVE_REQUESTS="4"), workers=1) as server:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
         closed = 0
         try:
@@ -115,3 +126,33 @@ def test_a_keep_alive_connection_is_closed_after_about_keepalive_requests(tmp_pa
         finally:
             conn.close()
     assert 20 <= closed <= 90  # 1 in 4 on average: 50
+
+
+def test_without_redis_url_the_workers_share_one_embedded_redis(make_client, tmp_path):
+    """`make serve` on a bare machine: the entry one worker stored is a hit on the other."""
+    token = make_client("alice").tokens["access"]
+    directory = tmp_path / "metrics"
+    env = app_env(PROMETHEUS_MULTIPROC_DIR=str(directory), REDIS_MODE="standalone")
+    env.pop("REDIS_URL", None)
+    with DeployedServer(tmp_path, env) as server:
+        workers, answers = server.worker_pids(), []
+        assert len(workers) == 2, server.log_tail()
+        while not all(cache_lookups(directory, pid) for pid in workers):
+            assert len(answers) < 400, f"one worker served all {len(answers)} requests:\n{server.log_tail()}"
+            status, headers, _ = server.request("GET", "/api/review/today/", token=token)
+            assert status == 200
+            answers.append(headers["X-Cache"])
+    assert answers.count("MISS") == 1, answers
+
+
+def cache_lookups(directory, pid: int) -> float:
+    """The cache lookups (any result) the worker `pid` counted."""
+    path = directory / f"counter_{pid}.db"
+    families = MultiProcessCollector.merge([str(path)]) if path.exists() else []
+    return sum(
+        sample.value
+        for family in families
+        if family.name == "resee_cache_requests"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )

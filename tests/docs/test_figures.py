@@ -19,7 +19,7 @@ RUN = {
         }
         for endpoint in ("today", "stats", "content")
     },
-    "http": {"deployed": "granian", "servers": {"granian": {"today_hit_cpu_ms_per_request": 2.0}}},
+    "http": {"deployed": "uwsgi", "servers": {"uwsgi": {"today_hit_cpu_ms_per_request": 2.0}}},
     "workload_meta": {"mix": {"today": 0.9, "complete": 0.1}},
     "workload": {
         "cache_on": {"cpu_ms_per_request": 6.0, "hit_rate": 0.75, "sql_queries_per_request": 1.0},
