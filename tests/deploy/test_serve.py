@@ -156,3 +156,21 @@ def cache_lookups(directory, pid: int) -> float:
         for sample in family.samples
         if sample.name.endswith("_total")
     )
+
+
+def test_headers_up_to_the_buffer_are_read_and_beyond_it_the_connection_is_closed(tmp_path):
+    """uWSGI reads a request's headers into one buffer (buffer-size): 20 KB of cookies is served;
+    past the buffer there is no answer, and the worker serves on."""
+    with DeployedServer(tmp_path, app_env(), workers=1) as server:
+        statuses = {}
+        for size in (20_000, 40_000):
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            try:
+                conn.request("GET", HEALTH, headers={"Cookie": "x=" + "a" * size})
+                statuses[size] = conn.getresponse().status
+            except (http.client.RemoteDisconnected, ConnectionResetError):
+                statuses[size] = None
+            finally:
+                conn.close()
+        assert statuses == {20_000: 200, 40_000: None}
+        assert server.request("GET", HEALTH)[0] == 200

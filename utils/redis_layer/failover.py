@@ -118,7 +118,9 @@ class Failover:
         marker, here = layer.make_key(THROTTLE, "sentinel-master"), str(epoch)
         if (throttle.get(marker) or b"").decode() != here:
             for purpose in (CACHE, REVOCATION):
-                layer.route(purpose).client.flushdb()
+                # Note: ASYNC empties the database at once and frees its memory in the
+                # background: a synchronous flush of a full cache would stall the new master.
+                layer.route(purpose).client.flushdb(asynchronous=True)
             throttle.set(marker, here)
             logger.warning("redis: master %s is now %s:%s: cache and revocation databases flushed", name, *address)
 
