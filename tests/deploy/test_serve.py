@@ -20,19 +20,24 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 HEALTH = "/api/health/"
 
 
-def get_requests_total(samples_of) -> float:
-    """GET requests django-prometheus counted, in the given metric families."""
+REQUESTS = "django_http_requests_total_by_method"
+
+
+def counted(families, name: str, **labels: str) -> float:
+    """The counter `name`'s samples with `labels`, added up, in the given metric families."""
     return sum(
         sample.value
-        for family in samples_of
-        if family.name == "django_http_requests_total_by_method"
+        for family in families
+        if family.name == name
         for sample in family.samples
-        if sample.name.endswith("_total") and sample.labels.get("method") == "GET"
+        if sample.name.endswith("_total") and all(sample.labels.get(k) == v for k, v in labels.items())
     )
 
 
-def per_worker(directory, pid: int) -> float:
-    return get_requests_total(MultiProcessCollector.merge([str(directory / f"counter_{pid}.db")]))
+def per_worker(directory, pid: int, name: str = REQUESTS, **labels: str) -> float:
+    """What the worker `pid` counted in its own file (0 before it wrote one)."""
+    path = directory / f"counter_{pid}.db"
+    return counted(MultiProcessCollector.merge([str(path)]) if path.exists() else [], name, **labels)
 
 
 def scraped(server: DeployedServer) -> float:
@@ -40,7 +45,7 @@ def scraped(server: DeployedServer) -> float:
 
     status, _, body = server.request("GET", "/metrics")
     assert status == 200
-    return get_requests_total(text_string_to_metric_families(body.decode()))
+    return counted(text_string_to_metric_families(body.decode()), REQUESTS, method="GET")
 
 
 def test_the_deployed_settings_are_two_workers_recycled_and_stopped_gracefully(monkeypatch):
@@ -70,13 +75,15 @@ def test_metrics_add_up_every_worker_and_drop_a_dead_workers_gauge(tmp_path):
         workers = server.worker_pids()
         assert len(workers) == 2
         made = 0
-        while not all((directory / f"counter_{pid}.db").exists() and per_worker(directory, pid) for pid in workers):
+        while not all(per_worker(directory, pid, method="GET") for pid in workers):
             assert made < 400, f"one worker served all {made} requests:\n{server.log_tail()}"
             for _ in range(20):
                 assert server.request("GET", HEALTH)[0] == 200
             made += 20
         total = scraped(server)
-        assert total == sum(per_worker(directory, pid) for pid in workers)  # the scrape counted itself first
+        assert total == sum(
+            per_worker(directory, pid, method="GET") for pid in workers
+        )  # the scrape counted itself first
         assert total >= made
 
         victim = min(workers)
@@ -137,25 +144,12 @@ def test_without_redis_url_the_workers_share_one_embedded_redis(make_client, tmp
     with DeployedServer(tmp_path, env) as server:
         workers, answers = server.worker_pids(), []
         assert len(workers) == 2, server.log_tail()
-        while not all(cache_lookups(directory, pid) for pid in workers):
+        while not all(per_worker(directory, pid, "resee_cache_requests") for pid in workers):
             assert len(answers) < 400, f"one worker served all {len(answers)} requests:\n{server.log_tail()}"
             status, headers, _ = server.request("GET", "/api/review/today/", token=token)
             assert status == 200
             answers.append(headers["X-Cache"])
     assert answers.count("MISS") == 1, answers
-
-
-def cache_lookups(directory, pid: int) -> float:
-    """The cache lookups (any result) the worker `pid` counted."""
-    path = directory / f"counter_{pid}.db"
-    families = MultiProcessCollector.merge([str(path)]) if path.exists() else []
-    return sum(
-        sample.value
-        for family in families
-        if family.name == "resee_cache_requests"
-        for sample in family.samples
-        if sample.name.endswith("_total")
-    )
 
 
 def test_headers_up_to_the_buffer_are_read_and_beyond_it_the_connection_is_closed(tmp_path):
