@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.selectors import learner_day
 from content.models import Category, Content
 from review.models import ReviewSchedule
 from tests.helpers import (
@@ -16,7 +17,6 @@ from tests.helpers import (
     create_category,
     create_content,
 )
-from utils import clock
 
 
 def stored(card: dict) -> Content:
@@ -185,7 +185,7 @@ def test_creating_content_schedules_its_first_review_for_today(alice):
     card = create_content(alice, "ser")
     schedule = ReviewSchedule.objects.get(content_id=card["id"])
     assert schedule.owner_id == alice.user.id
-    assert schedule.next_review_date == clock.local_today()
+    assert schedule.next_review_date == learner_day(user_id=alice.user.pk).today  # the learner's day
     assert schedule.interval_step == 0
     assert schedule.is_active is True
     assert schedule.initial_review_completed is False

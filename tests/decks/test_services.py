@@ -8,6 +8,7 @@ from unittest import mock
 import pytest
 from django.db import IntegrityError
 
+from accounts.selectors import learner_day
 from analytics.models import DayTally
 from content.models import Content
 from content.services import content_create
@@ -17,7 +18,6 @@ from decks.progress import progress_read
 from review.models import ReviewHistory, ReviewSchedule
 from review.services import review_counts_rebuild
 from tests.helpers import ANKI_CREATED, AnkiCard, AnkiReview, anki2_package, run_in_threads, set_learner
-from utils import clock
 
 pytestmark = pytest.mark.django_db
 
@@ -87,7 +87,8 @@ def test_imported_cards_get_schedules_due_today_and_one_bump_for_the_whole_job(
     with django_capture_on_commit_callbacks(execute=True):  # as the worker's own commits would
         services.import_run(job_id=str(job.pk))
 
-    assert ReviewSchedule.objects.filter(owner=user, next_review_date=clock.local_today()).count() == 120
+    today = learner_day(user_id=user.pk).today  # the learner's day
+    assert ReviewSchedule.objects.filter(owner=user, next_review_date=today).count() == 120
     assert bump_calls == [(user.id, ("content", "stats", "today"))]
 
 
