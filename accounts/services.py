@@ -28,7 +28,7 @@ from rest_framework_simplejwt import tokens
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 
-from accounts import revocation
+from accounts import authentication
 from accounts.models import Learner, RevokedToken, RevokedUser
 from analytics.selectors import reviews_counted
 from analytics.services import days_rebuild
@@ -250,7 +250,7 @@ def password_change(*, user: User, current_password: str, new_password: str) -> 
     with transaction.atomic():
         user.set_password(new_password)
         user.save(update_fields=["password"])
-        cutoff = revocation.revoke_user_tokens(user_id=user.pk)
+        cutoff = authentication.revoke_user_tokens(user_id=user.pk)
     _wait_past(cutoff)
     return _pair(refresh_token_for(user))
 
@@ -292,7 +292,7 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:
     with transaction.atomic():
         user.set_password(new_password)
         user.save(update_fields=["password"])
-        cutoff = revocation.revoke_user_tokens(user_id=user.pk)
+        cutoff = authentication.revoke_user_tokens(user_id=user.pk)
     _wait_past(cutoff)  # a sign-in right after the answer must not fall under the cut-off
 
 
@@ -317,7 +317,7 @@ def _refreshable_user(refresh: RefreshToken) -> User:
     user = User.objects.filter(pk=user_id, is_active=True).first()
     cutoff = RevokedUser.objects.filter(user_id=user_id).values_list("not_after", flat=True).first()
     cut_off = cutoff is not None and refresh["iat"] <= cutoff
-    if user is None or cut_off or revocation.is_family_revoked(_family(refresh)):
+    if user is None or cut_off or authentication.is_family_revoked(_family(refresh)):
         raise InvalidToken("Token has been revoked.")
     return user
 
@@ -330,11 +330,11 @@ def token_refresh(*, raw_refresh: str) -> dict:
     user_id, family = int(refresh["user_id"]), _family(refresh)
     with transaction.atomic():
         user = _refreshable_user(refresh)
-        if revocation.revoke_token(
+        if authentication.revoke_token(
             jti=refresh["jti"], user_id=user_id, token_type=RevokedToken.REFRESH, expires_at=_expiry(refresh)
         ):
             return _pair(refresh_token_for(user, family=family))
-        revocation.revoke_family(family=family, user_id=user_id, expires_at=_expiry(refresh))
+        authentication.revoke_family(family=family, user_id=user_id, expires_at=_expiry(refresh))
     logger.warning("refresh token reused: family %s of user %s revoked", family, user_id)
     raise InvalidToken("Refresh token was already used: every session of its sign-in is ended.")
 
@@ -345,9 +345,9 @@ def user_logout(*, user_id: int, access: Token, raw_refresh: str | None = None) 
         refresh = _parse_refresh(raw_refresh)
         if int(refresh["user_id"]) != user_id:
             raise InvalidToken("The refresh token belongs to another user.")
-        revocation.revoke_token(
+        authentication.revoke_token(
             jti=refresh["jti"], user_id=user_id, token_type=RevokedToken.REFRESH, expires_at=_expiry(refresh)
         )
-    revocation.revoke_token(
+    authentication.revoke_token(
         jti=access["jti"], user_id=user_id, token_type=RevokedToken.ACCESS, expires_at=_expiry(access)
     )

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from accounts.revocation import revoke_user_tokens
+from accounts.authentication import revoke_user_tokens
 from utils.cache_utils import invalidate_on_commit
 
 User = get_user_model()

@@ -3,7 +3,7 @@ cached.
 
 Invalidation: entries are written under a release of their own ("bench-fill": they never mix with
 the hit path's entries, and `invalidate_pattern("*")` under that release deletes them all at the
-end), with the real key layout (`keys.entry_key`) and ~300-byte values, a tenth for the user
+end), with the real key layout (`store.entry_key`) and ~300-byte values, a tenth for the user
 being invalidated and the rest for 1,000 other users, in pipelines of 1,000 SETs. They are
 ballast: what matters is how many keys Redis holds. Sizes are filled in increasing order, the same
 key set growing. The timed call is `invalidate_on_commit(...)` outside a transaction, i.e. what a
@@ -19,7 +19,7 @@ from django.test.utils import override_settings
 
 from bench.hitpath import REAL_PATHS, Client
 from bench.procs import percentile
-from utils.cache_utils import NAMESPACES, invalidate_on_commit, invalidate_pattern, keys, store
+from utils.cache_utils import NAMESPACES, invalidate_on_commit, invalidate_pattern, store
 
 FILL_RELEASE = "bench-fill"
 OTHER_USERS = 1000  # ballast of users 9,000,000 and up: no real user has those ids
@@ -32,7 +32,7 @@ def _fill_release():
 
 def _ballast_key(index: int, user: int) -> str:
     user = user if index % 10 == 0 else 9_000_000 + index % OTHER_USERS
-    return keys.entry_key(user, NAMESPACES[index % 3], {"page": index, "page_size": 20})
+    return store.entry_key(user, NAMESPACES[index % 3], {"page": index, "page_size": 20})
 
 
 def invalidation(*, sizes: list[int], reps: int, user: int, token: str) -> dict:

@@ -288,7 +288,6 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "UPDATE_LAST_LOGIN": False,
     "AUTH_HEADER_TYPES": ("Bearer",),
-    "TOKEN_USER_CLASS": "accounts.authentication.TokenUser",
 }
 
 SPECTACULAR_SETTINGS = {

@@ -11,7 +11,7 @@ from django.test import override_settings
 from fakeredis import FakeRedisConnection
 from rest_framework.test import APIClient
 
-from accounts import revocation
+from accounts import authentication
 from resee import jobs
 from tests.helpers import DEFAULT_PASSWORD
 from tests.servers import RedisClusterServers, cluster_mode, delete_this_runs_keys, forget_pools
@@ -66,7 +66,7 @@ def jobs_finished():
 @pytest.fixture(autouse=True)
 def empty_caches():
     delete_this_runs_keys()
-    revocation._pending.clear()
+    authentication._pending.clear()
     # Note: bumps pending from an earlier test's rolled-back transaction would ride with this test's first commit.
     invalidation._pending_bumps.__init__()
     l1.reset()

@@ -35,7 +35,7 @@ from review.models import ReviewHistory, ReviewSchedule
 from review.services import history_record, review_complete
 from tests.servers import DownRedis
 from utils import redis_layer
-from utils.cache_utils import keys, store
+from utils.cache_utils import store
 from utils.cache_utils.conf import TODAY as TODAY_NAMESPACE
 
 DEFAULT_PASSWORD = "correct-horse-battery-9"
@@ -305,7 +305,7 @@ def is_served(user_id: int, namespace: str = TODAY_NAMESPACE, params: dict | Non
 
 def token_of(user_id: int, namespace: str = TODAY_NAMESPACE) -> str | None:
     """The namespace token as stored in Redis, without creating one."""
-    raw = store.client().get(keys.namespace_key(user_id, namespace))
+    raw = store.client().get(store.namespace_key(user_id, namespace))
     return raw.decode() if raw is not None else None
 
 

@@ -26,7 +26,7 @@ class CircuitBreaker:
         self._clock = clock
         self._lock = threading.Lock()
         self.state = CLOSED
-        self._failures = 0
+        self.failures = 0  # in a row
         self._changed_at = clock()
         self.openings = 0  # Note: names each opening, so a watcher of one never ends another's cool-down
 
@@ -45,7 +45,7 @@ class CircuitBreaker:
         """True when this success is the probe's and closes the breaker. Only a half-open probe
         closes it: a call let through before the breaker opened must not close it again."""
         with self._lock:
-            self._failures = 0
+            self.failures = 0
             if self.state != HALF_OPEN:
                 return False
             self._set(CLOSED)
@@ -54,8 +54,8 @@ class CircuitBreaker:
     def record_failure(self) -> bool:
         """True when this failure opens the circuit (from closed or half-open)."""
         with self._lock:
-            self._failures += 1
-            if self.state == HALF_OPEN or self._failures >= self.failure_threshold:
+            self.failures += 1
+            if self.state == HALF_OPEN or self.failures >= self.failure_threshold:
                 opens = self.state != OPEN
                 self.openings += opens
                 self._set(OPEN)

@@ -60,10 +60,14 @@ def has_query(request) -> bool:
 
 def page_params(request, default_page_size: int | None = None) -> tuple[int, int]:
     """(page, page_size) from the query string, validated; what a cache key of a page needs.
-    A page size past RESEE['MAX_PAGE_SIZE'] is taken as that maximum."""
-    params = request.query_params if has_query(request) else {}
-    page_size = _positive_int(params, "page_size") or default_page_size or api_settings.PAGE_SIZE
-    return _positive_int(params, "page") or 1, min(page_size, resee_setting("MAX_PAGE_SIZE"))
+    A page size asked past RESEE['MAX_PAGE_SIZE'] is taken as that maximum; the default is the
+    server's own choice."""
+    if not has_query(request):
+        return 1, default_page_size or api_settings.PAGE_SIZE
+    params = request.query_params
+    asked = _positive_int(params, "page_size")
+    page_size = min(asked, resee_setting("MAX_PAGE_SIZE")) if asked else default_page_size or api_settings.PAGE_SIZE
+    return _positive_int(params, "page") or 1, page_size
 
 
 def _positive_int(params, name: str) -> int | None:

@@ -21,6 +21,12 @@ def _count(key: str, ttl: int) -> int:
     return pipe.execute()[0]
 
 
+@redis_layer.memoized_key
+def _counter_key(key: str, user_id: int | None) -> str:
+    """A counter's key less its window: a user's on the user's hash tag, with the request's other keys."""
+    return redis_layer.make_key(THROTTLE, f"{redis_layer.user_tag(user_id)}:{key}" if user_id is not None else key)
+
+
 class FixedWindowMixin:
     def window_key(self, request, view, now: float | None = None) -> tuple[str, int, float] | None:
         """(Redis key, TTL, now) of this request's counter at `now` (default: the clock); None
@@ -31,10 +37,8 @@ class FixedWindowMixin:
         if key is None:
             return None
         now = clock.timestamp() if now is None else now
-        window = int(now // self.duration)
-        if request.user.is_authenticated:  # on the user's hash tag, with the request's other keys
-            key = f"{redis_layer.user_tag(request.user.pk)}:{key}"
-        return redis_layer.make_key(THROTTLE, f"{key}:{window}"), self.duration + 1, now
+        user_id = request.user.pk if request.user.is_authenticated else None
+        return f"{_counter_key(key, user_id)}:{int(now // self.duration)}", self.duration + 1, now
 
     def allow_request(self, request, view) -> bool:
         found = self.window_key(request, view)

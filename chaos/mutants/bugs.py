@@ -59,30 +59,31 @@ def bump_dropped_while_redis_down() -> None:
 def revocation_skipped_while_breaker_open() -> None:
     """A token's revocation check that cannot reach Redis lets the token through instead of
     asking the database."""
-    from accounts import revocation
-    from utils.redis_layer import RedisUnavailable
+    from accounts import authentication
+    from utils.redis_layer import REVOCATION, RedisUnavailable
 
-    real = revocation.is_revoked
+    real = authentication.is_revoked
 
-    def is_revoked(*, user_id, jti, issued_at, reply=revocation.ASK):
+    def is_revoked(token, reply=authentication.ASK):
         if reply is None:
             return False
         try:
-            if reply is revocation.ASK:
-                reply = revocation.redis_layer.call_for(
-                    user_id, revocation.REVOCATION, "check", revocation._read_fields, user_id, jti
+            if reply is authentication.ASK:
+                user_id = int(token["user_id"])
+                reply = authentication.redis_layer.call_for(
+                    user_id, REVOCATION, "check", authentication._read_fields, token
                 )
         except RedisUnavailable:
             return False
-        return real(user_id=user_id, jti=jti, issued_at=issued_at, reply=reply)
+        return real(token, reply)
 
-    revocation.is_revoked = is_revoked
+    authentication.RevocableJWTAuthentication.is_revoked = staticmethod(is_revoked)
 
 
 def refresh_version_after_compute() -> None:
     """The refresh-on-write computes its entry first and reads the namespace's version after: a
     write that commits meanwhile is missing from an entry stored under that write's own token."""
-    from utils.cache_utils import keys, refresh, singleflight, store, warm
+    from utils.cache_utils import refresh, singleflight, store, warm
     from utils.cache_utils.conf import cache_settings
     from utils.cache_utils.read_path import release, render
     from utils.redis_layer import RedisUnavailable
@@ -100,7 +101,7 @@ def refresh_version_after_compute() -> None:
             version = miss.version or store.guarded(
                 user_id, "claim", store.claim_version, user_id=user_id, namespace=namespace
             )
-        lock = keys.lock_key(user_id, namespace, version, params)
+        lock = store.lock_key(user_id, namespace, version, params)
         token = store.guarded(user_id, "lock", singleflight.acquire, lock, ttl_ms=cache_settings.LOCK_TTL_MS)
         if token is None:
             return warm.BUSY

@@ -10,9 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.models import TokenUser
 from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts.authentication import RevocableJWTAuthentication, TokenUser
+from accounts.authentication import RevocableJWTAuthentication
 from tests.helpers import PROTECTED_URL, assert_json_401, from_epoch, seconds_ago, token_clock
 
 

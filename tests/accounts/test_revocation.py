@@ -1,11 +1,11 @@
-"""accounts/revocation.py: the database is the truth, Redis the fast copy that may vanish or fail."""
+"""accounts/authentication.py: the database is the truth, Redis the fast copy that may vanish or fail."""
 
 from datetime import timedelta
 
 import pytest
 from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts import revocation
+from accounts import authentication
 from accounts.models import RevokedToken
 from tests.helpers import (
     PROTECTED_URL,
@@ -22,11 +22,11 @@ from utils.breaker import CLOSED, OPEN
 
 def access_claims(client) -> dict:
     token = AccessToken(client.tokens["access"])
-    return {"user_id": int(token["user_id"]), "jti": token["jti"], "issued_at": int(token["iat"])}
+    return {"user_id": int(token["user_id"]), "jti": token["jti"], "iat": int(token["iat"])}
 
 
 def revocation_hash(user_id: int) -> dict:
-    return revocation._redis().hgetall(revocation._hash_key(user_id))
+    return authentication._redis().hgetall(authentication._hash_key(user_id))
 
 
 def forget_all_revocations_in_redis() -> None:
@@ -58,7 +58,7 @@ def test_a_rebuilt_hash_holds_the_revocations_from_the_database(alice):
     forget_all_revocations_in_redis()
     alice.get(PROTECTED_URL)
     fields = revocation_hash(alice.user.pk)
-    assert fields[revocation.LOADED_FIELD.encode()] == b"1"
+    assert fields[authentication.LOADED_FIELD.encode()] == b"1"
     assert f"jti:{access_claims(alice)['jti']}".encode() in fields
 
 
@@ -78,7 +78,7 @@ def test_a_revocation_that_has_expired_is_not_loaded_into_redis(make_user):
     RevokedToken.objects.create(
         jti="live", user_id=user.pk, token_type=RevokedToken.ACCESS, expires_at=clock.now() + timedelta(minutes=1)
     )
-    assert revocation.is_revoked(user_id=user.pk, jti="live", issued_at=0)
+    assert authentication.is_revoked({"user_id": user.pk, "jti": "live", "iat": 0})
     fields = revocation_hash(user.pk)
     assert b"jti:live" in fields
     assert b"jti:old" not in fields
@@ -90,20 +90,20 @@ def test_a_revocation_that_has_expired_is_not_loaded_into_redis(make_user):
 def test_when_redis_is_down_a_revoked_token_is_still_revoked(alice):
     alice.post("/api/auth/logout/")
     with redis_down():
-        assert revocation.is_revoked(**access_claims(alice)) is True
+        assert authentication.is_revoked(access_claims(alice)) is True
         assert_json_401(alice.get(PROTECTED_URL))
 
 
 def test_when_redis_is_down_a_valid_token_is_still_accepted(alice):
     with redis_down():
-        assert revocation.is_revoked(**access_claims(alice)) is False
+        assert authentication.is_revoked(access_claims(alice)) is False
         assert alice.get(PROTECTED_URL).status_code == 200
 
 
 def test_when_redis_is_down_a_deactivated_users_token_is_revoked(alice, django_capture_on_commit_callbacks):
     set_active(alice.user, False, django_capture_on_commit_callbacks)
     with redis_down():
-        assert revocation.is_revoked(**access_claims(alice)) is True
+        assert authentication.is_revoked(access_claims(alice)) is True
 
 
 def test_a_logout_while_redis_is_down_still_takes_effect(alice):
@@ -116,7 +116,7 @@ def test_a_logout_while_redis_is_down_still_takes_effect(alice):
 def test_a_revocation_whose_redis_write_failed_is_kept_for_replay(alice):
     with redis_down():
         alice.post("/api/auth/logout/")
-    assert revocation._pending == [(alice.user.pk, {f"jti:{access_claims(alice)['jti']}": 1})]
+    assert authentication._pending == [(alice.user.pk, {f"jti:{access_claims(alice)['jti']}": 1})]
 
 
 def test_a_failed_revocation_write_is_replayed_on_the_next_check_that_reaches_redis(alice, bob):
@@ -128,7 +128,7 @@ def test_a_failed_revocation_write_is_replayed_on_the_next_check_that_reaches_re
 
     assert bob.get(PROTECTED_URL).status_code == 200  # any check in this process replays
 
-    assert revocation._pending == []
+    assert authentication._pending == []
     assert f"jti:{claims['jti']}".encode() in revocation_hash(alice.user.pk)
     assert_json_401(alice.get(PROTECTED_URL))
 
@@ -136,9 +136,9 @@ def test_a_failed_revocation_write_is_replayed_on_the_next_check_that_reaches_re
 def test_a_replay_that_fails_again_keeps_the_revocation_pending(alice):
     with redis_down():
         alice.post("/api/auth/logout/")
-        pending = list(revocation._pending)
-        assert revocation.is_revoked(**access_claims(alice)) is True
-    assert revocation._pending == pending != []
+        pending = list(authentication._pending)
+        assert authentication.is_revoked(access_claims(alice)) is True
+    assert authentication._pending == pending != []
 
 
 def test_a_deactivation_whose_redis_write_failed_is_replayed(alice, bob, django_capture_on_commit_callbacks):
@@ -146,7 +146,7 @@ def test_a_deactivation_whose_redis_write_failed_is_replayed(alice, bob, django_
     with redis_down():
         set_active(alice.user, False, django_capture_on_commit_callbacks)
     bob.get(PROTECTED_URL)
-    assert revocation.NOT_AFTER_FIELD.encode() in revocation_hash(alice.user.pk)
+    assert authentication.NOT_AFTER_FIELD.encode() in revocation_hash(alice.user.pk)
     assert_json_401(alice.get(PROTECTED_URL))
 
 
@@ -155,7 +155,7 @@ def test_a_deactivation_whose_redis_write_failed_is_replayed(alice, bob, django_
 
 def revoke_access(user_id: int, jti: str) -> bool:
     expires_at = clock.now() + timedelta(minutes=5)
-    return revocation.revoke_token(jti=jti, user_id=user_id, token_type=RevokedToken.ACCESS, expires_at=expires_at)
+    return authentication.revoke_token(jti=jti, user_id=user_id, token_type=RevokedToken.ACCESS, expires_at=expires_at)
 
 
 def test_revoke_token_is_true_the_first_time_and_false_after(make_user, django_capture_on_commit_callbacks):
@@ -164,13 +164,13 @@ def test_revoke_token_is_true_the_first_time_and_false_after(make_user, django_c
         first, second = revoke_access(user.pk, "j1"), revoke_access(user.pk, "j1")
     assert (first, second) == (True, False)
     assert RevokedToken.objects.filter(jti="j1").count() == 1
-    assert revocation.is_revoked(user_id=user.pk, jti="j1", issued_at=0)
+    assert authentication.is_revoked({"user_id": user.pk, "jti": "j1", "iat": 0})
 
 
 def test_a_revoked_refresh_token_is_not_copied_to_redis(make_user, django_capture_on_commit_callbacks):
     user = make_user("carol")
     with django_capture_on_commit_callbacks(execute=True):
-        revocation.revoke_token(
+        authentication.revoke_token(
             jti="r1", user_id=user.pk, token_type=RevokedToken.REFRESH, expires_at=clock.now() + timedelta(days=1)
         )
     assert revocation_hash(user.pk) == {}
@@ -184,14 +184,14 @@ def test_a_user_cut_off_revokes_tokens_issued_up_to_that_second(
     moment = seconds_ago(60)
     cutoff = int(moment.timestamp())
     with django_capture_on_commit_callbacks(execute=True), revocation_clock(moment):
-        revocation.revoke_user_tokens(user_id=user.pk)
-    assert revocation.is_revoked(user_id=user.pk, jti="any", issued_at=cutoff + offset) is revoked
+        authentication.revoke_user_tokens(user_id=user.pk)
+    assert authentication.is_revoked({"user_id": user.pk, "jti": "any", "iat": cutoff + offset}) is revoked
 
 
 def test_the_redis_hash_expires_rather_than_living_forever(alice):
     alice.get(PROTECTED_URL)
-    ttl = revocation._redis().ttl(revocation._hash_key(alice.user.pk))
-    assert 0 < ttl <= revocation.HASH_TTL_SECONDS
+    ttl = authentication._redis().ttl(authentication._hash_key(alice.user.pk))
+    assert 0 < ttl <= authentication.HASH_TTL_SECONDS
 
 
 def test_a_logout_in_a_process_whose_circuit_is_late_to_close_reaches_redis_before_its_204(alice):
@@ -206,6 +206,6 @@ def test_a_logout_in_a_process_whose_circuit_is_late_to_close_reaches_redis_befo
     assert circuit.state == OPEN
 
     assert alice.post("/api/auth/logout/").status_code == 204
-    assert revocation._pending == []
+    assert authentication._pending == []
     assert jti_field in revocation_hash(alice.user.pk)
     assert circuit.state == CLOSED

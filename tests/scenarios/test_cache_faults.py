@@ -25,14 +25,14 @@ from django.test import override_settings
 from prometheus_client import REGISTRY
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from accounts import revocation
+from accounts import authentication
 from content.models import Content
 from review.models import ReviewHistory
 from tests.helpers import BYPASS, ENDPOINTS, HIT, MISS, URLS, cache_off, put_entry, token_of
 from tests.servers import RedisServer, caches_at, free_loopback_port, own_redis_server
 from utils import redis_layer
 from utils.breaker import CLOSED, HALF_OPEN, OPEN
-from utils.cache_utils import keys, store
+from utils.cache_utils import store
 from utils.cache_utils.conf import CONTENT
 from utils.cache_utils.invalidation import bump_now, invalidate_pattern
 from utils.cache_utils.models import InvalidationDebt
@@ -603,7 +603,7 @@ def test_under_maxmemory_pressure_entries_are_evicted_but_never_stale_foreign_or
             with server.admin() as admin:
                 evicted = admin.info("stats")["evicted_keys"]
             with server.admin(db=settings.REDIS_DB_REVOCATION) as admin:
-                assert not admin.exists(revocation._hash_key(dave.user.id)), "the premise: dave's hash was evicted"
+                assert not admin.exists(authentication._hash_key(dave.user.id)), "the premise: dave's hash was evicted"
 
             rename(dave, dave_card, "dave renamed")
             assert_own_and_current(dave, {})
@@ -626,7 +626,7 @@ def test_an_invalidation_by_pattern_waits_out_a_pause_longer_than_a_requests_tim
     with pointed_at(redis_server, API_ONLY):
         for page in range(3):
             put_entry(alice.user.pk, params={"page": page})
-        pattern = f"{keys.user_tag(alice.user.pk)}:*"
+        pattern = f"{store.user_tag(alice.user.pk)}:*"
         cached = redis_server.entries_holding("", db=settings.REDIS_DB_CACHE)
         redis_server.pause(int(API_TIMEOUT * 1000 * 4))
         started = time.monotonic()

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from content.services import content_create
 from review import selectors as review_selectors
 from utils import clock
-from utils.cache_utils import keys, singleflight, store
+from utils.cache_utils import singleflight, store
 from utils.cache_utils.conf import TODAY
 from utils.cache_utils.store import recompute_early
 
@@ -137,8 +137,8 @@ def test_a_reader_refreshes_early_only_when_its_draw_says_so(alice, counted_toda
 
 
 def hold_the_lock(user_id: int) -> str:
-    version = store.client().get(keys.namespace_key(user_id, TODAY)).decode()
-    lock = keys.lock_key(user_id, TODAY, version, today_params(user_id))
+    version = store.client().get(store.namespace_key(user_id, TODAY)).decode()
+    lock = store.lock_key(user_id, TODAY, version, today_params(user_id))
     assert singleflight.acquire(lock, ttl_ms=10_000)
     return lock
 
@@ -234,7 +234,7 @@ def test_a_waiting_request_takes_the_holders_result_when_it_lands(alice, counted
 
 
 def test_a_lock_is_released_only_by_its_holder(db):
-    lock = keys.full_key("{u1}:lock:test")
+    lock = store.full_key("{u1}:lock:test")
     token = singleflight.acquire(lock, ttl_ms=5000)
     assert token is not None
     assert singleflight.acquire(lock, ttl_ms=5000) is None
@@ -245,7 +245,7 @@ def test_a_lock_is_released_only_by_its_holder(db):
 
 
 def test_a_lock_expires_by_itself_so_a_crashed_holder_cannot_block_forever(db):
-    lock = keys.full_key("{u1}:lock:crash")
+    lock = store.full_key("{u1}:lock:crash")
     assert singleflight.acquire(lock, ttl_ms=50)
     time.sleep(0.12)
     assert singleflight.acquire(lock, ttl_ms=50) is not None
@@ -256,7 +256,7 @@ def test_large_bodies_are_stored_compressed_and_served_unchanged(db):
     with cache_settings(COMPRESS_MIN_BYTES=1024):
         version = store.claim_version(user_id=7, namespace=TODAY)
         store.store(user_id=7, namespace=TODAY, params={}, version=version, body=body, compute_seconds=0.01)
-        raw = store.client().get(keys.entry_key(7, TODAY, {}))
+        raw = store.client().get(store.entry_key(7, TODAY, {}))
         served = store.lookup(user_id=7, namespace=TODAY, params={})
     assert b'"z":1' in raw.partition(b"\n")[0]
     assert len(raw) < len(body) / 4
@@ -266,4 +266,4 @@ def test_large_bodies_are_stored_compressed_and_served_unchanged(db):
 def test_small_bodies_are_stored_as_they_are(db):
     version = store.claim_version(user_id=7, namespace=TODAY)
     store.store(user_id=7, namespace=TODAY, params={}, version=version, body=b'{"a":1}', compute_seconds=0.01)
-    assert store.client().get(keys.entry_key(7, TODAY, {})).endswith(b'\n{"a":1}')
+    assert store.client().get(store.entry_key(7, TODAY, {})).endswith(b'\n{"a":1}')

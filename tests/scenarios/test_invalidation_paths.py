@@ -29,7 +29,7 @@ from tests.helpers import (
 )
 from tests.servers import DownRedis
 from utils import redis_layer
-from utils.cache_utils import keys, store
+from utils.cache_utils import store
 
 # Every test here runs on each Redis topology (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("redis_topology")
@@ -60,7 +60,7 @@ def assert_all_fresh(client, endpoints=ENDPOINTS) -> dict:
 
 def namespace_tokens(user_id: int) -> dict:
     raw = store.client()
-    return {namespace: raw.get(keys.namespace_key(user_id, namespace)) for namespace in ENDPOINTS}
+    return {namespace: raw.get(store.namespace_key(user_id, namespace)) for namespace in ENDPOINTS}
 
 
 def stored_entry(user_id: int, endpoint: str, params: dict):
@@ -455,7 +455,7 @@ def test_a_deleted_users_token_gets_no_answer_and_a_new_user_gets_only_their_own
 
 def evict_namespaces(user_id: int) -> None:
     """What LRU eviction or a Redis restart does to the namespace tokens."""
-    store.client().delete(*(keys.namespace_key(user_id, namespace) for namespace in ENDPOINTS))
+    store.client().delete(*(store.namespace_key(user_id, namespace) for namespace in ENDPOINTS))
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -498,7 +498,7 @@ def test_an_evicted_entry_is_recomputed(alice, monkeypatch):
     seed(alice)
     key_params = warm_recording_key_params(alice, monkeypatch)
 
-    store.client().delete(keys.entry_key(alice.user.id, "today", key_params["today"]))
+    store.client().delete(store.entry_key(alice.user.id, "today", key_params["today"]))
 
     fetch(alice, "today", cache=MISS)
     fetch(alice, "today", cache=HIT)

@@ -23,7 +23,7 @@ from tests.helpers import (
     warm,
 )
 from utils import clock
-from utils.cache_utils import keys, singleflight, store
+from utils.cache_utils import singleflight, store
 from utils.cache_utils.conf import TODAY as TODAY_NAMESPACE
 
 LEARNERS = {
@@ -179,7 +179,7 @@ def test_an_entry_past_the_rollover_is_never_served_stale_while_another_request_
     cards_due_around_the_change(client)
     warm(client, "today")
     version = token_of(client.user.id, TODAY_NAMESPACE)
-    lock = keys.lock_key(client.user.id, TODAY_NAMESPACE, version, {"shared": True})
+    lock = store.lock_key(client.user.id, TODAY_NAMESPACE, version, {"shared": True})
     assert singleflight.acquire(lock, ttl_ms=60_000) is not None  # another request recomputes
 
     moment.now = rollover + timedelta(seconds=5)  # within the stale window of an expiry alone

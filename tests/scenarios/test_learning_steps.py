@@ -26,7 +26,7 @@ from tests.helpers import (
     warm,
 )
 from utils import clock
-from utils.cache_utils import keys, l1, singleflight, store
+from utils.cache_utils import l1, singleflight, store
 from utils.cache_utils.conf import STATS as STATS_NAMESPACE
 from utils.cache_utils.conf import TODAY as TODAY_NAMESPACE
 
@@ -131,7 +131,7 @@ def test_an_entry_past_a_learning_moment_is_never_served_stale_while_another_req
     stepping(alice, "step", due_at=NOW + MINUTE)
     warm(alice, "today")
     version = token_of(alice.user.id, TODAY_NAMESPACE)
-    lock = keys.lock_key(alice.user.id, TODAY_NAMESPACE, version, SHARED)
+    lock = store.lock_key(alice.user.id, TODAY_NAMESPACE, version, SHARED)
     assert singleflight.acquire(lock, ttl_ms=60_000) is not None  # another request recomputes
 
     moment.advance(minutes=1, seconds=5)  # within the stale window of an expiry alone

@@ -24,7 +24,7 @@ from content.models import Content
 from tests.helpers import BYPASS, CONTENTS, DEFAULT_PASSWORD, HIT, URLS, TodayReaders, cache_off, content_url
 from tests.servers import RedisSentinelSet, free_loopback_port, sentinel_mode
 from utils import redis_layer
-from utils.cache_utils import invalidate_pattern, keys
+from utils.cache_utils import invalidate_pattern, store
 from utils.cache_utils.conf import CONTENT
 from utils.cache_utils.models import InvalidationDebt
 
@@ -80,7 +80,7 @@ def test_the_cache_serves_from_the_sentinels_master(sentinels, alice):
     with sentinels.master.admin(db=1) as cache_db:
         assert cache_db.dbsize() > 0, "the entries are in the master's cache database"
         # the operator's own client (a longer timeout) finds the same master and database
-        assert invalidate_pattern(f"{keys.user_tag(alice.user.pk)}:*") > 0
+        assert invalidate_pattern(f"{store.user_tag(alice.user.pk)}:*") > 0
         assert cache_db.dbsize() == 0
 
 
@@ -139,7 +139,7 @@ def test_a_bump_the_deposed_master_took_goes_again_to_the_promoted_replica_befor
     alice.get(URLS["content"])
     assert alice.get(URLS["content"])["X-Cache"] == HIT
     depose_by_pause(sentinels)
-    namespace = keys.namespace_key(alice.user.pk, CONTENT)
+    namespace = store.namespace_key(alice.user.pk, CONTENT)
     with sentinels.replica.admin(db=settings.REDIS_DB_CACHE) as promoted:
         token = promoted.get(namespace)  # the master's, replicated before the pause
     assert token is not None
@@ -169,7 +169,7 @@ def test_once_the_sentinels_announce_a_new_master_a_process_reads_nothing_from_t
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {Content._meta.db_table} SET title = 'after' WHERE id = %s", [card["id"]])
     with sentinels.replica.admin(db=settings.REDIS_DB_CACHE) as promoted:
-        promoted.set(keys.namespace_key(alice.user.pk, CONTENT), "another-process-bump")
+        promoted.set(store.namespace_key(alice.user.pk, CONTENT), "another-process-bump")
     heard_by = time.monotonic() + 2.0
     while redis_layer.server_of(redis_layer.CACHE) not in redis_layer.current().failover.unchecked:
         assert time.monotonic() < heard_by, "the sentinels' +switch-master was not heard"

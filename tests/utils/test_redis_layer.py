@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY
 from tests.servers import DownRedis
 from utils import redis_layer
 from utils.breaker import CLOSED, OPEN
-from utils.cache_utils import keys, store
+from utils.cache_utils import store
 from utils.cache_utils.models import InvalidationDebt
 from utils.redis_layer import CACHE, REVOCATION, THROTTLE, RedisLayer, RedisUnavailable
 from utils.redis_layer.failover import Failover, MasterMoved
@@ -90,10 +90,10 @@ def test_a_debt_left_by_another_process_is_paid_before_the_first_cache_answer_is
     InvalidationDebt.objects.create(user_id=7, namespaces="today")
 
     with redis_layer.use(RedisLayer()):  # as a process starting up
-        redis_layer.call(CACHE, "lookup", store.client().get, keys.namespace_key(7, "today"))
+        redis_layer.call(CACHE, "lookup", store.client().get, store.namespace_key(7, "today"))
 
         assert not InvalidationDebt.objects.exists()
-        assert store.client().get(keys.namespace_key(7, "today")).decode() != token
+        assert store.client().get(store.namespace_key(7, "today")).decode() != token
         assert redis_layer.healthy(CACHE)
 
 

@@ -17,7 +17,7 @@ cache key or talks to the `api` Redis database.
 
 from utils.cache_utils.conf import CONTENT, NAMESPACES, STATS, TODAY
 from utils.cache_utils.invalidation import invalidate_cache, invalidate_on_commit, invalidate_pattern
-from utils.cache_utils.keys import generate_cache_key
+from utils.cache_utils.store import generate_cache_key
 
 __all__ = [
     "CONTENT",

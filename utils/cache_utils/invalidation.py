@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from utils import redis_layer
-from utils.cache_utils import keys, l1, refresh, store
+from utils.cache_utils import l1, refresh, store
 from utils.cache_utils.conf import NAMESPACES, cache_settings
 from utils.cache_utils.metrics import INVALIDATIONS
 from utils.redis_layer import RedisUnavailable
@@ -110,14 +110,14 @@ def invalidate_cache(*cache_keys: str) -> int:
     """Delete entries by key (as built by `generate_cache_key`, without prefix or release)."""
     if not cache_keys:
         return 0
-    return store.client().unlink(*(keys.full_key(key) for key in cache_keys))
+    return store.client().unlink(*(store.full_key(key) for key in cache_keys))
 
 
 def invalidate_pattern(pattern: str) -> int:
     """Delete every entry of this release whose key matches the glob `pattern`, e.g. `{u42}:*`.
     SCAN in batches of RESEE_CACHE['SCAN_BATCH'] keys (never KEYS), UNLINK per batch, on the
     operator's client (utils.redis_layer.operator_client: a timeout of seconds)."""
-    batch_size, match = cache_settings.SCAN_BATCH, _glob_escape(keys.full_key("")) + pattern
+    batch_size, match = cache_settings.SCAN_BATCH, _glob_escape(store.full_key("")) + pattern
     deleted, batch = 0, []
     with redis_layer.operator_client(redis_layer.CACHE) as client:
         for key in client.scan_iter(match=match, count=batch_size):

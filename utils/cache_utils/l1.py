@@ -1,7 +1,7 @@
 """L1: an optional in-process LRU in front of Redis (off by default; see docs/cache.md for why).
 
-Bounded in entries and bytes, each entry kept at most L1_TTL_SECONDS. A bump evicts the user's
-namespaces here at once and is published on a Redis channel; every process runs one subscriber
+A `store.LocalCache`: bounded in entries and bytes, each entry kept at most L1_TTL_SECONDS. A bump
+evicts the user's namespaces here at once and is published on a Redis channel; every process runs one subscriber
 thread that evicts on each message. The L1 serves only while that thread is subscribed: when the
 subscription drops, messages may have been lost, so the whole L1 is cleared and unused until it
 is back. The bound on serving an old entry in another process is therefore L1_TTL_SECONDS, and in
@@ -11,65 +11,15 @@ practice the pub/sub delivery time (milliseconds).
 import logging
 import threading
 import time
-from collections import OrderedDict
 
 from redis.exceptions import RedisError
 
 from utils import redis_layer
 from utils.cache_utils import store
 from utils.cache_utils.conf import cache_settings
+from utils.cache_utils.store import LocalCache
 
 logger = logging.getLogger(__name__)
-
-
-class LocalCache:
-    def __init__(self, *, max_entries: int, max_bytes: int, ttl_seconds: float, clock=time.monotonic):
-        self.max_entries, self.max_bytes, self.ttl_seconds = max_entries, max_bytes, ttl_seconds
-        self._clock = clock
-        self._entries: OrderedDict[tuple, tuple[float, store.Entry]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        # Set only while this process is subscribed to the bump channel: an L1 that could miss
-        # another process's bump must not serve.
-        self.live = threading.Event()
-
-    def get(self, key: tuple) -> store.Entry | None:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None:
-                return None
-            if self._clock() >= found[0]:
-                self._drop(key)
-                return None
-            self._entries.move_to_end(key)
-            return found[1]
-
-    def put(self, key: tuple, entry: store.Entry) -> None:
-        if len(entry.body) > self.max_bytes:
-            return
-        with self._lock:
-            if key in self._entries:
-                self._drop(key)
-            self._entries[key] = (self._clock() + self.ttl_seconds, entry)
-            self._bytes += len(entry.body)
-            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
-                self._drop(next(iter(self._entries)))
-
-    def evict(self, user_id: int, namespaces) -> None:
-        with self._lock:
-            for key in [key for key in self._entries if key[0] == user_id and key[1] in namespaces]:
-                self._drop(key)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def _drop(self, key: tuple) -> None:
-        self._bytes -= len(self._entries.pop(key)[1].body)
 
 
 _local: LocalCache | None = None

@@ -46,7 +46,7 @@ from rest_framework.exceptions import APIException, NotAuthenticated
 from rest_framework.settings import api_settings
 
 from utils import clock, redis_layer
-from utils.cache_utils import keys, l1, singleflight, store
+from utils.cache_utils import l1, singleflight, store
 from utils.cache_utils.conf import cache_settings
 from utils.cache_utils.metrics import COMPUTE_SECONDS, LOCK_WAITS, LOOKUP_SECONDS, REQUEST_SECONDS, REQUESTS
 from utils.cache_utils.reads import CachedRead
@@ -128,15 +128,22 @@ def _anonymous(request) -> None:
 
 def _round_trip(view, request, authenticator) -> Trip:
     """Revocation, throttle counters and lookup in one round trip; a revoked token is refused here."""
-    read, invalid = _describe(view, request)
+    try:
+        read, invalid = view.cached_read(request), None
+    except APIException as exc:
+        read, invalid = None, exc  # Note: raised once the checks have passed, in DRF's order
     at = clock.timestamp()
     windows = [(throttle, throttle.window_key(request, view, at)) for throttle in view.get_throttles()]
     windows = [(throttle, found) for throttle, found in windows if found is not None]
     commands = {REVOCATION: [authenticator.revocation_command(request.auth)]}
     if windows:
         commands[THROTTLE] = [cmd for _, (key, ttl, _) in windows for cmd in (("INCR", key), ("EXPIRE", key, ttl))]
-    first = _first(read)
-    looked = _local_entry(first) if first is not None and cache_settings.L1_ENABLED else None
+    # The entry looked up with the round trip: the shared one's, when there is one; none when the
+    # cache is off or the parameters were bad.
+    first = looked = None
+    if read is not None and cache_settings.ENABLED:
+        first = read.derived_from.base if read.derived_from is not None else read
+        looked = _local_entry(first) if cache_settings.L1_ENABLED else None
     if first is not None and looked is None:
         commands[CACHE] = [store.lookup_command(user_id=first.user_id, namespace=first.namespace, params=first.params)]
     started = time.perf_counter()
@@ -150,21 +157,6 @@ def _round_trip(view, request, authenticator) -> Trip:
     if CACHE in commands:
         looked = replies[CACHE][0] if CACHE in replies else DOWN
     return Trip(read, invalid, counters, looked, seconds)
-
-
-def _describe(view, request) -> tuple[CachedRead | None, APIException | None]:
-    try:
-        return view.cached_read(request), None
-    except APIException as exc:
-        return None, exc  # Note: raised once the checks have passed, in DRF's order
-
-
-def _first(read: CachedRead | None) -> CachedRead | None:
-    """The read whose entry is looked up with the round trip: the shared one, when there is one;
-    None when the cache is off or the parameters were bad."""
-    if read is None or not cache_settings.ENABLED:
-        return None
-    return read.derived_from.base if read.derived_from is not None else read
 
 
 def _local_entry(read: CachedRead) -> store.Entry | None:
@@ -204,7 +196,15 @@ def answer(request, read: CachedRead, looked: object = None, seconds: float = 0.
     started = time.perf_counter()
     if looked is not None and looked is not DOWN and not isinstance(looked, store.Entry):
         _lookup_seconds(read.namespace).observe(seconds)  # the entry waited for the whole round trip
-    served = _served(read, looked)
+    if not cache_settings.ENABLED:
+        served = Served(BYPASS, render(read)[0], None)
+    elif read.derived_from is None:
+        served = _through(read, looked)
+    else:
+        # Note: served from the shared entry when it holds the answer, else from the read's own. A
+        # shared body stays compressed: a cut known by its ETag needs none of it.
+        shared = _through(read.derived_from.base, looked, inflate=False)
+        served = _derive(read, shared) or _through(read, None)
     response = _respond(request, served)
     counter, timer = _request_metrics(read.namespace, served.result)
     counter.inc()
@@ -212,20 +212,34 @@ def answer(request, read: CachedRead, looked: object = None, seconds: float = 0.
     return response
 
 
-def _served(read: CachedRead, looked: object) -> Served:
-    if not cache_settings.ENABLED:
-        return Served(BYPASS, render(read)[0], None)
-    if read.derived_from is None:
-        return _through(read, looked)
-    # Note: served from the shared entry when it holds the answer, else from the read's own. A
-    # shared body stays compressed: a cut known by its ETag needs none of it.
-    shared = _through(read.derived_from.base, looked, inflate=False)
-    return _derive(read, shared) or _through(read, None)
-
-
 def _through(read: CachedRead, looked: object, *, inflate: bool = True) -> Served:
+    """The read's answer from its entry: the one the round trip found (`looked`, see `Trip`), or
+    when it asked nothing, a lookup of its own. Fresh and not due for early recomputation: HIT;
+    else recomputed (`_recompute`); Redis down or its circuit open: computed, BYPASS."""
+    if isinstance(looked, store.Entry):  # the L1's, fresh
+        return Served(HIT, looked.plain(), looked.etag)
+    now = clock.timestamp()
     try:
-        return _read_through(read, looked, inflate)
+        if looked is DOWN:
+            raise RedisUnavailable("the cache lookup of the request's round trip")
+        try:
+            entry = (
+                guarded(read.user_id, "lookup", _lookup, read)
+                if looked is None
+                else store.entry_from(looked, inflate=inflate)
+            )
+        except store.CacheMiss as miss:
+            user_id, namespace = read.user_id, read.namespace
+            version = miss.version or guarded(
+                user_id, "claim", store.claim_version, user_id=user_id, namespace=namespace
+            )
+            return _recompute(read, version, None, now)
+        if entry.serves(now):
+            if cache_settings.L1_ENABLED:
+                _keep_local(read, entry)
+            return Served(HIT, entry.body, entry.etag, entry.compressed)
+        # Note: an entry past the moment its answer changes with the clock is no stale answer.
+        return _recompute(read, entry.version, entry if entry.holds() else None, now)
     except RedisUnavailable:
         return Served(BYPASS, render(read)[0], None)
 
@@ -237,7 +251,7 @@ def _derive(read: CachedRead, shared: Served) -> Served | None:
     # kept by the body's ETag: a page or a category is parsed and cut out of a shared body once
     # per process, not per request. A new body has a new ETag; the entry itself is still looked
     # up, token and all, on every request."""
-    key = (read.user_id, read.namespace, shared.etag, keys.typed(read.params)) if shared.etag else None
+    key = (read.user_id, read.namespace, shared.etag, store.typed(read.params)) if shared.etag else None
     known = _derived.get(key) if key is not None else None
     if known is None:
         payload = read.derived_from.project(orjson.loads(shared.plain()))
@@ -251,42 +265,13 @@ def _derive(read: CachedRead, shared: Served) -> Served | None:
 
 # Derived answers by (user, namespace, shared body's ETag, parameters), empty where the body cannot
 # give one; an LRU bounded in entries and bytes, each kept a few minutes.
-_derived = l1.LocalCache(max_entries=2048, max_bytes=16 * 1024 * 1024, ttl_seconds=300)
-
-
-def _read_through(read: CachedRead, looked: object, inflate: bool) -> Served:
-    if isinstance(looked, store.Entry):  # the L1's, fresh
-        return Served(HIT, looked.plain(), looked.etag)
-    now, stale = clock.timestamp(), None
-    try:
-        entry = _entry(read, looked, inflate)
-    except store.CacheMiss as miss:
-        user_id, namespace = read.user_id, read.namespace
-        version = miss.version or guarded(user_id, "claim", store.claim_version, user_id=user_id, namespace=namespace)
-    else:
-        if entry.is_fresh(now) and not entry.due_early(now):
-            if cache_settings.L1_ENABLED:
-                _keep_local(read, entry)
-            return Served(HIT, entry.body, entry.etag, entry.compressed)
-        # Note: an entry past the moment its answer changes with the clock is no stale answer.
-        version, stale = entry.version, entry if entry.holds() else None
-    return _recompute(read, version, stale, now)
-
-
-def _entry(read: CachedRead, looked: object, inflate: bool) -> store.Entry:
-    """The entry the round trip found (or, when it asked nothing, a lookup of its own): fresh or,
-    within the stale window, expired; CacheMiss when there is none of the current token."""
-    if looked is DOWN:
-        raise RedisUnavailable("the cache lookup of the request's round trip")
-    if looked is None:
-        return guarded(read.user_id, "lookup", _lookup, read)
-    return store.entry_from(looked, inflate=inflate)
+_derived = store.LocalCache(max_entries=2048, max_bytes=16 * 1024 * 1024, ttl_seconds=300)
 
 
 def _recompute(read: CachedRead, version: str, stale: store.Entry | None, now: float) -> Served:
     """Single flight: one request computes the entry of this token; the others serve the stale
     entry, or wait for the computation's result."""
-    lock = keys.lock_key(read.user_id, read.namespace, version, read.params)
+    lock = store.lock_key(read.user_id, read.namespace, version, read.params)
     token = guarded(read.user_id, "lock", singleflight.acquire, lock, ttl_ms=cache_settings.LOCK_TTL_MS)
     if token is None:
         if stale is not None:
@@ -312,7 +297,7 @@ def _recompute(read: CachedRead, version: str, stale: store.Entry | None, now: f
 
 
 def _local_key(read: CachedRead) -> tuple:
-    return read.user_id, read.namespace, keys.entry_key(read.user_id, read.namespace, read.params)
+    return read.user_id, read.namespace, store.entry_key(read.user_id, read.namespace, read.params)
 
 
 def _keep_local(read: CachedRead, entry: store.Entry) -> None:

@@ -1,4 +1,4 @@
-"""Entries in Redis: the rendered body behind a one-line JSON header.
+"""Entries in Redis: their keys, and the rendered body behind a one-line JSON header.
 
     {"v": <namespace token>, "c": <created at>, "x": <expires at>, "d": <compute seconds>,
      "e": <etag>, "z": <1 if the body is zlib-compressed>, "u": <until>}\\n<body>
@@ -21,20 +21,99 @@ one reader refreshes the entry before it expires instead of many at once.
 import hashlib
 import logging
 import math
+import re
 import secrets
+import threading
+import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
+from urllib.parse import quote
 
 import orjson
 from django.conf import settings
 
 from utils import clock, redis_layer
-from utils.cache_utils import keys
-from utils.cache_utils.conf import cache_settings, ttl_for
+from utils.cache_utils.conf import ENTRY_FORMAT, cache_settings, ttl_for
 from utils.cache_utils.metrics import OVERSIZE
+from utils.redis_layer import user_tag
 
 logger = logging.getLogger(__name__)
+
+
+# --- Keys: injective, glob-safe, Redis Cluster friendly -----------------------------------------
+#
+# Cache keys: injective, glob-safe, Redis Cluster friendly.
+#
+# A component is kept as is when it is plain ASCII (`[A-Za-z0-9_.~-]`), otherwise percent-encoded
+# (`quote(..., safe="")`), which maps every other character — `:` `*` `?` `[` `]` `{` `}`, spaces,
+# control characters, non-ASCII, `%` itself — to `%XX`. Percent-encoding is a bijection, so two
+# different parameter sets never give one key, and no user text can add a separator, a glob
+# character or a hash tag. `!` never appears in encoded text, so it marks the non-string values
+# and the strings that would otherwise read like an int or a date (`!s5` is the string "5").
+
+MAX_KEY_LENGTH = 200
+_MARKERS = {None: "!n", True: "!t", False: "!f"}
+_LOOKS_TYPED = re.compile(r"-?[0-9]+|[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _component(value) -> str:
+    if value is None or isinstance(value, bool):
+        return _MARKERS[value]
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, date):  # datetimes too, whose isoformat holds ":"
+        return quote(value.isoformat(), safe="")
+    if isinstance(value, str):
+        if not value:
+            return "!e"
+        return f"!s{value}" if _LOOKS_TYPED.fullmatch(value) else quote(value, safe="")
+    raise TypeError(f"cache key components must be str, int, bool, date or None, not {type(value).__name__}")
+
+
+def generate_cache_key(prefix: str, *args, **kwargs) -> str:
+    """`prefix:arg1:arg2:k1=v1:k2=v2` with kwargs sorted; the part after the prefix is replaced by
+    `#<blake2b>` when the key would pass 200 characters (`#` never appears unhashed)."""
+    parts = [_component(arg) for arg in args] + [
+        f"{quote(name, safe='')}={_component(kwargs[name])}" for name in sorted(kwargs)
+    ]
+    variable = ":".join(parts)
+    key = f"{prefix}:{variable}" if parts else prefix
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    return f"{prefix}:#{hashlib.blake2b(variable.encode(), digest_size=20).hexdigest()}"
+
+
+def full_key(key: str) -> str:
+    """Prefix and release: `resee:api:<format>.<release>:<key>`; a new release reads no old entry."""
+    return redis_layer.make_key(redis_layer.CACHE, key, version=f"{ENTRY_FORMAT}.{cache_settings.RELEASE}")
+
+
+@redis_layer.memoized_key
+def namespace_key(user_id: int, namespace: str) -> str:
+    return full_key(f"{user_tag(user_id)}:ns:{namespace}")
+
+
+def entry_key(user_id: int, namespace: str, params: dict) -> str:
+    return _entry_key(user_id, namespace, typed(params))
+
+
+def typed(params: dict) -> tuple:
+    """`params` as a hashable memo key that keeps each value's type: True == 1, but their keys differ."""
+    return tuple([(name, value.__class__, value) for name, value in params.items()])
+
+
+@redis_layer.memoized_key
+def _entry_key(user_id: int, namespace: str, items: tuple) -> str:
+    return full_key(generate_cache_key(f"{user_tag(user_id)}:{namespace}", **{name: value for name, _, value in items}))
+
+
+def lock_key(user_id: int, namespace: str, version: str, params: dict) -> str:
+    """The recompute lock of one entry under one namespace token: after a bump, requests compete
+    for a new lock instead of waiting on a computation whose result is already dead."""
+    return full_key(generate_cache_key(f"{user_tag(user_id)}:lock:{namespace}", version, **params))
 
 
 @dataclass(frozen=True)
@@ -57,13 +136,69 @@ class Entry:
         # whichever clock a test moves; in production both are the same clock."""
         return self.until == math.inf or clock.now().timestamp() < self.until
 
-    def due_early(self, now: float) -> bool:
-        """Whether a reader at `now` should recompute this entry before it expires (XFetch)."""
-        beta, random = cache_settings.XFETCH_BETA, clock.current.random
-        return recompute_early(now=now, expiry=self.expires_at, delta=self.compute_seconds, beta=beta, random=random)
+    def serves(self, now: float) -> bool:
+        """Whether a reader at `now` serves this entry as it is: fresh, and not drawn to recompute
+        it before it expires (XFetch, which always recomputes an expired entry)."""
+        beta, random = cache_settings.XFETCH_BETA, clock.random
+        expiry, delta = self.expires_at, self.compute_seconds
+        return self.holds() and not recompute_early(now=now, expiry=expiry, delta=delta, beta=beta, random=random)
 
     def plain(self) -> bytes:
         return zlib.decompress(self.body) if self.compressed else self.body
+
+
+class LocalCache:
+    """Entries kept in this process: an LRU bounded in entries and bytes, each entry kept at most
+    `ttl_seconds`. The L1 (utils.cache_utils.l1) is one; the read path keeps the answers it cut
+    out of shared entries in another."""
+
+    def __init__(self, *, max_entries: int, max_bytes: int, ttl_seconds: float, clock=time.monotonic):
+        self.max_entries, self.max_bytes, self.ttl_seconds = max_entries, max_bytes, ttl_seconds
+        self._clock = clock
+        self._entries: OrderedDict[tuple, tuple[float, Entry]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        # Set only while this process is subscribed to the bump channel: an L1 that could miss
+        # another process's bump must not serve.
+        self.live = threading.Event()
+
+    def get(self, key: tuple) -> Entry | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                return None
+            if self._clock() >= found[0]:
+                self._drop(key)
+                return None
+            self._entries.move_to_end(key)
+            return found[1]
+
+    def put(self, key: tuple, entry: Entry) -> None:
+        if len(entry.body) > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._entries:
+                self._drop(key)
+            self._entries[key] = (self._clock() + self.ttl_seconds, entry)
+            self._bytes += len(entry.body)
+            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+                self._drop(next(iter(self._entries)))
+
+    def evict(self, user_id: int, namespaces) -> None:
+        with self._lock:
+            for key in [key for key in self._entries if key[0] == user_id and key[1] in namespaces]:
+                self._drop(key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _drop(self, key: tuple) -> None:
+        self._bytes -= len(self._entries.pop(key)[1].body)
 
 
 def recompute_early(*, now: float, expiry: float, delta: float, beta: float, random: Callable[[], float]) -> bool:
@@ -132,7 +267,7 @@ def decode(raw: bytes, *, inflate: bool = True) -> Entry:
 
 def lookup_command(*, user_id: int, namespace: str, params: dict) -> tuple:
     """The one MGET of a lookup (namespace token, entry): both keys share the user's hash tag."""
-    return ("MGET", keys.namespace_key(user_id, namespace), keys.entry_key(user_id, namespace, params))
+    return ("MGET", namespace_key(user_id, namespace), _entry_key(user_id, namespace, typed(params)))
 
 
 def lookup(*, user_id: int, namespace: str, params: dict) -> Entry:
@@ -158,7 +293,7 @@ def claim_version(*, user_id: int, namespace: str) -> str:
     token that restarted at 0 after an eviction could match entries older than a write)."""
     fresh = secrets.token_hex(8)
     existing = client().set(
-        keys.namespace_key(user_id, namespace), fresh, nx=True, get=True, ex=cache_settings.NAMESPACE_TTL
+        namespace_key(user_id, namespace), fresh, nx=True, get=True, ex=cache_settings.NAMESPACE_TTL
     )
     return existing.decode() if existing is not None else fresh
 
@@ -193,7 +328,7 @@ def store(
         logger.info("cache: a %s answer of %d bytes is served but not stored", namespace, len(encoded))
         return None
     kept = ttl + cache_settings.STALE_SECONDS if left == math.inf else min(ttl + cache_settings.STALE_SECONDS, left)
-    client().set(keys.entry_key(user_id, namespace, params), encoded, ex=max(1, math.ceil(kept)))
+    client().set(entry_key(user_id, namespace, params), encoded, ex=max(1, math.ceil(kept)))
     return entry
 
 
@@ -213,7 +348,7 @@ def bumps_channel() -> str:
 def queue_bump(pipe, *, user_id: int, namespaces) -> None:
     """Queue the bump, and with the L1 on, its announcement to every process's L1 (same round trip)."""
     for namespace in namespaces:
-        pipe.set(keys.namespace_key(user_id, namespace), secrets.token_hex(8), ex=cache_settings.NAMESPACE_TTL)
+        pipe.set(namespace_key(user_id, namespace), secrets.token_hex(8), ex=cache_settings.NAMESPACE_TTL)
     if cache_settings.L1_ENABLED:
         message = f"{user_id}:{','.join(sorted(namespaces))}"
         if redis_layer.route(redis_layer.CACHE).cluster:

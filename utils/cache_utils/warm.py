@@ -12,7 +12,7 @@ computing it again. Every Redis call goes through `guarded`: Redis down raises R
 """
 
 from utils import clock
-from utils.cache_utils import keys, singleflight, store
+from utils.cache_utils import singleflight, store
 from utils.cache_utils.conf import cache_settings
 
 # Note: a miss's own step and lock release: a warmed body is byte-identical to a miss's.
@@ -36,7 +36,7 @@ def warm(read: CachedRead) -> str:
         if entry.is_fresh(clock.timestamp()):
             return FRESH
         version = entry.version
-    lock = keys.lock_key(user_id, namespace, version, params)
+    lock = store.lock_key(user_id, namespace, version, params)
     token = guarded(user_id, "lock", singleflight.acquire, lock, ttl_ms=cache_settings.LOCK_TTL_MS)
     if token is None:
         return BUSY

@@ -36,7 +36,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from django.core.signals import setting_changed
 from redis import Redis
 from redis.cluster import RedisCluster
 
@@ -54,54 +53,41 @@ from utils.redis_layer.clients import (
     STANDALONE,
     THROTTLE,
 )
-from utils.redis_layer.layer import RECOVERY_HOOKS, RedisLayer, RedisUnavailable, Route, user_tag
+from utils.redis_layer.layer import (
+    RECOVERY_HOOKS,
+    RedisLayer,
+    RedisUnavailable,
+    Route,
+    current,
+    gather,
+    memoized_key,
+    use,
+    user_tag,
+)
 
 __all__ = [
     "CACHE", "CLUSTER", "JOBS", "MODES", "OPERATOR_TIMEOUT", "PURPOSES", "REVOCATION", "SENTINEL", "STANDALONE",
     "THROTTLE", "RedisLayer", "RedisUnavailable", "Route", "breaker", "call", "call_for", "client", "connect",
-    "current", "execute_durably", "gather", "healthy", "make_key", "on_recovery", "operator_client", "probe_now",
-    "require_recovery", "route", "server_of", "use", "user_tag",
+    "current", "execute_durably", "gather", "healthy", "make_key", "memoized_key", "on_recovery", "operator_client",
+    "probe_now", "require_recovery", "route", "server_of", "use", "user_tag",
 ]  # fmt: skip
 
 T = TypeVar("T")
 
-# Note: building a layer reads no setting (its routes and breakers read them at first use), so
-# the process's first one is built at import.
-_current = RedisLayer()
-
-
-def current() -> RedisLayer:
-    """The layer the functions below ask."""
-    return _current
-
-
-@contextmanager
-def use(layer: RedisLayer) -> Iterator[RedisLayer]:
-    """Make `layer` the current one while inside, e.g.
-    `with use(RedisLayer(stand_ins={CACHE: DownRedis()})):`, the one injection seam of the tests.
-    On the way out the layer from before comes back fresh, as after a restart: its recoveries are
-    due again, so what was lost while the stand-ins answered is paid before Redis is trusted."""
-    global _current
-    previous, _current = _current, layer
-    try:
-        yield layer
-    finally:
-        _current = previous.fresh()
-
 
 def route(purpose: str) -> Route:
-    return _current.route(purpose)
+    return current().route(purpose)
 
 
 def client(purpose: str) -> Redis | RedisCluster:
     """The raw client: for pipelines inside a `call`, and for operator commands, which want to
     see Redis errors."""
-    return _current.route(purpose).client
+    return current().route(purpose).client
 
 
 def connect(purpose: str) -> Redis:
     """The purpose's own database as the settings configure it, whatever the stand-ins."""
-    return _current.connect(purpose)
+    return current().connect(purpose)
 
 
 @contextmanager
@@ -114,51 +100,40 @@ def operator_client(purpose: str) -> Iterator[Redis | RedisCluster]:
 
 
 def breaker(purpose: str, user_id: int | None = None) -> CircuitBreaker:
-    layer = _current
+    layer = current()
     return layer.breaker_of(layer.server_of(purpose, user_id))
 
 
 def server_of(purpose: str, user_id: int | None = None) -> str:
     """The server a call about `user_id` goes to: on a cluster, the node serving the user's slot
     (as far as this process knows the slot map); otherwise, or about no user, the purpose's."""
-    return _current.server_of(purpose, user_id)
+    return current().server_of(purpose, user_id)
 
 
 def make_key(purpose: str, key: str, version: int | str = 1) -> str:
     """`<prefix>:<version>:<key>`, the layout of Django's cache keys, so keys stay what they were."""
-    return _current.make_key(purpose, key, version)
+    return current().make_key(purpose, key, version)
 
 
 def healthy(purpose: str, user_id: int | None = None) -> bool:
     """Closed circuit and no recovery due on the server of `user_id`'s calls: when an in-process
     copy of Redis data may be served."""
-    return _current.healthy(purpose, user_id)
+    return current().healthy(purpose, user_id)
 
 
 def call(purpose: str, operation: str, fn: Callable[..., T], /, *args, **kwargs) -> T:
     """`fn(*args, **kwargs)` behind the purpose's breaker, after its recovery hooks if they are
     due: RedisUnavailable if the breaker is open or a call fails (counted and logged). Any other
     exception (say, CacheMiss) means Redis answered, and passes through."""
-    layer = _current
+    layer = current()
     return layer.call_on(purpose, layer.route(purpose).server, operation, fn, args, kwargs)
 
 
 def call_for(user_id: int, purpose: str, operation: str, fn: Callable[..., T], /, *args, **kwargs) -> T:
     """`call` for a call about one user (every key it touches carries `user_tag(user_id)`): on a
     cluster it goes through the breaker, and runs the recovery, of the node serving that user."""
-    layer = _current
+    layer = current()
     return layer.call_on(purpose, layer.server_of(purpose, user_id), operation, fn, args, kwargs)
-
-
-def gather(operation: str, commands: dict[str, list[tuple]], *, user_id: int | None = None) -> dict[str, list]:
-    """Several purposes' commands, `{purpose: [("HMGET", key, field, ...), ...]}`, in one round
-    trip per server: the purposes on one server share a connection, a pipeline switching
-    databases with SELECT (and back), so a request's revocation check, throttle counters and
-    cache lookup cost one round trip together (on a cluster: one pipeline, to the node of the
-    user whose keys these are). The replies, by purpose; a purpose whose server could not be
-    asked (as `call` would raise RedisUnavailable) has none: the others still answer.
-    """
-    return _current.gather(operation, commands, user_id=user_id)
 
 
 def on_recovery(purpose: str, hook: Callable[[str], object]) -> None:
@@ -168,7 +143,7 @@ def on_recovery(purpose: str, hook: Callable[[str], object]) -> None:
     (RedisUnavailable), is not counted against Redis, and the recovery stays due."""
     if hook not in RECOVERY_HOOKS[purpose]:
         RECOVERY_HOOKS[purpose].append(hook)
-    _current.require_recovery(purpose)
+    current().require_recovery(purpose)
 
 
 def execute_durably(purpose: str, pipe) -> list:
@@ -176,27 +151,18 @@ def execute_durably(purpose: str, pipe) -> list:
     Sentinel, once a replica has it too, or on the new master when the old one was deposed
     under it (`failover`). Inside a `call`: a write that cannot be made durable raises as any
     failed call does."""
-    return _current.execute_durably(purpose, pipe)
+    return current().execute_durably(purpose, pipe)
 
 
 def probe_now(purpose: str, user_id: int | None = None) -> bool:
     """Before a call that must not be skipped while the circuit is open (a write's invalidation):
     if the circuit of `user_id`'s server is cooling down, one PING now (REDIS_TIMEOUT) in the
     caller's thread; an answer ends the cool-down, so that call is the breaker's probe."""
-    return _current.probe_now(purpose, user_id)
+    return current().probe_now(purpose, user_id)
 
 
 def require_recovery(purpose: str, user_id: int | None = None) -> None:
     """Something meant for this purpose's Redis was lost (an invalidation), on the server of
     `user_id` (on every server when None): none of its answers from there may be used until its
     recovery hooks have run."""
-    _current.require_recovery(purpose, user_id)
-
-
-def _reload(*, setting: str, **kwargs) -> None:
-    global _current
-    if setting == "CACHES" or setting.startswith("REDIS_"):
-        _current = _current.fresh()
-
-
-setting_changed.connect(_reload)
+    current().require_recovery(purpose, user_id)

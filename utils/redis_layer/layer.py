@@ -1,16 +1,19 @@
 """The layer: this process's state of its use of Redis, on one object built from the settings,
-and the failure policy every call goes through (see the package's docstring)."""
+the failure policy every call goes through, and the functions that ask the process's current
+layer (see the package's docstring)."""
 
 import functools
 import itertools
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import DatabaseError
 from prometheus_client import Counter, Gauge
 from redis import Redis
@@ -19,7 +22,7 @@ from redis.exceptions import RedisClusterException, RedisError
 from redis.sentinel import Sentinel
 
 from utils.breaker import CLOSED, CircuitBreaker
-from utils.redis_layer import batch, clients, probe
+from utils.redis_layer import clients, probe
 from utils.redis_layer.clients import CLUSTER, PURPOSES, SENTINEL
 from utils.redis_layer.failover import Failover, MasterMoved
 
@@ -53,6 +56,7 @@ class Route:
     server: str
     prefix: str
     cluster: bool = False
+    db: int | None = None  # the database a Redis client selects; None for a cluster or a stand-in
 
 
 class RedisLayer:
@@ -102,7 +106,8 @@ class RedisLayer:
                 self.failover.listen(self)
         self.breaker_of(server)  # Note: its gauge reads 0 from the start
         prefix = settings.CACHES[PURPOSES[purpose]]["KEY_PREFIX"]
-        return Route(client=client, server=server, prefix=prefix, cluster=isinstance(client, RedisCluster))
+        db = int(client.connection_pool.connection_kwargs.get("db") or 0) if isinstance(client, Redis) else None
+        return Route(client=client, server=server, prefix=prefix, cluster=isinstance(client, RedisCluster), db=db)
 
     def _configured(self, purpose: str) -> Redis | RedisCluster:
         return self.cluster() if settings.REDIS_MODE == CLUSTER else self.connect(purpose)
@@ -165,36 +170,40 @@ class RedisLayer:
     # --- Calls ---------------------------------------------------------------------------------
 
     def call_on(self, purpose: str, server: str, operation: str, fn: Callable[..., T], args=(), kwargs=None) -> T:
-        """`fn(*args, **kwargs)` behind the server's breaker, after the purpose's recovery there
-        and the master's check if they are due: RedisUnavailable if the breaker is open or a
+        """`fn(*args, **kwargs)` behind the server's breaker, after the master's check and the
+        purpose's recovery there if they are due: RedisUnavailable if the breaker is open or a
         call fails (counted and logged). Any other exception (say, CacheMiss) means Redis
         answered, and passes through."""
-        circuit = self.breaker_of(server)
-        if not circuit.allow():
+        circuit = self._breakers.get(server) or self.breaker_of(server)
+        # Note: a closed circuit that counts no failure lets the call through and has nothing to
+        # reset after it: the common case reads it without taking the breaker's lock.
+        steady = circuit.state == CLOSED and not circuit.failures
+        if not steady and not circuit.allow():
             raise RedisUnavailable(f"{purpose} {operation}: circuit to {server} open")
         try:
-            try:
-                result = self._prepared_call(purpose, server, fn, args, kwargs)
-            except MasterMoved:
-                # Note: the failover check's cue, not a failure: it runs now, then the call again
-                # (the connection that found the new master was refused: nothing went there).
-                result = self._prepared_call(purpose, server, fn, args, kwargs)
+            for attempt in (1, 2):
+                if self.failover.unchecked and server in self.failover.unchecked:
+                    self.failover.check(self, server)
+                if due := self._recovery_due(purpose, server):
+                    self._recover(purpose, server, due)
+                try:
+                    result = fn(*args, **(kwargs or {}))
+                    break
+                except MasterMoved:
+                    # Note: the failover check's cue, not a failure: it runs, then the call again
+                    # (the connection that found the new master was refused: nothing went there).
+                    if attempt == 2:
+                        raise
         except RedisError as exc:
             self._failed(purpose, server, operation, circuit, exc)
             raise RedisUnavailable(f"{purpose} {operation}") from exc
         except BaseException:
-            self._succeeded(server, circuit)
+            if not steady:
+                self._succeeded(server, circuit)
             raise
-        self._succeeded(server, circuit)
+        if not steady:
+            self._succeeded(server, circuit)
         return result
-
-    def _prepared_call(self, purpose: str, server: str, fn: Callable[..., T], args, kwargs) -> T:
-        """The master's check and the purpose's recovery there, if due, then the call."""
-        if self.failover.unchecked and server in self.failover.unchecked:
-            self.failover.check(self, server)
-        if due := self._recovery_due(purpose, server):
-            self._recover(purpose, server, due)
-        return fn(*args, **(kwargs or {}))
 
     def execute_durably(self, purpose: str, pipe) -> list:
         """`pipe.execute()` for a write that must outlive a failover. With Sentinel it also waits
@@ -218,30 +227,42 @@ class RedisLayer:
         for found in list(self._routes.values()):
             found.client.connection_pool.disconnect()
 
-    def gather(
-        self, operation: str, commands: dict[str, list[tuple]], *, user_id: int | None = None
-    ) -> dict[str, list]:
-        replies: dict[str, list] = {}
-        for server, (lead, *others) in self._by_server(commands, user_id).items():
-            try:
-                for purpose in others:
-                    if self._recovery_due(purpose, server):  # the lead's call runs only the lead's
-                        self.call_on(purpose, server, "recover", _nothing)
-                asked = {purpose: commands[purpose] for purpose in [lead, *others]}
-                replies.update(self.call_on(lead, server, operation, batch.send, (self, asked)))
-            except RedisUnavailable:
-                continue  # counted and logged by `call_on`
-        return replies
-
-    def _by_server(self, commands: dict[str, list[tuple]], user_id: int | None) -> dict[str, list[str]]:
-        by_server: dict[str, list[str]] = defaultdict(list)
-        servers: dict[str, str] = {}  # route's server -> where this user's calls go (one slot lookup)
-        for purpose in commands:
-            home = self.route(purpose).server
-            if home not in servers:
-                servers[home] = self.server_of(purpose, user_id)
-            by_server[servers[home]].append(purpose)
-        return by_server
+    def send(self, commands: dict[str, list[tuple]]) -> dict[str, list]:
+        """Every purpose's commands (all on one server) in one round trip on one pooled connection,
+        the replies by purpose: the purposes share the connection, switching databases with SELECT
+        (and back). Every command goes in one packet, then every reply is read, raw (SELECT
+        answers b"OK", EXPIRE 1): what redis-py's Pipeline does too, less its bookkeeping per call
+        (retry wrapper, reply callbacks) that none of these commands needs and that a hit would
+        feel. An error reply is raised, as Pipeline's first error would be, once the connection is
+        dropped: replies left unread on it must never reach its next user."""
+        routes = {purpose: self.route(purpose) for purpose in commands}
+        home = routes[next(iter(commands))]
+        if None in [found.db for found in routes.values()] and len({id(r.client) for r in routes.values()}) > 1:
+            # Stand-ins of tests that cannot switch databases: a round trip each.
+            return {purpose: self.send({purpose: cmds})[purpose] for purpose, cmds in commands.items()}
+        queued, spans, db = [], {}, home.db
+        for purpose, cmds in commands.items():
+            if routes[purpose].db != db:
+                db = routes[purpose].db
+                queued.append(("SELECT", db))
+            spans[purpose] = (len(queued), len(queued) + len(cmds))
+            queued.extend(cmds)
+        if db != home.db:
+            queued.append(("SELECT", home.db))  # Note: the pooled connection must go back as it came
+        if home.db is None:  # a cluster's client (it finds the node), or a test's stand-in
+            replies = _pipelined(home.client, queued)
+            return {purpose: replies[start:end] for purpose, (start, end) in spans.items()}
+        pool = home.client.connection_pool
+        connection = pool.get_connection()
+        try:
+            connection.send_packed_command(connection.pack_commands(queued))
+            replies = [connection.read_response() for _ in queued]
+        except BaseException:
+            connection.disconnect()
+            raise
+        finally:
+            pool.release(connection)
+        return {purpose: replies[start:end] for purpose, (start, end) in spans.items()}
 
     def _failed(self, purpose: str, server: str, operation: str, circuit: CircuitBreaker, exc: RedisError) -> None:
         if circuit.record_failure():
@@ -325,6 +346,13 @@ def user_tag(user_id: int) -> str:
     return f"{{u{int(user_id)}}}"
 
 
+def _pipelined(client: Any, commands: list[tuple]) -> list:
+    pipe = client.pipeline(transaction=False)
+    for command in commands:
+        pipe.execute_command(*command)
+    return pipe.execute()
+
+
 def _nothing() -> None:
     return None
 
@@ -338,3 +366,79 @@ def _errors(purpose: str, operation: str):
 @functools.cache
 def _gauge(server: str):
     return BREAKER_OPEN.labels(server=server)
+
+
+# Note: building a layer reads no setting (its routes and breakers read them at first use), so
+# the process's first one is built at import.
+_current = RedisLayer()
+
+
+def current() -> RedisLayer:
+    """The layer the functions below ask."""
+    return _current
+
+
+@contextmanager
+def use(layer: RedisLayer) -> Iterator[RedisLayer]:
+    """Make `layer` the current one while inside, e.g.
+    `with use(RedisLayer(stand_ins={CACHE: DownRedis()})):`, the one injection seam of the tests.
+    On the way out the layer from before comes back fresh, as after a restart: its recoveries are
+    due again, so what was lost while the stand-ins answered is paid before Redis is trusted."""
+    global _current
+    previous, _current = _current, layer
+    try:
+        yield layer
+    finally:
+        _current = previous.fresh()
+
+
+# Note: here, beside the layer, not with the package's other functions: every cached GET calls it,
+# and pays no wrapper on the way to the layer.
+def gather(operation: str, commands: dict[str, list[tuple]], *, user_id: int | None = None) -> dict[str, list]:
+    """Several purposes' commands, `{purpose: [("HMGET", key, field, ...), ...]}`, in one round
+    trip per server: the purposes on one server share a connection, a pipeline switching
+    databases with SELECT (and back), so a request's revocation check, throttle counters and
+    cache lookup cost one round trip together (on a cluster: one pipeline, to the node of the
+    user whose keys these are). The replies, by purpose; a purpose whose server could not be
+    asked (as `call` would raise RedisUnavailable) has none: the others still answer.
+    """
+    layer, by_server = _current, {}
+    for purpose in commands:
+        found = layer.route(purpose)
+        server = layer.server_of(purpose, user_id) if found.cluster and user_id is not None else found.server
+        by_server.setdefault(server, []).append(purpose)
+    replies: dict[str, list] = {}
+    for server, (lead, *others) in by_server.items():
+        try:
+            for purpose in others:
+                if layer._recovery_due(purpose, server):  # the lead's call runs only the lead's
+                    layer.call_on(purpose, server, "recover", _nothing)
+            asked = {purpose: commands[purpose] for purpose in [lead, *others]}
+            replies.update(layer.call_on(lead, server, operation, layer.send, (asked,)))
+        except RedisUnavailable:
+            continue  # counted and logged by `call_on`
+    return replies
+
+
+def memoized_key(build: Callable[..., str]) -> Callable[..., str]:
+    """`build`, a key's layout (a pure function of its arguments and the settings: prefixes,
+    release), memoized per process and forgotten when a setting changes.
+    # Note: a hit builds the keys of its user's revocation hash, throttle counters, namespace
+    # token and entry; each is formatted once per process, not per request."""
+    memo = functools.lru_cache(maxsize=4096)(build)
+    _MEMOIZED_KEYS.append(memo)
+    return memo
+
+
+_MEMOIZED_KEYS: list = []
+
+
+def _reload(*, setting: str, **kwargs) -> None:
+    global _current
+    for memo in _MEMOIZED_KEYS:
+        memo.cache_clear()
+    if setting == "CACHES" or setting.startswith("REDIS_"):
+        _current = _current.fresh()
+
+
+setting_changed.connect(_reload)

@@ -20,7 +20,6 @@ from utils.cache_utils import (
     invalidate_cache,
     invalidate_on_commit,
     invalidate_pattern,
-    keys,
     store,
 )
 from utils.cache_utils.conf import CONTENT, ENTRY_FORMAT, NAMESPACES, STATS, TODAY
@@ -249,7 +248,7 @@ def test_invalidate_cache_deletes_exactly_the_entries_it_names():
     for n in range(4):
         put_entry(42, CONTENT, entry_params(n))
     put_entry(43, CONTENT, entry_params(0))
-    prefix = f"{keys.user_tag(42)}:{CONTENT}"
+    prefix = f"{store.user_tag(42)}:{CONTENT}"
     deleted = invalidate_cache(
         generate_cache_key(prefix, **entry_params(0)), generate_cache_key(prefix, **entry_params(2))
     )
@@ -271,12 +270,12 @@ def test_invalidate_cache_of_nothing_or_of_missing_keys_deletes_nothing():
 
 def this_releases_keys() -> set[bytes]:
     """Every key of this test process's api cache in the current release."""
-    prefix = keys.full_key("")
+    prefix = store.full_key("")
     return set(store.client().scan_iter(match=prefix + "*", count=1000))
 
 
 def keys_of_user(user_id: int, among: set[bytes]) -> set[bytes]:
-    prefix = keys.full_key(keys.user_tag(user_id) + ":").encode()
+    prefix = store.full_key(store.user_tag(user_id) + ":").encode()
     return {key for key in among if key.startswith(prefix)}
 
 

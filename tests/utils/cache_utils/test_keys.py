@@ -12,7 +12,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from redis.crc import key_slot
 
-from utils.cache_utils import generate_cache_key, keys
+from utils.cache_utils import generate_cache_key, store
 from utils.cache_utils.conf import ENTRY_FORMAT, NAMESPACES, TODAY
 
 PREFIX = "{u42}:content"
@@ -161,7 +161,7 @@ def test_the_limit_counts_the_encoded_key_not_the_raw_text():
 def test_long_keys_are_the_prefix_and_a_blake2b_digest_and_stay_within_200_characters(params):
     params["search"] = "x" * 200 + params["a"]
     key = generate_cache_key(PREFIX, **params)
-    assert len(key) <= keys.MAX_KEY_LENGTH
+    assert len(key) <= store.MAX_KEY_LENGTH
     assert HASHED.fullmatch(variable_part(key)), key
     assert key == generate_cache_key(PREFIX, **dict(reversed(list(params.items()))))
 
@@ -185,14 +185,14 @@ def test_a_hashed_key_never_equals_a_short_one():
 
 
 def test_a_user_tag_is_a_redis_cluster_hash_tag_of_the_user_id():
-    assert keys.user_tag(42) == "{u42}"
-    assert keys.user_tag(7) == "{u7}"
+    assert store.user_tag(42) == "{u42}"
+    assert store.user_tag(7) == "{u7}"
 
 
 def test_namespace_and_entry_keys_sit_under_the_process_prefix_and_the_release():
     expected_prefix = f"{settings.REDIS_KEY_NAMESPACE}:api:{ENTRY_FORMAT}.{settings.RESEE_CACHE['RELEASE']}:"
-    assert keys.namespace_key(42, TODAY) == expected_prefix + "{u42}:ns:today"
-    assert keys.entry_key(42, TODAY, {"date": date(2024, 5, 15)}) == expected_prefix + "{u42}:today:date=2024-05-15"
+    assert store.namespace_key(42, TODAY) == expected_prefix + "{u42}:ns:today"
+    assert store.entry_key(42, TODAY, {"date": date(2024, 5, 15)}) == expected_prefix + "{u42}:today:date=2024-05-15"
 
 
 @given(st.lists(st.dictionaries(names, scalar_values, max_size=3), unique_by=params_identity, min_size=2, max_size=5))
@@ -201,7 +201,7 @@ def test_namespace_and_entry_keys_sit_under_the_process_prefix_and_the_release()
 def test_entry_keys_stay_distinct_for_parameters_that_compare_equal_across_types(param_sets):
     # Note: entry_key memoizes its encoding: True == 1, so the memo must not hand one the other's key.
     for _ in range(2):
-        built = [keys.entry_key(42, TODAY, params) for params in param_sets]
+        built = [store.entry_key(42, TODAY, params) for params in param_sets]
         assert len(set(built)) == len(param_sets), dict(zip(built, map(repr, param_sets), strict=True))
 
 
@@ -220,16 +220,16 @@ def slot(key: str) -> int:
 def test_a_users_namespace_key_and_entry_keys_share_one_cluster_slot(user_id, namespace, params, long):
     if long:
         params = {**params, "search": "{u1}" * 100}
-    namespace_key, entry_key = keys.namespace_key(user_id, namespace), keys.entry_key(user_id, namespace, params)
-    assert slot(namespace_key) == slot(entry_key) == slot(keys.user_tag(user_id))
+    namespace_key, entry_key = store.namespace_key(user_id, namespace), store.entry_key(user_id, namespace, params)
+    assert slot(namespace_key) == slot(entry_key) == slot(store.user_tag(user_id))
 
 
 @pytest.mark.parametrize(("user", "other"), [(42, 4), (42, 420), (4, 42), (1, 11)])
 def test_different_users_get_different_keys(user, other):
     params = {"date": date(2024, 5, 15)}
-    assert keys.namespace_key(user, TODAY) != keys.namespace_key(other, TODAY)
-    assert keys.entry_key(user, TODAY, params) != keys.entry_key(other, TODAY, params)
-    assert keys.user_tag(user) not in keys.entry_key(other, TODAY, params)
+    assert store.namespace_key(user, TODAY) != store.namespace_key(other, TODAY)
+    assert store.entry_key(user, TODAY, params) != store.entry_key(other, TODAY, params)
+    assert store.user_tag(user) not in store.entry_key(other, TODAY, params)
 
 
 def test_another_release_changes_every_key():
@@ -237,9 +237,9 @@ def test_another_release_changes_every_key():
 
     def all_keys():
         return [
-            keys.full_key("anything"),
-            *(keys.namespace_key(42, namespace) for namespace in NAMESPACES),
-            *(keys.entry_key(42, namespace, params) for namespace in NAMESPACES),
+            store.full_key("anything"),
+            *(store.namespace_key(42, namespace) for namespace in NAMESPACES),
+            *(store.entry_key(42, namespace, params) for namespace in NAMESPACES),
         ]
 
     with with_release("1"):

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from tests.helpers import is_served, put_entry, record_client, token_of
-from utils.cache_utils import keys, store
+from utils.cache_utils import store
 from utils.cache_utils.conf import CONTENT, STATS, TODAY, cache_settings, ttl_for
 
 TOKEN = re.compile(r"[0-9a-f]{16}")
@@ -47,7 +47,7 @@ def bump(user_id: int = 42, namespaces=(TODAY,)) -> None:
 
 def evict_namespace(user_id: int = 42, namespace: str = TODAY) -> None:
     """What an LRU eviction, a TTL expiry or a restart does to a token."""
-    assert store.client().delete(keys.namespace_key(user_id, namespace)) == 1
+    assert store.client().delete(store.namespace_key(user_id, namespace)) == 1
 
 
 # --- the stored format --------------------------------------------------------------------------
@@ -155,8 +155,8 @@ def test_entries_and_tokens_expire():
     token = claim()
     save(token)
     client = store.client()
-    entry_ttl = client.ttl(keys.entry_key(42, TODAY, PARAMS))
-    namespace_ttl = client.ttl(keys.namespace_key(42, TODAY))
+    entry_ttl = client.ttl(store.entry_key(42, TODAY, PARAMS))
+    namespace_ttl = client.ttl(store.namespace_key(42, TODAY))
     # Redis keeps the entry past its logical expiry for the stale-while-revalidate window.
     assert ttl_for(TODAY) < entry_ttl <= ttl_for(TODAY) + cache_settings.STALE_SECONDS
     assert 0 < namespace_ttl <= cache_settings.NAMESPACE_TTL
