@@ -25,7 +25,7 @@ def bump_before_commit() -> None:
             invalidation.bump_now(user_id=owner_id, namespaces=stale, reasons={reason})
             # Note: the window widened, as a slower write would: the refresh-on-write and the
             # readers meanwhile refill from the pre-commit rows every time, not now and then.
-            time.sleep(0.05)
+            time.sleep(0.15)
         policy._muted.depth = getattr(policy._muted, "depth", 0) + 1
         try:
             yield
@@ -93,7 +93,7 @@ def refresh_version_after_compute() -> None:
         body, seconds = render(read)
         # Note: the window widened, as a slower database would: a short run then meets the bug
         # every time, not once in a few runs.
-        time.sleep(0.05)
+        time.sleep(0.15)
         try:
             store.guarded(user_id, "lookup", store.lookup, user_id=user_id, namespace=namespace, params=params)
             return warm.FRESH

@@ -45,8 +45,6 @@ logger = logging.getLogger(__name__)
 
 # --- Keys: injective, glob-safe, Redis Cluster friendly -----------------------------------------
 #
-# Cache keys: injective, glob-safe, Redis Cluster friendly.
-#
 # A component is kept as is when it is plain ASCII (`[A-Za-z0-9_.~-]`), otherwise percent-encoded
 # (`quote(..., safe="")`), which maps every other character — `:` `*` `?` `[` `]` `{` `}`, spaces,
 # control characters, non-ASCII, `%` itself — to `%XX`. Percent-encoding is a bijection, so two
@@ -105,7 +103,7 @@ def typed(params: dict) -> tuple:
     return tuple([(name, value.__class__, value) for name, value in params.items()])
 
 
-@redis_layer.memoized_key
+@redis_layer.memoized_key  # Note: encoding every parameter on every hit showed in its profile
 def _entry_key(user_id: int, namespace: str, items: tuple) -> str:
     return full_key(generate_cache_key(f"{user_tag(user_id)}:{namespace}", **{name: value for name, _, value in items}))
 
@@ -114,6 +112,9 @@ def lock_key(user_id: int, namespace: str, version: str, params: dict) -> str:
     """The recompute lock of one entry under one namespace token: after a bump, requests compete
     for a new lock instead of waiting on a computation whose result is already dead."""
     return full_key(generate_cache_key(f"{user_tag(user_id)}:lock:{namespace}", version, **params))
+
+
+# --- Entries -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
