@@ -1,6 +1,6 @@
 """The layer: this process's state of its use of Redis, on one object built from the settings,
-the failure policy every call goes through, and the functions that ask the process's current
-layer (see the package's docstring)."""
+and the failure policy every call goes through; the process's current layer, and the request's
+round trip through it (`gather`). See the package's docstring."""
 
 import functools
 import itertools
