@@ -1,8 +1,8 @@
 """L1: an optional in-process LRU in front of Redis (off by default; see docs/cache.md for why).
 
 A `store.LocalCache`: bounded in entries and bytes, each entry kept at most L1_TTL_SECONDS. A bump
-evicts the user's namespaces here at once and is published on a Redis channel; every process runs one subscriber
-thread that evicts on each message. The L1 serves only while that thread is subscribed: when the
+evicts the user's namespaces here at once and is published on a Redis channel; every process runs
+one subscriber thread that evicts on each message. The L1 serves only while that thread is subscribed: when the
 subscription drops, messages may have been lost, so the whole L1 is cleared and unused until it
 is back. The bound on serving an old entry in another process is therefore L1_TTL_SECONDS, and in
 practice the pub/sub delivery time (milliseconds).
